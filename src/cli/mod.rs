@@ -1,0 +1,196 @@
+//! The command line: argument definitions (clap derive) and one thin
+//! function per command that calls into the library and prints results to
+//! stdout (logs go to stderr).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
+
+/// Exit codes shared by every command (design.md).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const CHANGES: u8 = 2;
+    pub const PARTIAL: u8 = 3;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "virtsync",
+    version,
+    about = "Declarative, GitOps-style reconciler for libvirt"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check every manifest of DIR; needs no libvirt connection.
+    Validate(ManifestArgs),
+    /// Print the JSON Schema of manifests (schemas/virtsync.schema.json).
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Flags shared by the commands that read manifests.
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    /// Directory of manifests (searched recursively), or one manifest file.
+    pub dir: PathBuf,
+    /// libvirt URI of the default host (manifests without metadata.host).
+    #[arg(
+        long,
+        short = 'c',
+        env = "LIBVIRT_DEFAULT_URI",
+        default_value = "qemu:///system"
+    )]
+    pub connect: String,
+    /// Also allow disk paths under DIR (repeatable); /var/lib/libvirt/images always is.
+    #[arg(long = "allow-path", value_name = "DIR")]
+    pub allow_path: Vec<PathBuf>,
+    /// Accept refused elements in the `xml` escape hatch (qemu:commandline, hostdev, host paths).
+    #[arg(long)]
+    pub allow_unsafe_xml: bool,
+    /// Only objects whose labels match k=v (repeatable; all must match).
+    #[arg(long = "selector", short = 'l', value_name = "K=V", value_parser = parse_selector)]
+    pub selector: Vec<(String, String)>,
+    /// Where virtsync keeps its inventory of pools, volumes and snapshots.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/virtsync")]
+    pub state_dir: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+impl ManifestArgs {
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            allow_paths: self
+                .allow_path
+                .iter()
+                .map(|p| p.components().collect())
+                .collect(),
+            allow_unsafe_xml: self.allow_unsafe_xml,
+        }
+    }
+}
+
+fn parse_selector(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not a key=value selector")),
+    }
+}
+
+/// What a command failed on, beyond manifest errors (which are printed as
+/// results).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("cannot write output: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot encode JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Run one command; the `u8` is the process exit code.
+pub fn run(cli: Cli) -> Result<u8, CliError> {
+    match cli.command {
+        Command::Validate(args) => validate(&args),
+        Command::Schema => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", schema_json())?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// The JSON Schema as checked in at schemas/virtsync.schema.json.
+pub fn schema_json() -> String {
+    serde_json::to_string_pretty(&manifest::types::json_schema()).expect("schema serializes")
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ValidateReport<'a> {
+    valid: bool,
+    files: usize,
+    documents: usize,
+    counts: std::collections::BTreeMap<&'static str, usize>,
+    errors: &'a [Diagnostic],
+}
+
+fn validate(args: &ManifestArgs) -> Result<u8, CliError> {
+    let errors: Vec<Diagnostic>;
+    let report = match manifest::load_dir(&args.dir, &args.load_options()) {
+        Ok((state, stats)) => ValidateReport {
+            valid: true,
+            files: stats.files,
+            documents: stats.documents,
+            counts: state.counts(),
+            errors: &[],
+        },
+        Err(ManifestError::Invalid(diags)) => {
+            errors = diags;
+            ValidateReport {
+                valid: false,
+                files: 0,
+                documents: 0,
+                counts: Default::default(),
+                errors: &errors,
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let code = if report.valid { exit::OK } else { exit::ERROR };
+    let mut out = std::io::stdout().lock();
+    match args.output {
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        Output::Text if report.valid => {
+            let kinds: Vec<String> = report
+                .counts
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            writeln!(
+                out,
+                "valid: {} manifest{} in {} file{} ({})",
+                report.documents,
+                if report.documents == 1 { "" } else { "s" },
+                report.files,
+                if report.files == 1 { "" } else { "s" },
+                if kinds.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    kinds.join(", ")
+                }
+            )?;
+        }
+        Output::Text => {
+            for d in report.errors {
+                writeln!(out, "{d}")?;
+            }
+            writeln!(
+                out,
+                "invalid: {} error{}",
+                report.errors.len(),
+                if report.errors.len() == 1 { "" } else { "s" }
+            )?;
+        }
+    }
+    Ok(code)
+}

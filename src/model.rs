@@ -1,0 +1,326 @@
+//! The desired state: every manifest of a directory, validated and resolved.
+//!
+//! Values here are normalised (sizes in bytes, MACs and UUIDs lower-case,
+//! durations parsed, defaults marked *enforced* in manifests.md applied).
+//! Create-time defaults (bus, model, target, generated MACs, ...) stay
+//! `None`: whoever creates the object fills them in, and the planner compares
+//! them only when the manifest sets them. All maps are BTreeMaps keyed host
+//! first, so iteration (and everything printed from it) is deterministic.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use crate::manifest::types::{
+    BootDevice, Console, CpuMode, DiskBus, DiskDevice, DomainType, Firmware, ForwardMode,
+    GraphicsType, Kind, NicModel, PoolType, PowerState, ReclaimPolicy, RestartPolicy, VolumeFormat,
+};
+
+/// Which libvirt connection an object lives on: a Host manifest's name, or
+/// `None` for the default connection (`--connect`, `LIBVIRT_DEFAULT_URI`).
+pub type HostName = Option<String>;
+
+/// Where a manifest came from, for messages and the ownership marker.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Source {
+    /// Relative to the manifest directory, `/`-separated.
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Meta {
+    pub name: String,
+    pub host: HostName,
+    pub labels: BTreeMap<String, String>,
+    pub source: Source,
+}
+
+/// Key of objects that are unique per kind per host.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjKey {
+    pub host: HostName,
+    pub name: String,
+}
+
+/// Volumes are unique per pool.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct VolKey {
+    pub host: HostName,
+    pub pool: String,
+    pub name: String,
+}
+
+/// Snapshots are unique per domain.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SnapKey {
+    pub host: HostName,
+    pub domain: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DesiredState {
+    /// Host manifests by name.
+    pub hosts: BTreeMap<String, Host>,
+    pub domains: BTreeMap<ObjKey, Domain>,
+    pub networks: BTreeMap<ObjKey, Network>,
+    pub pools: BTreeMap<ObjKey, Pool>,
+    pub volumes: BTreeMap<VolKey, Volume>,
+    pub snapshots: BTreeMap<SnapKey, Snapshot>,
+}
+
+impl DesiredState {
+    /// Number of manifests (external ones included).
+    pub fn len(&self) -> usize {
+        self.hosts.len()
+            + self.domains.len()
+            + self.networks.len()
+            + self.pools.len()
+            + self.volumes.len()
+            + self.snapshots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Count per kind, in a fixed order, for summaries.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        BTreeMap::from([
+            ("Domain", self.domains.len()),
+            ("Host", self.hosts.len()),
+            ("Network", self.networks.len()),
+            ("Snapshot", self.snapshots.len()),
+            ("StoragePool", self.pools.len()),
+            ("Volume", self.volumes.len()),
+        ])
+    }
+
+    /// Keep only objects whose labels carry every `key=value` of `selector`.
+    /// Hosts are always kept: they are connections, not objects.
+    pub fn select(&mut self, selector: &[(String, String)]) {
+        if selector.is_empty() {
+            return;
+        }
+        let keep = |m: &Meta| {
+            selector
+                .iter()
+                .all(|(k, v)| m.labels.get(k).is_some_and(|x| x == v))
+        };
+        self.domains.retain(|_, o| keep(&o.meta));
+        self.networks.retain(|_, o| keep(&o.meta));
+        self.pools.retain(|_, o| keep(&o.meta));
+        self.volumes.retain(|_, o| keep(&o.meta));
+        self.snapshots.retain(|_, o| keep(&o.meta));
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Host {
+    pub meta: Meta,
+    pub uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct XmlPatch {
+    /// Element path segments with 0-based indexes (`/a/b[2]` → `[("a",0),("b",1)]`).
+    pub at: Vec<(String, usize)>,
+    /// As written, for display.
+    pub at_text: String,
+    /// One well-formed XML element.
+    pub merge: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Domain {
+    pub meta: Meta,
+    /// Enforced: default running.
+    pub state: PowerState,
+    /// Enforced: default true.
+    pub persistent: bool,
+    pub autostart: Option<bool>,
+    pub domain_type: Option<DomainType>,
+    pub arch: Option<String>,
+    pub machine: Option<String>,
+    pub firmware: Option<Firmware>,
+    pub secure_boot: Option<bool>,
+    pub uuid: Option<String>,
+    /// Bytes (`<currentMemory>`).
+    pub memory: u64,
+    /// Bytes (`<memory>`).
+    pub max_memory: Option<u64>,
+    pub vcpus: u32,
+    pub max_vcpus: Option<u32>,
+    pub cpu: Option<Cpu>,
+    pub boot: Option<Vec<BootDevice>>,
+    pub disks: Option<Vec<Disk>>,
+    pub interfaces: Option<Vec<Interface>>,
+    pub graphics: Option<Graphics>,
+    pub console: Option<Console>,
+    pub restart_policy: RestartPolicy,
+    pub shutdown_timeout: Duration,
+    pub snapshot_policy: Option<SnapshotPolicy>,
+    pub xml: Vec<XmlPatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cpu {
+    pub mode: CpuMode,
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum DiskSource {
+    Volume {
+        pool: String,
+        name: String,
+    },
+    Path {
+        path: String,
+        format: VolumeFormat,
+    },
+    /// An empty cdrom drive.
+    Empty,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Disk {
+    pub source: DiskSource,
+    pub device: DiskDevice,
+    pub bus: Option<DiskBus>,
+    pub target: Option<String>,
+    pub readonly: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum InterfaceSource {
+    Network(String),
+    Bridge(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Interface {
+    pub source: InterfaceSource,
+    /// Lower-case.
+    pub mac: Option<String>,
+    pub model: Option<NicModel>,
+    pub boot_rom: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Graphics {
+    pub kind: GraphicsType,
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotPolicy {
+    pub before_disruptive_change: bool,
+    pub keep: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Network {
+    pub meta: Meta,
+    /// Exists on the host, never changed (`metadata.external`).
+    pub external: bool,
+    pub uuid: Option<String>,
+    pub forward: Option<Forward>,
+    pub bridge: Option<Bridge>,
+    pub mtu: Option<u32>,
+    pub domain: Option<String>,
+    pub ipv4: Option<IpConfig>,
+    pub ipv6: Option<IpConfig>,
+    pub dns: Option<Dns>,
+    pub autostart: Option<bool>,
+    /// Enforced: default true.
+    pub active: bool,
+    pub restart_policy: RestartPolicy,
+    pub xml: Vec<XmlPatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Forward {
+    pub mode: ForwardMode,
+    pub dev: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bridge {
+    pub name: Option<String>,
+    pub stp: Option<bool>,
+    pub delay: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IpConfig {
+    pub address: std::net::IpAddr,
+    pub prefix: u8,
+    pub dhcp: Option<Dhcp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dhcp {
+    pub ranges: Option<Vec<(std::net::IpAddr, std::net::IpAddr)>>,
+    pub hosts: Option<Vec<DhcpHost>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DhcpHost {
+    pub mac: Option<String>,
+    pub name: Option<String>,
+    pub ip: std::net::IpAddr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dns {
+    pub enable: Option<bool>,
+    pub forwarders: Option<Vec<std::net::IpAddr>>,
+    pub hosts: Option<Vec<(std::net::IpAddr, Vec<String>)>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pool {
+    pub meta: Meta,
+    pub external: bool,
+    /// `None` only for external pools.
+    pub pool_type: Option<PoolType>,
+    pub path: Option<String>,
+    pub source: Option<PoolSource>,
+    pub autostart: Option<bool>,
+    /// Enforced: default true.
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolSource {
+    pub host: Option<String>,
+    pub dir: Option<String>,
+    pub device: Option<String>,
+    pub name: Option<String>,
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Volume {
+    pub meta: Meta,
+    pub external: bool,
+    pub pool: String,
+    /// Bytes; `None` only for external volumes.
+    pub capacity: Option<u64>,
+    /// Create-time default qcow2.
+    pub format: Option<VolumeFormat>,
+    pub backing_store: Option<(String, String)>,
+    pub clone_from: Option<(String, String)>,
+    pub reclaim_policy: ReclaimPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub meta: Meta,
+    pub domain: String,
+    pub description: Option<String>,
+}
