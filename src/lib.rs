@@ -13,6 +13,14 @@
 //! The binary (`src/main.rs`) only parses arguments and maps errors to exit
 //! codes; everything testable lives here.
 
+pub mod apply;
+pub mod backend;
 pub mod cli;
+pub mod engine;
+pub mod inventory;
 pub mod manifest;
 pub mod model;
+pub mod observe;
+pub mod plan;
+pub mod render;
+pub mod xml;

@@ -65,11 +65,25 @@ pub struct SnapKey {
 pub struct DesiredState {
     /// Host manifests by name.
     pub hosts: BTreeMap<String, Host>,
+    #[serde(serialize_with = "as_pairs")]
     pub domains: BTreeMap<ObjKey, Domain>,
+    #[serde(serialize_with = "as_pairs")]
     pub networks: BTreeMap<ObjKey, Network>,
+    #[serde(serialize_with = "as_pairs")]
     pub pools: BTreeMap<ObjKey, Pool>,
+    #[serde(serialize_with = "as_pairs")]
     pub volumes: BTreeMap<VolKey, Volume>,
+    #[serde(serialize_with = "as_pairs")]
     pub snapshots: BTreeMap<SnapKey, Snapshot>,
+}
+
+/// JSON object keys must be strings: maps keyed by structs or tuples are
+/// written as a sorted list of `[key, value]` pairs instead.
+pub fn as_pairs<K: Serialize, V: Serialize, S: serde::Serializer>(
+    map: &BTreeMap<K, V>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(map.iter())
 }
 
 impl DesiredState {
@@ -323,4 +337,117 @@ pub struct Snapshot {
     pub meta: Meta,
     pub domain: String,
     pub description: Option<String>,
+}
+
+// ---------------------------------------------------------------- observed
+
+/// What a host's driver offers, from `virConnectGetCapabilities`: the
+/// planner's only source for create-time defaults and normalisation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// `<host><cpu><arch>`.
+    pub host_arch: String,
+    /// Per guest arch: the domain types offered and machine alias →
+    /// canonical name (`q35` → `pc-q35-7.2`).
+    pub guests: BTreeMap<String, GuestCaps>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GuestCaps {
+    pub domain_types: Vec<String>,
+    pub machine_aliases: BTreeMap<String, String>,
+}
+
+impl Capabilities {
+    /// The arch a new domain gets when the manifest names none: the host's,
+    /// if the driver offers guests of it, else the first offered.
+    pub fn default_arch(&self) -> String {
+        if self.guests.contains_key(&self.host_arch) || self.guests.is_empty() {
+            self.host_arch.clone()
+        } else {
+            self.guests.keys().next().cloned().unwrap_or_default()
+        }
+    }
+
+    /// kvm when the host offers it for `arch`, else qemu, else whatever the
+    /// driver offers (the test driver offers `test`).
+    pub fn default_domain_type(&self, arch: &str) -> String {
+        let offered = self
+            .guests
+            .get(arch)
+            .map(|g| g.domain_types.as_slice())
+            .unwrap_or_default();
+        for t in ["kvm", "qemu"] {
+            if offered.iter().any(|o| o == t) {
+                return t.to_string();
+            }
+        }
+        offered.first().cloned().unwrap_or_else(|| "kvm".into())
+    }
+
+    /// The name libvirt stores for `machine` (aliases expanded).
+    pub fn canonical_machine(&self, arch: &str, machine: &str) -> String {
+        self.guests
+            .get(arch)
+            .and_then(|g| g.machine_aliases.get(machine))
+            .cloned()
+            .unwrap_or_else(|| machine.to_string())
+    }
+}
+
+/// One host as observed: bulk facts for every object, XML only for the
+/// objects the manifests name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ObservedHost {
+    pub uri: String,
+    pub caps: Capabilities,
+    pub domains: BTreeMap<String, ObservedDomain>,
+    pub networks: BTreeMap<String, ObservedNetwork>,
+    pub pools: BTreeMap<String, ObservedPool>,
+    /// Keyed by (pool, volume name); listed only for pools the manifests name.
+    #[serde(serialize_with = "as_pairs")]
+    pub volumes: BTreeMap<(String, String), ObservedVolume>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedDomain {
+    pub name: String,
+    pub uuid: String,
+    pub state: PowerState,
+    pub persistent: bool,
+    pub autostart: bool,
+    /// Inactive (persistent) XML; read only for managed names.
+    pub xml: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedNetwork {
+    pub name: String,
+    pub uuid: String,
+    pub active: bool,
+    pub autostart: bool,
+    pub xml: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedPool {
+    pub name: String,
+    pub uuid: String,
+    pub active: bool,
+    pub autostart: bool,
+    pub xml: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedVolume {
+    pub pool: String,
+    pub name: String,
+    pub xml: Option<String>,
+}
+
+/// Every host the desired state names, observed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ObservedState {
+    #[serde(serialize_with = "as_pairs")]
+    pub hosts: BTreeMap<HostName, ObservedHost>,
 }

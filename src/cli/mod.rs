@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
 
+mod commands;
+
 /// Exit codes shared by every command (design.md).
 pub mod exit {
     pub const OK: u8 = 0;
@@ -33,8 +35,36 @@ pub struct Cli {
 pub enum Command {
     /// Parse and check every manifest of DIR; needs no libvirt connection.
     Validate(ManifestArgs),
+    /// Dry run: show what apply would change (no writes).
+    Plan(PlanArgs),
+    /// Make the hosts match the manifests.
+    Apply(ApplyArgs),
     /// Print the JSON Schema of manifests (schemas/virtsync.schema.json).
     Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: ManifestArgs,
+    /// Also write the plan as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub common: ManifestArgs,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Concurrent actions per host.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -104,12 +134,20 @@ pub enum CliError {
     Io(#[from] std::io::Error),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Run one command; the `u8` is the process exit code.
 pub fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
         Command::Validate(args) => validate(&args),
+        Command::Plan(args) => commands::plan(&args),
+        Command::Apply(args) => commands::apply(&args),
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", schema_json())?;

@@ -1,0 +1,301 @@
+//! Apply: execute a plan's actions along their dependencies, in parallel.
+//!
+//! Nothing is decided here: each action's payload says exactly which
+//! backend calls to make. Independent actions run concurrently, at most
+//! `parallel` at a time per host; a failed action fails only the actions
+//! that depend on it (transitively), which are skipped, while everything
+//! else goes on. The report lists what was done, what failed and what was
+//! skipped.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::model::Kind;
+use crate::plan::{Action, Operation, Payload, Plan};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "status")]
+pub enum Status {
+    Done,
+    Failed { error: String },
+    Skipped { because: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub id: String,
+    #[serde(flatten)]
+    pub status: Status,
+    pub millis: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    /// In plan order.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl ApplyReport {
+    pub fn done(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes.iter().filter(|o| o.status == Status::Done)
+    }
+    pub fn failed(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.status, Status::Failed { .. }))
+    }
+    pub fn skipped(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.status, Status::Skipped { .. }))
+    }
+}
+
+/// Run one action's backend calls.
+pub fn execute_action(b: &dyn Backend, a: &Action) -> crate::backend::Result<()> {
+    let n = a.name.as_str();
+    match (a.kind, a.operation, &a.payload) {
+        (Kind::Domain, Operation::Define, Payload::Xml { xml }) => b.define_domain(xml),
+        (Kind::Domain, Operation::Create, Payload::CreateDomain { xml, paused }) => {
+            b.create_domain(xml, *paused)
+        }
+        (Kind::Domain, Operation::Undefine, _) => b.undefine_domain(n),
+        (Kind::Domain, Operation::Start, Payload::Start { paused }) => b.start_domain(n, *paused),
+        (Kind::Domain, Operation::Shutdown, Payload::Shutdown { timeout_ms }) => {
+            b.shutdown_domain(n, Duration::from_millis(*timeout_ms))
+        }
+        (Kind::Domain, Operation::Destroy, _) => b.destroy_domain(n),
+        (Kind::Domain, Operation::Suspend, _) => b.suspend_domain(n),
+        (Kind::Domain, Operation::Resume, _) => b.resume_domain(n),
+        (Kind::Domain, Operation::Restart, Payload::Restart { timeout_ms }) => {
+            b.shutdown_domain(n, Duration::from_millis(*timeout_ms))?;
+            b.start_domain(n, false)
+        }
+        (Kind::Domain, Operation::SetAutostart, Payload::Autostart { on }) => {
+            b.set_domain_autostart(n, *on)
+        }
+        (Kind::Domain, Operation::UpdateLive, Payload::Live { memory_kib, vcpus }) => {
+            if let Some(v) = vcpus {
+                b.set_live_vcpus(n, *v)?;
+            }
+            if let Some(m) = memory_kib {
+                b.set_live_memory(n, *m)?;
+            }
+            Ok(())
+        }
+        (Kind::Network, Operation::Define, Payload::Xml { xml }) => b.define_network(xml),
+        (Kind::Network, Operation::Start, _) => b.start_network(n),
+        (Kind::Network, Operation::Destroy, _) => b.destroy_network(n),
+        (Kind::Network, Operation::Restart, _) => {
+            b.destroy_network(n)?;
+            b.start_network(n)
+        }
+        (Kind::Network, Operation::SetAutostart, Payload::Autostart { on }) => {
+            b.set_network_autostart(n, *on)
+        }
+        (
+            Kind::Network,
+            Operation::UpdateDhcpHosts,
+            Payload::DhcpHosts {
+                add,
+                delete,
+                live,
+                config,
+            },
+        ) => {
+            for x in delete {
+                b.update_network_dhcp_host(n, x, false, *live, *config)?;
+            }
+            for x in add {
+                b.update_network_dhcp_host(n, x, true, *live, *config)?;
+            }
+            Ok(())
+        }
+        (Kind::StoragePool, Operation::Define, Payload::Xml { xml }) => b.define_pool(xml),
+        (Kind::StoragePool, Operation::Build, _) => b.build_pool(n),
+        (Kind::StoragePool, Operation::Start, _) => b.start_pool(n),
+        (Kind::StoragePool, Operation::Destroy, _) => b.destroy_pool(n),
+        (Kind::StoragePool, Operation::SetAutostart, Payload::Autostart { on }) => {
+            b.set_pool_autostart(n, *on)
+        }
+        (
+            Kind::Volume,
+            Operation::CreateVolume,
+            Payload::Volume {
+                pool,
+                xml,
+                clone_from,
+            },
+        ) => b.create_volume(
+            pool,
+            xml,
+            clone_from.as_ref().map(|(p, v)| (p.as_str(), v.as_str())),
+        ),
+        (Kind::Volume, Operation::ResizeVolume, Payload::Resize { pool, capacity }) => {
+            let vol = n.rsplit('/').next().unwrap_or(n);
+            b.resize_volume(pool, vol, *capacity)
+        }
+        (kind, op, _) => Err(crate::backend::BackendError::Call {
+            call: "apply",
+            object: a.id.clone(),
+            message: format!(
+                "no way to {} a {kind} with this payload (plan file from another version?)",
+                op.as_str()
+            ),
+        }),
+    }
+}
+
+struct Sched {
+    /// Unfinished dependencies per action.
+    waiting: Vec<usize>,
+    ready: VecDeque<usize>,
+    running_per_host: BTreeMap<String, usize>,
+    outcomes: Vec<Option<Outcome>>,
+    remaining: usize,
+}
+
+/// Execute `plan` against the backends (by host label, `""` for the default
+/// host). `on_done` is called as each action finishes, from worker threads.
+pub fn execute(
+    plan: &Plan,
+    backends: &BTreeMap<String, Arc<dyn Backend>>,
+    parallel: usize,
+    on_done: &(dyn Fn(&Action, &Outcome) + Sync),
+) -> ApplyReport {
+    let n = plan.actions.len();
+    let index: BTreeMap<&str, usize> = plan
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.as_str(), i))
+        .collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut waiting = vec![0usize; n];
+    for (i, a) in plan.actions.iter().enumerate() {
+        for d in &a.depends_on {
+            if let Some(&j) = index.get(d.as_str()) {
+                dependents[j].push(i);
+                waiting[i] += 1;
+            }
+        }
+    }
+    let ready: VecDeque<usize> = (0..n).filter(|i| waiting[*i] == 0).collect();
+    let sched = Mutex::new(Sched {
+        waiting,
+        ready,
+        running_per_host: BTreeMap::new(),
+        outcomes: vec![None; n],
+        remaining: n,
+    });
+    let cv = Condvar::new();
+    let parallel = parallel.max(1);
+    let workers = (parallel * backends.len().max(1)).min(n.max(1));
+
+    // Skip every action that depends (transitively) on `failed`.
+    fn skip_dependents(
+        s: &mut Sched,
+        dependents: &[Vec<usize>],
+        plan: &Plan,
+        failed: usize,
+        out: &mut Vec<usize>,
+    ) {
+        let mut stack = vec![failed];
+        while let Some(i) = stack.pop() {
+            for &d in &dependents[i] {
+                if s.outcomes[d].is_none() {
+                    s.outcomes[d] = Some(Outcome {
+                        id: plan.actions[d].id.clone(),
+                        status: Status::Skipped {
+                            because: plan.actions[i].id.clone(),
+                        },
+                        millis: 0,
+                    });
+                    s.remaining -= 1;
+                    out.push(d);
+                    stack.push(d);
+                }
+            }
+        }
+    }
+
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = {
+                    let mut s = sched.lock().expect("scheduler");
+                    loop {
+                        if s.remaining == 0 {
+                            return;
+                        }
+                        let pos = s.ready.iter().position(|&i| {
+                            let h = &plan.actions[i].host;
+                            s.running_per_host.get(h).copied().unwrap_or(0) < parallel
+                        });
+                        if let Some(p) = pos {
+                            let i = s.ready.remove(p).expect("position is valid");
+                            *s.running_per_host
+                                .entry(plan.actions[i].host.clone())
+                                .or_default() += 1;
+                            break i;
+                        }
+                        s = cv.wait(s).expect("scheduler");
+                    }
+                };
+                let a = &plan.actions[i];
+                let start = Instant::now();
+                let result = match backends.get(&a.host) {
+                    Some(b) => execute_action(b.as_ref(), a),
+                    None => Err(crate::backend::BackendError::Connect {
+                        uri: a.host.clone(),
+                        message: "no connection to this host".into(),
+                    }),
+                };
+                let outcome = Outcome {
+                    id: a.id.clone(),
+                    status: match &result {
+                        Ok(()) => Status::Done,
+                        Err(e) => Status::Failed {
+                            error: e.to_string(),
+                        },
+                    },
+                    millis: start.elapsed().as_millis() as u64,
+                };
+                on_done(a, &outcome);
+                let mut skipped = Vec::new();
+                {
+                    let mut s = sched.lock().expect("scheduler");
+                    *s.running_per_host.entry(a.host.clone()).or_default() -= 1;
+                    s.outcomes[i] = Some(outcome);
+                    s.remaining -= 1;
+                    if result.is_ok() {
+                        for &d in &dependents[i] {
+                            s.waiting[d] -= 1;
+                            if s.waiting[d] == 0 && s.outcomes[d].is_none() {
+                                s.ready.push_back(d);
+                            }
+                        }
+                    } else {
+                        skip_dependents(&mut s, &dependents, plan, i, &mut skipped);
+                    }
+                    cv.notify_all();
+                }
+                let s = sched.lock().expect("scheduler");
+                for d in skipped {
+                    if let Some(o) = &s.outcomes[d] {
+                        on_done(&plan.actions[d], o);
+                    }
+                }
+            });
+        }
+    });
+    let s = sched.into_inner().expect("scheduler");
+    ApplyReport {
+        outcomes: s.outcomes.into_iter().flatten().collect(),
+    }
+}

@@ -1,0 +1,232 @@
+//! Observe: what libvirt has, as data for the planner.
+//!
+//! The cost is fixed by design.md: a constant number of bulk list calls per
+//! host (domains with their paused/autostart/transient subsets, networks and
+//! pools with their active/autostart subsets, the capabilities), one XML
+//! read per object the manifests name, and one volume list per pool the
+//! manifests name. Kinds the manifests do not use are not listed at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::backend::{BackendError, LibvirtHost};
+use crate::model::*;
+use crate::xml::Element;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("cannot read the capabilities of {uri}: {message}")]
+    Capabilities { uri: String, message: String },
+}
+
+/// Which objects of one host the desired state names (their XML is read).
+#[derive(Debug, Default, Clone)]
+pub struct Interest {
+    pub domains: BTreeSet<String>,
+    pub networks: BTreeSet<String>,
+    pub pools: BTreeSet<String>,
+    pub volumes: BTreeSet<(String, String)>,
+}
+
+impl Interest {
+    /// The objects of `host` in `desired`.
+    pub fn of(desired: &DesiredState, host: &HostName) -> Interest {
+        let on = |h: &HostName| h == host;
+        Interest {
+            domains: desired
+                .domains
+                .keys()
+                .filter(|k| on(&k.host))
+                .map(|k| k.name.clone())
+                .collect(),
+            networks: desired
+                .networks
+                .keys()
+                .filter(|k| on(&k.host))
+                .map(|k| k.name.clone())
+                .collect(),
+            // Pools of wanted volumes are listed even without a pool manifest.
+            pools: desired
+                .pools
+                .keys()
+                .filter(|k| on(&k.host))
+                .map(|k| k.name.clone())
+                .chain(
+                    desired
+                        .volumes
+                        .keys()
+                        .filter(|k| on(&k.host))
+                        .map(|k| k.pool.clone()),
+                )
+                .collect(),
+            volumes: desired
+                .volumes
+                .keys()
+                .filter(|k| on(&k.host))
+                .map(|k| (k.pool.clone(), k.name.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// Observe one host.
+pub fn observe_host(host: &LibvirtHost, want: &Interest) -> Result<ObservedHost, ObserveError> {
+    let caps_xml = host.capabilities()?;
+    let caps = parse_capabilities(&caps_xml).map_err(|message| ObserveError::Capabilities {
+        uri: host.uri().to_string(),
+        message,
+    })?;
+    let mut out = ObservedHost {
+        uri: host.uri().to_string(),
+        caps,
+        ..ObservedHost::default()
+    };
+    if !want.domains.is_empty() {
+        let listing = host.list_domains()?;
+        let paused: BTreeSet<_> = listing.paused.into_iter().collect();
+        let autostart: BTreeSet<_> = listing.autostart.into_iter().collect();
+        let transient: BTreeSet<_> = listing.transient.into_iter().collect();
+        for d in &listing.domains {
+            // name, UUID and id are held by the handle: no call.
+            let Ok(name) = d.name() else { continue };
+            let state = if paused.contains(&name) {
+                PowerState::Paused
+            } else if d.id().is_some() {
+                PowerState::Running
+            } else {
+                PowerState::Shutoff
+            };
+            let xml = if want.domains.contains(&name) {
+                Some(host.domain_xml(d)?)
+            } else {
+                None
+            };
+            out.domains.insert(
+                name.clone(),
+                ObservedDomain {
+                    uuid: d.uuid_string().unwrap_or_default(),
+                    state,
+                    persistent: !transient.contains(&name),
+                    autostart: autostart.contains(&name),
+                    xml,
+                    name,
+                },
+            );
+        }
+    }
+    if !want.networks.is_empty() {
+        let (all, active, autostart) = host.list_networks()?;
+        for n in &all {
+            let Ok(name) = n.name() else { continue };
+            let xml = if want.networks.contains(&name) {
+                Some(host.network_xml(n)?)
+            } else {
+                None
+            };
+            out.networks.insert(
+                name.clone(),
+                ObservedNetwork {
+                    uuid: n.uuid_string().unwrap_or_default(),
+                    active: active.contains(&name),
+                    autostart: autostart.contains(&name),
+                    xml,
+                    name,
+                },
+            );
+        }
+    }
+    if !want.pools.is_empty() {
+        let (all, active, autostart) = host.list_pools()?;
+        for p in &all {
+            let Ok(name) = p.name() else { continue };
+            if !want.pools.contains(&name) {
+                out.pools.insert(
+                    name.clone(),
+                    ObservedPool {
+                        uuid: p.uuid_string().unwrap_or_default(),
+                        active: active.contains(&name),
+                        autostart: autostart.contains(&name),
+                        xml: None,
+                        name,
+                    },
+                );
+                continue;
+            }
+            let is_active = active.contains(&name);
+            // An inactive pool cannot list its volumes; they show up once
+            // the plan has started it.
+            if is_active && want.volumes.iter().any(|(pool, _)| pool == &name) {
+                for v in host.list_volumes(p)? {
+                    let Ok(vname) = v.name() else { continue };
+                    let key = (name.clone(), vname.clone());
+                    let xml = if want.volumes.contains(&key) {
+                        Some(host.volume_xml(&v)?)
+                    } else {
+                        None
+                    };
+                    out.volumes.insert(
+                        key,
+                        ObservedVolume {
+                            pool: name.clone(),
+                            name: vname,
+                            xml,
+                        },
+                    );
+                }
+            }
+            out.pools.insert(
+                name.clone(),
+                ObservedPool {
+                    uuid: p.uuid_string().unwrap_or_default(),
+                    active: is_active,
+                    autostart: autostart.contains(&name),
+                    xml: Some(host.pool_xml(p)?),
+                    name,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Host arch, guest arches with their domain types and machine aliases.
+pub fn parse_capabilities(xml: &str) -> Result<Capabilities, String> {
+    let root = Element::parse(xml).map_err(|e| e.to_string())?;
+    let host_arch = root
+        .find(&["host", "cpu", "arch"])
+        .map(|a| a.text())
+        .unwrap_or_default();
+    let mut guests: BTreeMap<String, GuestCaps> = BTreeMap::new();
+    for g in root.children_named("guest") {
+        if g.child("os_type").map(|o| o.text()).as_deref() != Some("hvm") {
+            continue;
+        }
+        let Some(arch) = g.child("arch") else {
+            continue;
+        };
+        let Some(arch_name) = arch.attr("name") else {
+            continue;
+        };
+        let entry = guests.entry(arch_name.to_string()).or_default();
+        let mut add_machines = |e: &Element| {
+            for m in e.children_named("machine") {
+                if let Some(canonical) = m.attr("canonical") {
+                    entry
+                        .machine_aliases
+                        .insert(m.text(), canonical.to_string());
+                }
+            }
+        };
+        add_machines(arch);
+        for d in arch.children_named("domain") {
+            add_machines(d);
+            if let Some(t) = d.attr("type") {
+                if !entry.domain_types.iter().any(|x| x == t) {
+                    entry.domain_types.push(t.to_string());
+                }
+            }
+        }
+    }
+    Ok(Capabilities { host_arch, guests })
+}

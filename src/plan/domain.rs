@@ -1,0 +1,748 @@
+//! Planning one domain: field diffs against the observed persistent config,
+//! each classified, then the actions (define, live updates, autostart,
+//! power state) in order.
+
+use super::*;
+use crate::render::domain::*;
+use crate::xml::Element;
+
+/// Field-by-field differences of the fields the manifest sets, after
+/// normalising both sides the way libvirt does.
+pub(crate) fn domain_changes(
+    d: &Domain,
+    have: &DomainFacts,
+    caps: &Capabilities,
+    running: bool,
+) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut diff = |field: &str, from: String, to: String, class: ChangeClass| {
+        if from != to {
+            out.push(Change {
+                field: field.to_string(),
+                from,
+                to,
+                class,
+            });
+        }
+    };
+    let arch = d
+        .arch
+        .clone()
+        .or_else(|| have.arch.clone())
+        .unwrap_or_else(|| caps.default_arch());
+    if let Some(t) = d.domain_type {
+        diff(
+            "type",
+            have.domain_type.clone(),
+            t.as_str().into(),
+            ChangeClass::NextBoot,
+        );
+    }
+    if let Some(u) = &d.uuid {
+        diff("uuid", have.uuid.clone(), u.clone(), ChangeClass::Replace);
+    }
+    if let Some(a) = &d.arch {
+        diff(
+            "arch",
+            have.arch.clone().unwrap_or_default(),
+            a.clone(),
+            ChangeClass::NextBoot,
+        );
+    }
+    if let Some(m) = &d.machine {
+        let want = caps.canonical_machine(&arch, m);
+        let got = have
+            .machine
+            .as_deref()
+            .map(|h| caps.canonical_machine(&arch, h))
+            .unwrap_or_default();
+        if want != got {
+            diff(
+                "machine",
+                have.machine.clone().unwrap_or_default(),
+                m.clone(),
+                ChangeClass::NextBoot,
+            );
+        }
+    }
+    if let Some(f) = d.firmware {
+        let show = |uefi: bool| if uefi { "uefi" } else { "bios" }.to_string();
+        diff(
+            "firmware",
+            show(have.uefi),
+            show(f == Firmware::Uefi),
+            ChangeClass::NextBoot,
+        );
+    }
+    if d.firmware == Some(Firmware::Uefi) {
+        if let Some(s) = d.secure_boot {
+            diff(
+                "secureBoot",
+                have.secure_boot.unwrap_or(false).to_string(),
+                s.to_string(),
+                ChangeClass::NextBoot,
+            );
+        }
+    }
+    // Memory: the balloon (currentMemory) moves live within the ceiling.
+    let max_mem = target_max_memory(d, Some(have.max_memory_kib));
+    diff(
+        "maxMemory",
+        show_kib(have.max_memory_kib),
+        show_kib(max_mem),
+        ChangeClass::NextBoot,
+    );
+    let mem = kib(d.memory);
+    let mem_class = if running && mem <= have.max_memory_kib {
+        ChangeClass::Live
+    } else {
+        ChangeClass::NextBoot
+    };
+    diff(
+        "memory",
+        show_kib(have.memory_kib),
+        show_kib(mem),
+        mem_class,
+    );
+    let max_vcpus = target_max_vcpus(d, Some(have.max_vcpus));
+    diff(
+        "maxVcpus",
+        have.max_vcpus.to_string(),
+        max_vcpus.to_string(),
+        ChangeClass::NextBoot,
+    );
+    // vCPU hot-add works without the guest; removal needs its help.
+    let vcpu_class = if running && d.vcpus > have.vcpus && d.vcpus <= have.max_vcpus {
+        ChangeClass::Live
+    } else {
+        ChangeClass::NextBoot
+    };
+    diff(
+        "vcpus",
+        have.vcpus.to_string(),
+        d.vcpus.to_string(),
+        vcpu_class,
+    );
+    if let Some(c) = &d.cpu {
+        diff(
+            "cpu.mode",
+            have.cpu_mode.clone().unwrap_or_default(),
+            cpu_mode_str(c.mode).into(),
+            ChangeClass::NextBoot,
+        );
+        if c.mode == CpuMode::Custom {
+            diff(
+                "cpu.model",
+                have.cpu_model.clone().unwrap_or_default(),
+                c.model.clone().unwrap_or_default(),
+                ChangeClass::NextBoot,
+            );
+        }
+    }
+    if let Some(b) = &d.boot {
+        let want: Vec<&str> = b.iter().map(|x| boot_str(*x)).collect();
+        diff(
+            "boot",
+            have.boot.join(","),
+            want.join(","),
+            ChangeClass::NextBoot,
+        );
+    }
+    if let Some(disks) = &d.disks {
+        let matched = match_disks(disks, &have.disks);
+        for (i, (w, m)) in disks.iter().zip(&matched).enumerate() {
+            let f = format!("disks[{i}]");
+            match m {
+                None => diff(&f, "(none)".into(), disk_summary(w), ChangeClass::NextBoot),
+                Some(j) => {
+                    let h = &have.disks[*j];
+                    diff(
+                        &format!("{f}.source"),
+                        h.source.clone(),
+                        disk_source_text(w),
+                        ChangeClass::NextBoot,
+                    );
+                    diff(
+                        &format!("{f}.device"),
+                        h.device.clone(),
+                        device_str(w.device).into(),
+                        ChangeClass::NextBoot,
+                    );
+                    if let Some(b) = w.bus {
+                        diff(
+                            &format!("{f}.bus"),
+                            h.bus.clone().unwrap_or_default(),
+                            bus_str(b).into(),
+                            ChangeClass::NextBoot,
+                        );
+                    }
+                    if let Some(t) = &w.target {
+                        diff(
+                            &format!("{f}.target"),
+                            h.target.clone().unwrap_or_default(),
+                            t.clone(),
+                            ChangeClass::NextBoot,
+                        );
+                    }
+                    if let Some(ro) = w.readonly {
+                        diff(
+                            &format!("{f}.readonly"),
+                            h.readonly.to_string(),
+                            ro.to_string(),
+                            ChangeClass::NextBoot,
+                        );
+                    }
+                    if let DiskSource::Path { format, .. } = &w.source {
+                        let want = match format {
+                            VolumeFormat::Qcow2 => "qcow2",
+                            VolumeFormat::Raw => "raw",
+                        };
+                        diff(
+                            &format!("{f}.format"),
+                            h.format.clone().unwrap_or_else(|| "raw".into()),
+                            want.into(),
+                            ChangeClass::NextBoot,
+                        );
+                    }
+                }
+            }
+        }
+        for (j, h) in have.disks.iter().enumerate() {
+            if !matched.contains(&Some(j)) {
+                diff(
+                    &format!("disks[{j}]"),
+                    format!("{} {}", h.source, h.target.clone().unwrap_or_default()),
+                    "(removed)".into(),
+                    ChangeClass::NextBoot,
+                );
+            }
+        }
+    }
+    if let Some(nics) = &d.interfaces {
+        let matched = match_nics(nics, &have.interfaces);
+        for (i, (w, m)) in nics.iter().zip(&matched).enumerate() {
+            let f = format!("interfaces[{i}]");
+            match m {
+                None => diff(&f, "(none)".into(), nic_summary(w), ChangeClass::NextBoot),
+                Some(j) => {
+                    let h = &have.interfaces[*j];
+                    diff(
+                        &format!("{f}.source"),
+                        h.source.clone(),
+                        nic_source_text(w),
+                        ChangeClass::NextBoot,
+                    );
+                    if let Some(mac) = &w.mac {
+                        diff(
+                            &format!("{f}.mac"),
+                            h.mac.clone().unwrap_or_default(),
+                            mac.clone(),
+                            ChangeClass::NextBoot,
+                        );
+                    }
+                    if let Some(model) = w.model {
+                        diff(
+                            &format!("{f}.model"),
+                            h.model.clone().unwrap_or_default(),
+                            model.as_str().into(),
+                            ChangeClass::NextBoot,
+                        );
+                    }
+                    if let Some(rom) = w.boot_rom {
+                        diff(
+                            &format!("{f}.bootRom"),
+                            h.boot_rom.unwrap_or(true).to_string(),
+                            rom.to_string(),
+                            ChangeClass::NextBoot,
+                        );
+                    }
+                }
+            }
+        }
+        for (j, h) in have.interfaces.iter().enumerate() {
+            if !matched.contains(&Some(j)) {
+                diff(
+                    &format!("interfaces[{j}]"),
+                    format!("{} {}", h.source, h.mac.clone().unwrap_or_default()),
+                    "(removed)".into(),
+                    ChangeClass::NextBoot,
+                );
+            }
+        }
+    }
+    if let Some(g) = &d.graphics {
+        let have_g: Vec<String> = have
+            .graphics
+            .iter()
+            .map(|(t, l)| graphics_summary(t, l.as_deref()))
+            .collect();
+        let want = match g.kind {
+            GraphicsType::None => String::new(),
+            k => {
+                // An unset listen leaves libvirt's choice alone.
+                let listen = g.listen.clone().or_else(|| {
+                    have.graphics
+                        .iter()
+                        .find(|(t, _)| t == graphics_str(k))
+                        .and_then(|(_, l)| l.clone())
+                });
+                graphics_summary(graphics_str(k), listen.as_deref())
+            }
+        };
+        diff("graphics", have_g.join(","), want, ChangeClass::NextBoot);
+    }
+    if let Some(c) = d.console {
+        let want = match c {
+            Console::Pty => "pty",
+            Console::None => "none",
+        };
+        diff(
+            "console",
+            have.console.clone().unwrap_or_else(|| "none".into()),
+            want.into(),
+            ChangeClass::NextBoot,
+        );
+    }
+    out
+}
+
+fn disk_summary(d: &Disk) -> String {
+    let mut s = disk_source_text(d);
+    if let Some(t) = &d.target {
+        s.push(' ');
+        s.push_str(t);
+    }
+    s
+}
+
+fn nic_summary(n: &Interface) -> String {
+    let mut s = nic_source_text(n);
+    if let Some(m) = &n.mac {
+        s.push(' ');
+        s.push_str(m);
+    }
+    s
+}
+
+fn graphics_summary(t: &str, listen: Option<&str>) -> String {
+    match listen {
+        Some(l) => format!("{t} {l}"),
+        None => t.to_string(),
+    }
+}
+
+/// Escape-hatch fragments that are not (yet) present.
+fn xml_changes(d: &Domain, root: &Element) -> Vec<Change> {
+    d.xml
+        .iter()
+        .filter(|p| !crate::render::patch_present(root, p))
+        .map(|p| Change {
+            field: format!("xml[{}]", p.at_text),
+            from: "(differs)".into(),
+            to: p.merge.clone(),
+            class: ChangeClass::NextBoot,
+        })
+        .collect()
+}
+
+pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
+    let Some(host) = b.observed(&d.meta.host) else {
+        b.error(Kind::Domain, &d.meta, "its host was not observed");
+        return;
+    };
+    let caps = &host.caps;
+    let desired = b.input.desired;
+    let hname = d.meta.host.clone();
+    // What this domain needs ready before it is defined or started.
+    let mut deps: Vec<String> = Vec::new();
+    for disk in d.disks.iter().flatten() {
+        if let DiskSource::Volume { pool, name } = &disk.source {
+            deps.push(obj_key(Kind::StoragePool, &hname, pool));
+            deps.push(obj_key(Kind::Volume, &hname, &format!("{pool}/{name}")));
+        }
+    }
+    for nic in d.interfaces.iter().flatten() {
+        if let InterfaceSource::Network(n) = &nic.source {
+            deps.push(obj_key(Kind::Network, &hname, n));
+        }
+    }
+    let volume_format = |pool: &str, name: &str| -> Option<VolumeFormat> {
+        let key = VolKey {
+            host: hname.clone(),
+            pool: pool.to_string(),
+            name: name.to_string(),
+        };
+        desired
+            .volumes
+            .get(&key)
+            .and_then(|v| v.format)
+            .or_else(|| {
+                host.volumes
+                    .get(&(pool.to_string(), name.to_string()))
+                    .and_then(|v| v.xml.as_deref())
+                    .and_then(|x| Element::parse(x).ok())
+                    .and_then(|e| {
+                        e.find(&["target", "format"])
+                            .and_then(|f| f.attr("type"))
+                            .map(str::to_string)
+                    })
+                    .map(|t| {
+                        if t == "raw" {
+                            VolumeFormat::Raw
+                        } else {
+                            VolumeFormat::Qcow2
+                        }
+                    })
+            })
+    };
+    let marker = b.marker(&d.meta, d);
+    let cx = DomainContext {
+        caps,
+        volume_format: &volume_format,
+        marker: &marker,
+    };
+    let timeout_ms = d.shutdown_timeout.as_millis() as u64;
+
+    let Some(obs) = host.domains.get(&d.meta.name) else {
+        // A new domain.
+        let xml = match render_domain(d, None, &cx) {
+            Ok(x) => x.to_xml(),
+            Err(e) => return b.error(Kind::Domain, &d.meta, e),
+        };
+        if !d.persistent {
+            if d.state != PowerState::Shutoff {
+                let paused = d.state == PowerState::Paused;
+                b.push(
+                    Kind::Domain,
+                    &hname,
+                    &d.meta.name,
+                    Operation::Create,
+                    Effect::Create,
+                    vec![],
+                    Payload::CreateDomain { xml, paused },
+                    &deps,
+                    true,
+                );
+            }
+            return;
+        }
+        b.push(
+            Kind::Domain,
+            &hname,
+            &d.meta.name,
+            Operation::Define,
+            Effect::Create,
+            vec![],
+            Payload::Xml { xml },
+            &deps,
+            true,
+        );
+        if d.autostart == Some(true) {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &d.meta.name,
+                Operation::SetAutostart,
+                Effect::Update,
+                vec![autostart_change(false, true)],
+                Payload::Autostart { on: true },
+                &[],
+                false,
+            );
+        }
+        if d.state != PowerState::Shutoff {
+            let paused = d.state == PowerState::Paused;
+            b.push(
+                Kind::Domain,
+                &hname,
+                &d.meta.name,
+                Operation::Start,
+                Effect::Power,
+                vec![],
+                Payload::Start { paused },
+                &deps,
+                true,
+            );
+        }
+        return;
+    };
+
+    let Some(root) = obs.xml.as_deref().and_then(|x| Element::parse(x).ok()) else {
+        return b.error(
+            Kind::Domain,
+            &d.meta,
+            "its XML could not be read from the host",
+        );
+    };
+    if crate::render::read_marker(&root).is_none() {
+        return b.error(
+            Kind::Domain,
+            &d.meta,
+            "a domain of this name exists on the host but virtsync does not manage it (no ownership marker); \
+             rename the manifest, or remove or rename the existing domain (adoption comes in a later release)",
+        );
+    }
+    let running = obs.state != PowerState::Shutoff;
+    let facts = read_domain(&root);
+    let mut changes = domain_changes(d, &facts, caps, running);
+    changes.extend(xml_changes(d, &root));
+    if obs.persistent != d.persistent {
+        changes.push(Change {
+            field: "persistent".into(),
+            from: obs.persistent.to_string(),
+            to: d.persistent.to_string(),
+            class: ChangeClass::Replace,
+        });
+    }
+    let replace = changes.iter().any(|c| c.class == ChangeClass::Replace);
+    let name = d.meta.name.clone();
+    let mut state = obs.state;
+
+    if replace {
+        // UUID change or persistence flip: the domain must go and come back
+        // (disks are kept by undefine).
+        let fresh = if changes.iter().any(|c| c.field == "uuid") {
+            None
+        } else {
+            Some(&root)
+        };
+        let xml = match render_domain(d, fresh, &cx) {
+            Ok(x) => x.to_xml(),
+            Err(e) => return b.error(Kind::Domain, &d.meta, e),
+        };
+        if state != PowerState::Shutoff {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &name,
+                Operation::Shutdown,
+                Effect::Power,
+                vec![],
+                Payload::Shutdown { timeout_ms },
+                &[],
+                false,
+            );
+            state = PowerState::Shutoff;
+        }
+        if obs.persistent {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &name,
+                Operation::Undefine,
+                Effect::Delete,
+                vec![],
+                Payload::None,
+                &[],
+                false,
+            );
+        }
+        if d.persistent {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &name,
+                Operation::Define,
+                Effect::Update,
+                changes,
+                Payload::Xml { xml },
+                &deps,
+                true,
+            );
+            if d.autostart == Some(true) {
+                b.push(
+                    Kind::Domain,
+                    &hname,
+                    &name,
+                    Operation::SetAutostart,
+                    Effect::Update,
+                    vec![autostart_change(false, true)],
+                    Payload::Autostart { on: true },
+                    &[],
+                    false,
+                );
+            }
+        } else if d.state != PowerState::Shutoff {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &name,
+                Operation::Create,
+                Effect::Create,
+                changes,
+                Payload::CreateDomain {
+                    xml,
+                    paused: d.state == PowerState::Paused,
+                },
+                &deps,
+                true,
+            );
+            return;
+        }
+    } else if !changes.is_empty() {
+        let xml = match render_domain(d, Some(&root), &cx) {
+            Ok(x) => x.to_xml(),
+            Err(e) => return b.error(Kind::Domain, &d.meta, e),
+        };
+        let live_mem = changes
+            .iter()
+            .any(|c| c.field == "memory" && c.class == ChangeClass::Live);
+        let live_cpu = changes
+            .iter()
+            .any(|c| c.field == "vcpus" && c.class == ChangeClass::Live);
+        let next_boot: Vec<String> = changes
+            .iter()
+            .filter(|c| c.class == ChangeClass::NextBoot)
+            .map(|c| c.field.clone())
+            .collect();
+        if d.persistent {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &name,
+                Operation::Define,
+                Effect::Update,
+                changes,
+                Payload::Xml { xml },
+                &deps,
+                true,
+            );
+        }
+        if running && (live_mem || live_cpu) {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &name,
+                Operation::UpdateLive,
+                Effect::Update,
+                vec![],
+                Payload::Live {
+                    memory_kib: live_mem.then(|| kib(d.memory)),
+                    vcpus: live_cpu.then_some(d.vcpus),
+                },
+                &[],
+                false,
+            );
+        }
+        if running && !next_boot.is_empty() && d.state != PowerState::Shutoff {
+            if d.restart_policy == RestartPolicy::OnConfigChange {
+                b.push(
+                    Kind::Domain,
+                    &hname,
+                    &name,
+                    Operation::Restart,
+                    Effect::Power,
+                    vec![],
+                    Payload::Restart { timeout_ms },
+                    &deps,
+                    true,
+                );
+            } else {
+                b.notice(
+                    Kind::Domain,
+                    &d.meta,
+                    format!(
+                        "restart pending: {} take effect at the next boot (restartPolicy: never)",
+                        next_boot.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    // Autostart (persistent domains only).
+    if d.persistent && !replace {
+        if let Some(a) = d.autostart {
+            if a != obs.autostart {
+                b.push(
+                    Kind::Domain,
+                    &hname,
+                    &name,
+                    Operation::SetAutostart,
+                    Effect::Update,
+                    vec![autostart_change(obs.autostart, a)],
+                    Payload::Autostart { on: a },
+                    &[],
+                    false,
+                );
+            }
+        }
+    }
+    // Power state.
+    match (state, d.state) {
+        (PowerState::Shutoff, PowerState::Running) => {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &name,
+                Operation::Start,
+                Effect::Power,
+                vec![],
+                Payload::Start { paused: false },
+                &deps,
+                true,
+            );
+        }
+        (PowerState::Shutoff, PowerState::Paused) => {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &name,
+                Operation::Start,
+                Effect::Power,
+                vec![],
+                Payload::Start { paused: true },
+                &deps,
+                true,
+            );
+        }
+        (PowerState::Paused, PowerState::Running) => {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &name,
+                Operation::Resume,
+                Effect::Power,
+                vec![],
+                Payload::None,
+                &[],
+                true,
+            );
+        }
+        (PowerState::Running, PowerState::Paused) => {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &name,
+                Operation::Suspend,
+                Effect::Power,
+                vec![],
+                Payload::None,
+                &[],
+                true,
+            );
+        }
+        (PowerState::Running | PowerState::Paused, PowerState::Shutoff) => {
+            b.push(
+                Kind::Domain,
+                &hname,
+                &name,
+                Operation::Shutdown,
+                Effect::Power,
+                vec![],
+                Payload::Shutdown { timeout_ms },
+                &[],
+                true,
+            );
+        }
+        _ => {}
+    }
+}
+
+fn autostart_change(from: bool, to: bool) -> Change {
+    Change {
+        field: "autostart".into(),
+        from: from.to_string(),
+        to: to.to_string(),
+        class: ChangeClass::Live,
+    }
+}

@@ -1,0 +1,440 @@
+//! The plan: plain data describing the actions that take observed state to
+//! desired state, and the pure function that computes it.
+//!
+//! [`plan`] takes the desired state, the observed state (with each host's
+//! capabilities) and the ownership inventory, and returns a [`Plan`] or every
+//! planning error at once. It touches no connection, clock or file. Each
+//! action carries everything apply needs (the XML to define, the live
+//! values to set), so apply executes without deciding anything.
+
+mod display;
+mod domain;
+mod network;
+mod storage;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::inventory::Inventory;
+use crate::model::*;
+
+pub use display::render_text;
+
+/// Bumped whenever the JSON shape of a plan changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub format_version: u32,
+    /// sha256 over the desired and observed state the plan was made from.
+    pub fingerprint: String,
+    pub actions: Vec<Action>,
+    /// Things that differ but need no action now (e.g. restart pending
+    /// under `restartPolicy: never`).
+    pub notices: Vec<Notice>,
+    pub summary: Summary,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub power: usize,
+    pub delete: usize,
+    pub total: usize,
+    pub restart_pending: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    pub kind: Kind,
+    pub name: String,
+    pub host: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    /// Unique in the plan: `[host/]kind/name/operation`.
+    pub id: String,
+    pub kind: Kind,
+    pub name: String,
+    /// The Host manifest's name, or empty for the default connection.
+    pub host: String,
+    pub operation: Operation,
+    pub effect: Effect,
+    pub changes: Vec<Change>,
+    pub depends_on: Vec<String>,
+    /// What apply needs to execute the action.
+    pub payload: Payload,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    Define,
+    Create,
+    Undefine,
+    Start,
+    Shutdown,
+    Destroy,
+    Suspend,
+    Resume,
+    Restart,
+    SetAutostart,
+    UpdateLive,
+    UpdateDhcpHosts,
+    Build,
+    CreateVolume,
+    ResizeVolume,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Define => "define",
+            Operation::Create => "create",
+            Operation::Undefine => "undefine",
+            Operation::Start => "start",
+            Operation::Shutdown => "shutdown",
+            Operation::Destroy => "destroy",
+            Operation::Suspend => "suspend",
+            Operation::Resume => "resume",
+            Operation::Restart => "restart",
+            Operation::SetAutostart => "set-autostart",
+            Operation::UpdateLive => "update-live",
+            Operation::UpdateDhcpHosts => "update-dhcp-hosts",
+            Operation::Build => "build",
+            Operation::CreateVolume => "create-volume",
+            Operation::ResizeVolume => "resize-volume",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Create,
+    Update,
+    Power,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeClass {
+    /// Applied to the running object now.
+    Live,
+    /// Persistent config; takes effect at the next boot (or network/pool restart).
+    NextBoot,
+    /// Cannot be changed in place.
+    Replace,
+}
+
+impl ChangeClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeClass::Live => "live",
+            ChangeClass::NextBoot => "next-boot",
+            ChangeClass::Replace => "replace",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    pub field: String,
+    pub from: String,
+    pub to: String,
+    pub class: ChangeClass,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum Payload {
+    None,
+    /// Define or create from this XML.
+    Xml {
+        xml: String,
+    },
+    /// Create (transient domain) from this XML, optionally paused.
+    CreateDomain {
+        xml: String,
+        paused: bool,
+    },
+    Start {
+        paused: bool,
+    },
+    Shutdown {
+        timeout_ms: u64,
+    },
+    Restart {
+        timeout_ms: u64,
+    },
+    Autostart {
+        on: bool,
+    },
+    Live {
+        memory_kib: Option<u64>,
+        vcpus: Option<u32>,
+    },
+    DhcpHosts {
+        add: Vec<String>,
+        delete: Vec<String>,
+        live: bool,
+        config: bool,
+    },
+    Volume {
+        pool: String,
+        xml: String,
+        clone_from: Option<(String, String)>,
+    },
+    Resize {
+        pool: String,
+        capacity: u64,
+    },
+}
+
+/// The ownership marker written into domains and networks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Marker {
+    pub manifest: String,
+    pub revision: String,
+    pub spec: String,
+}
+
+pub const MARKER_NS: &str = "https://virtsync.io/xmlns/owner/v1";
+
+/// Everything the planner knows, as data.
+pub struct PlanInput<'a> {
+    pub desired: &'a DesiredState,
+    pub observed: &'a ObservedState,
+    pub inventory: &'a Inventory,
+    /// The git revision of the manifests, or empty.
+    pub revision: &'a str,
+}
+
+/// One planning error: an object the plan cannot handle safely.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PlanError {
+    pub kind: Kind,
+    pub name: String,
+    pub host: String,
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: {} `{}`",
+            self.file, self.line, self.kind, self.name
+        )?;
+        if !self.host.is_empty() {
+            write!(f, " on host {}", self.host)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{} planning error{}:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" },
+    .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct PlanErrors(pub Vec<PlanError>);
+
+/// Accumulates actions with their dependency bookkeeping.
+pub(crate) struct Builder<'a> {
+    pub input: &'a PlanInput<'a>,
+    pub actions: Vec<Action>,
+    pub notices: Vec<Notice>,
+    pub errors: Vec<PlanError>,
+    /// Object key → the id of the action after which it is usable.
+    ready: BTreeMap<String, String>,
+    /// Object key → its last action (chains an object's actions).
+    last: BTreeMap<String, String>,
+}
+
+/// Key identifying an object across kinds and hosts, for dependencies.
+pub(crate) fn obj_key(kind: Kind, host: &HostName, name: &str) -> String {
+    let mut s = String::new();
+    if let Some(h) = host {
+        s.push_str(h);
+        s.push('/');
+    }
+    s.push_str(&kind.as_str().to_ascii_lowercase());
+    s.push('/');
+    s.push_str(name);
+    s
+}
+
+pub(crate) fn host_label(host: &HostName) -> String {
+    host.clone().unwrap_or_default()
+}
+
+impl<'a> Builder<'a> {
+    /// Add an action for object `key`: it runs after the object's previous
+    /// action and after `deps` objects are ready. `makes_ready` marks it as
+    /// the action after which dependents may use the object.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        kind: Kind,
+        host: &HostName,
+        name: &str,
+        operation: Operation,
+        effect: Effect,
+        changes: Vec<Change>,
+        payload: Payload,
+        deps: &[String],
+        makes_ready: bool,
+    ) -> String {
+        let key = obj_key(kind, host, name);
+        let id = format!("{key}/{}", operation.as_str());
+        let mut depends_on: BTreeSet<String> = deps
+            .iter()
+            .filter_map(|d| self.ready.get(d).cloned())
+            .collect();
+        if let Some(prev) = self.last.get(&key) {
+            depends_on.insert(prev.clone());
+        }
+        self.actions.push(Action {
+            id: id.clone(),
+            kind,
+            name: name.to_string(),
+            host: host_label(host),
+            operation,
+            effect,
+            changes,
+            depends_on: depends_on.into_iter().collect(),
+            payload,
+        });
+        self.last.insert(key.clone(), id.clone());
+        if makes_ready {
+            self.ready.insert(key, id.clone());
+        }
+        id
+    }
+
+    pub fn error(&mut self, kind: Kind, meta: &Meta, message: impl Into<String>) {
+        self.errors.push(PlanError {
+            kind,
+            name: meta.name.clone(),
+            host: host_label(&meta.host),
+            file: meta.source.file.display().to_string(),
+            line: meta.source.line,
+            message: message.into(),
+        });
+    }
+
+    pub fn notice(&mut self, kind: Kind, meta: &Meta, message: impl Into<String>) {
+        self.notices.push(Notice {
+            kind,
+            name: meta.name.clone(),
+            host: host_label(&meta.host),
+            message: message.into(),
+        });
+    }
+
+    pub fn observed(&self, host: &HostName) -> Option<&'a ObservedHost> {
+        self.input.observed.hosts.get(host)
+    }
+
+    /// The ownership marker for an object defined from `meta`'s manifest.
+    pub fn marker<T: Serialize>(&self, meta: &Meta, spec: &T) -> Marker {
+        let json = serde_json::to_vec(spec).unwrap_or_default();
+        Marker {
+            manifest: meta.source.file.display().to_string(),
+            revision: self.input.revision.to_string(),
+            spec: format!("sha256:{:x}", Sha256::digest(&json)),
+        }
+    }
+}
+
+/// Compute the plan. Pure: same input, same plan.
+pub fn plan(input: &PlanInput) -> Result<Plan, PlanErrors> {
+    let mut b = Builder {
+        input,
+        actions: Vec::new(),
+        notices: Vec::new(),
+        errors: Vec::new(),
+        ready: BTreeMap::new(),
+        last: BTreeMap::new(),
+    };
+    // Snapshots come with the snapshot work; never ignore them silently.
+    for s in input.desired.snapshots.values() {
+        b.error(Kind::Snapshot, &s.meta, "Snapshot manifests are not supported yet by plan/apply; remove the manifest or wait for snapshot support");
+    }
+    // Dependency order: pools → volumes → networks → domains.
+    for p in input.desired.pools.values() {
+        storage::plan_pool(&mut b, p);
+    }
+    for v in input.desired.volumes.values() {
+        storage::plan_volume(&mut b, v);
+    }
+    for n in input.desired.networks.values() {
+        network::plan_network(&mut b, n);
+    }
+    for d in input.desired.domains.values() {
+        domain::plan_domain(&mut b, d);
+    }
+    if !b.errors.is_empty() {
+        b.errors.sort();
+        return Err(PlanErrors(b.errors));
+    }
+    let mut summary = Summary::default();
+    for a in &b.actions {
+        match a.effect {
+            Effect::Create => summary.create += 1,
+            Effect::Update => summary.update += 1,
+            Effect::Power => summary.power += 1,
+            Effect::Delete => summary.delete += 1,
+        }
+    }
+    summary.total = b.actions.len();
+    summary.restart_pending = b
+        .notices
+        .iter()
+        .filter(|n| n.message.starts_with("restart pending"))
+        .count();
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        fingerprint: fingerprint(input.desired, input.observed),
+        actions: b.actions,
+        notices: b.notices,
+        summary,
+    })
+}
+
+/// sha256 over the canonical JSON of desired and observed state.
+pub fn fingerprint(desired: &DesiredState, observed: &ObservedState) -> String {
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(desired).unwrap_or_default());
+    h.update(b"\n");
+    h.update(serde_json::to_vec(observed).unwrap_or_default());
+    format!("sha256:{:x}", h.finalize())
+}
+
+/// Memory as KiB, as libvirt stores it (rounded up to whole KiB).
+pub(crate) fn kib(bytes: u64) -> u64 {
+    bytes.div_ceil(1024)
+}
+
+/// Display of a KiB amount in the manifests' units.
+pub(crate) fn show_kib(k: u64) -> String {
+    crate::manifest::units::format_size(k.saturating_mul(1024))
+}

@@ -1,0 +1,384 @@
+//! Planning one network. Only DHCP host entries change live; every other
+//! change is written to the persistent config and takes effect when the
+//! network restarts (at once under `restartPolicy: onConfigChange`).
+
+use super::*;
+use crate::render::network::*;
+use crate::xml::Element;
+
+pub(crate) fn network_changes(n: &Network, have: &NetworkFacts) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut diff = |field: &str, from: String, to: String, class: ChangeClass| {
+        if from != to {
+            out.push(Change {
+                field: field.into(),
+                from,
+                to,
+                class,
+            });
+        }
+    };
+    let nb = ChangeClass::NextBoot;
+    if let Some(u) = &n.uuid {
+        diff("uuid", have.uuid.clone(), u.clone(), ChangeClass::Replace);
+    }
+    if let Some(f) = &n.forward {
+        diff(
+            "forward.mode",
+            have.forward_mode.clone(),
+            forward_str(f.mode).into(),
+            nb,
+        );
+        if f.mode != ForwardMode::Isolated {
+            diff(
+                "forward.dev",
+                have.forward_dev.clone().unwrap_or_default(),
+                f.dev.clone().unwrap_or_default(),
+                nb,
+            );
+        }
+    }
+    if let Some(b) = &n.bridge {
+        if let Some(name) = &b.name {
+            diff(
+                "bridge.name",
+                have.bridge_name.clone().unwrap_or_default(),
+                name.clone(),
+                nb,
+            );
+        }
+        if let Some(stp) = b.stp {
+            diff(
+                "bridge.stp",
+                have.stp.unwrap_or(true).to_string(),
+                stp.to_string(),
+                nb,
+            );
+        }
+        if let Some(d) = b.delay {
+            diff(
+                "bridge.delay",
+                have.delay.unwrap_or(0).to_string(),
+                d.to_string(),
+                nb,
+            );
+        }
+    }
+    if let Some(m) = n.mtu {
+        diff(
+            "mtu",
+            have.mtu.map(|x| x.to_string()).unwrap_or_default(),
+            m.to_string(),
+            nb,
+        );
+    }
+    if let Some(d) = &n.domain {
+        diff(
+            "domain",
+            have.domain.clone().unwrap_or_default(),
+            d.clone(),
+            nb,
+        );
+    }
+    for (name, want, got) in [("ipv4", &n.ipv4, &have.ipv4), ("ipv6", &n.ipv6, &have.ipv6)] {
+        let Some(w) = want else { continue };
+        let g = got.clone().unwrap_or_default();
+        diff(
+            &format!("{name}.address"),
+            norm_ip(&g.address),
+            w.address.to_string(),
+            nb,
+        );
+        diff(
+            &format!("{name}.prefix"),
+            g.prefix.to_string(),
+            w.prefix.to_string(),
+            nb,
+        );
+        if let Some(r) = dhcp_ranges_of(w) {
+            let have_r: Vec<String> = g.ranges.iter().map(|x| norm_range(x)).collect();
+            diff(
+                &format!("{name}.dhcp.ranges"),
+                have_r.join(", "),
+                r.join(", "),
+                nb,
+            );
+        }
+        if let Some(hosts) = dhcp_hosts_of(w) {
+            // Only IPv4 DHCP hosts are updated live (virNetworkUpdate's
+            // section applies to the first IPv4 <ip>).
+            let class = if name == "ipv4" {
+                ChangeClass::Live
+            } else {
+                nb
+            };
+            let show =
+                |v: &[DhcpHostFacts]| v.iter().map(|h| h.summary()).collect::<Vec<_>>().join(", ");
+            let mut have_h = g.hosts.clone();
+            for h in &mut have_h {
+                h.ip = norm_ip(&h.ip);
+            }
+            diff(
+                &format!("{name}.dhcp.hosts"),
+                show(&have_h),
+                show(&hosts),
+                class,
+            );
+        }
+    }
+    if let Some(dns) = &n.dns {
+        if let Some(e) = dns.enable {
+            diff(
+                "dns.enable",
+                have.dns_enable.unwrap_or(true).to_string(),
+                e.to_string(),
+                nb,
+            );
+        }
+        if let Some(f) = &dns.forwarders {
+            let want: Vec<String> = f.iter().map(|a| a.to_string()).collect();
+            let got: Vec<String> = have.dns_forwarders.iter().map(|a| norm_ip(a)).collect();
+            diff("dns.forwarders", got.join(", "), want.join(", "), nb);
+        }
+        if let Some(h) = &dns.hosts {
+            let want: Vec<String> = h
+                .iter()
+                .map(|(ip, names)| format!("{ip} {}", names.join(",")))
+                .collect();
+            diff("dns.hosts", have.dns_hosts.join("; "), want.join("; "), nb);
+        }
+    }
+    out
+}
+
+fn norm_range(r: &str) -> String {
+    match r.split_once('-') {
+        Some((a, b)) => format!("{}-{}", norm_ip(a), norm_ip(b)),
+        None => r.to_string(),
+    }
+}
+
+pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
+    let Some(host) = b.observed(&n.meta.host) else {
+        return b.error(Kind::Network, &n.meta, "its host was not observed");
+    };
+    let hname = n.meta.host.clone();
+    let name = n.meta.name.clone();
+    let obs = host.networks.get(&name);
+    if n.external {
+        match obs {
+            None => b.error(Kind::Network, &n.meta, "an external network must exist on the host, and it does not; create it or remove `metadata.external`"),
+            Some(o) if !o.active => b.error(Kind::Network, &n.meta, "the external network exists but is not active; virtsync never changes external objects: start it (virsh net-start) first"),
+            Some(_) => {}
+        }
+        return;
+    }
+    let marker = b.marker(&n.meta, n);
+    let Some(obs) = obs else {
+        let xml = match render_network(n, None, &marker) {
+            Ok(x) => x.to_xml(),
+            Err(e) => return b.error(Kind::Network, &n.meta, e),
+        };
+        b.push(
+            Kind::Network,
+            &hname,
+            &name,
+            Operation::Define,
+            Effect::Create,
+            vec![],
+            Payload::Xml { xml },
+            &[],
+            !n.active,
+        );
+        if n.active {
+            b.push(
+                Kind::Network,
+                &hname,
+                &name,
+                Operation::Start,
+                Effect::Power,
+                vec![],
+                Payload::None,
+                &[],
+                true,
+            );
+        }
+        if n.autostart == Some(true) {
+            b.push(
+                Kind::Network,
+                &hname,
+                &name,
+                Operation::SetAutostart,
+                Effect::Update,
+                vec![],
+                Payload::Autostart { on: true },
+                &[],
+                false,
+            );
+        }
+        return;
+    };
+    let Some(root) = obs.xml.as_deref().and_then(|x| Element::parse(x).ok()) else {
+        return b.error(
+            Kind::Network,
+            &n.meta,
+            "its XML could not be read from the host",
+        );
+    };
+    if crate::render::read_marker(&root).is_none() {
+        return b.error(
+            Kind::Network,
+            &n.meta,
+            "a network of this name exists on the host but virtsync does not manage it (no ownership marker); \
+             mark the manifest `metadata.external: true` to use it as it is, or rename the manifest",
+        );
+    }
+    let facts = read_network(&root);
+    let mut changes = network_changes(n, &facts);
+    for p in &n.xml {
+        if !crate::render::patch_present(&root, p) {
+            changes.push(Change {
+                field: format!("xml[{}]", p.at_text),
+                from: "(differs)".into(),
+                to: p.merge.clone(),
+                class: ChangeClass::NextBoot,
+            });
+        }
+    }
+    if changes.iter().any(|c| c.class == ChangeClass::Replace) {
+        return b.error(Kind::Network, &n.meta, "the network's UUID differs from the manifest's; a network is not replaced automatically: remove `uuid` from the manifest or redefine the network by hand");
+    }
+    let config: Vec<Change> = changes
+        .iter()
+        .filter(|c| c.class == ChangeClass::NextBoot)
+        .cloned()
+        .collect();
+    let dhcp: Vec<Change> = changes
+        .iter()
+        .filter(|c| c.class == ChangeClass::Live)
+        .cloned()
+        .collect();
+    if !config.is_empty() {
+        let xml = match render_network(n, Some(&root), &marker) {
+            Ok(x) => x.to_xml(),
+            Err(e) => return b.error(Kind::Network, &n.meta, e),
+        };
+        b.push(
+            Kind::Network,
+            &hname,
+            &name,
+            Operation::Define,
+            Effect::Update,
+            changes.clone(),
+            Payload::Xml { xml },
+            &[],
+            true,
+        );
+    }
+    if !dhcp.is_empty() && (config.is_empty() || obs.active) {
+        let want = n.ipv4.as_ref().and_then(dhcp_hosts_of).unwrap_or_default();
+        let have: Vec<DhcpHostFacts> = facts.ipv4.clone().map(|i| i.hosts).unwrap_or_default();
+        let norm = |h: &DhcpHostFacts| DhcpHostFacts {
+            ip: norm_ip(&h.ip),
+            ..h.clone()
+        };
+        let delete: Vec<String> = have
+            .iter()
+            .filter(|h| !want.contains(&norm(h)))
+            .map(|h| h.to_element().to_xml())
+            .collect();
+        let add: Vec<String> = want
+            .iter()
+            .filter(|w| !have.iter().any(|h| &norm(h) == *w))
+            .map(|h| h.to_element().to_xml())
+            .collect();
+        // After a define the config already holds the hosts: update only
+        // the running network then.
+        let payload = Payload::DhcpHosts {
+            add,
+            delete,
+            live: obs.active,
+            config: config.is_empty(),
+        };
+        let shown = if config.is_empty() { dhcp } else { vec![] };
+        b.push(
+            Kind::Network,
+            &hname,
+            &name,
+            Operation::UpdateDhcpHosts,
+            Effect::Update,
+            shown,
+            payload,
+            &[],
+            true,
+        );
+    }
+    if obs.active && !config.is_empty() && n.active {
+        if n.restart_policy == RestartPolicy::OnConfigChange {
+            b.push(
+                Kind::Network,
+                &hname,
+                &name,
+                Operation::Restart,
+                Effect::Power,
+                vec![],
+                Payload::None,
+                &[],
+                true,
+            );
+        } else {
+            let fields: Vec<String> = config.iter().map(|c| c.field.clone()).collect();
+            b.notice(Kind::Network, &n.meta, format!("restart pending: {} take effect when the network restarts (restartPolicy: never)", fields.join(", ")));
+        }
+    }
+    if let Some(a) = n.autostart {
+        if a != obs.autostart {
+            let ch = Change {
+                field: "autostart".into(),
+                from: obs.autostart.to_string(),
+                to: a.to_string(),
+                class: ChangeClass::Live,
+            };
+            b.push(
+                Kind::Network,
+                &hname,
+                &name,
+                Operation::SetAutostart,
+                Effect::Update,
+                vec![ch],
+                Payload::Autostart { on: a },
+                &[],
+                false,
+            );
+        }
+    }
+    match (obs.active, n.active) {
+        (false, true) => {
+            b.push(
+                Kind::Network,
+                &hname,
+                &name,
+                Operation::Start,
+                Effect::Power,
+                vec![],
+                Payload::None,
+                &[],
+                true,
+            );
+        }
+        (true, false) => {
+            b.push(
+                Kind::Network,
+                &hname,
+                &name,
+                Operation::Destroy,
+                Effect::Power,
+                vec![],
+                Payload::None,
+                &[],
+                false,
+            );
+        }
+        _ => {}
+    }
+}

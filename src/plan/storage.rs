@@ -1,0 +1,391 @@
+//! Planning storage pools and volumes. Pools and volumes have no
+//! `<metadata>`: ownership comes from the inventory. A volume is never
+//! replaced: growing is a resize, every other change is an error that says
+//! how to proceed.
+
+use super::*;
+use crate::render::storage::*;
+use crate::xml::Element;
+
+fn pool_changes(p: &Pool, have: &PoolFacts) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut diff = |field: &str, from: &str, to: &str, class: ChangeClass| {
+        if from != to {
+            out.push(Change {
+                field: field.into(),
+                from: from.into(),
+                to: to.into(),
+                class,
+            });
+        }
+    };
+    if let Some(t) = p.pool_type {
+        diff("type", &have.pool_type, t.as_str(), ChangeClass::Replace);
+    }
+    if let Some(path) = &p.path {
+        let norm = |s: &str| s.trim_end_matches('/').to_string();
+        diff(
+            "path",
+            &norm(&have.path),
+            &norm(path),
+            ChangeClass::NextBoot,
+        );
+    }
+    if let Some(s) = &p.source {
+        let pairs = [
+            ("source.host", &s.host, &have.source_host),
+            ("source.dir", &s.dir, &have.source_dir),
+            ("source.device", &s.device, &have.source_device),
+            ("source.name", &s.name, &have.source_name),
+            ("source.format", &s.format, &have.source_format),
+        ];
+        for (f, want, got) in pairs {
+            if let Some(w) = want {
+                diff(
+                    f,
+                    got.as_deref().unwrap_or_default(),
+                    w,
+                    ChangeClass::NextBoot,
+                );
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
+    let Some(host) = b.observed(&p.meta.host) else {
+        return b.error(Kind::StoragePool, &p.meta, "its host was not observed");
+    };
+    let hname = p.meta.host.clone();
+    let name = p.meta.name.clone();
+    let obs = host.pools.get(&name);
+    if p.external {
+        match obs {
+            None => b.error(Kind::StoragePool, &p.meta, "an external pool must exist on the host, and it does not; create it or remove `metadata.external`"),
+            Some(o) if !o.active => b.error(Kind::StoragePool, &p.meta, "the external pool exists but is not active; virtsync never changes external objects: start it (virsh pool-start) first"),
+            Some(_) => {}
+        }
+        return;
+    }
+    let Some(obs) = obs else {
+        let xml = render_pool(p, None).to_xml();
+        b.push(
+            Kind::StoragePool,
+            &hname,
+            &name,
+            Operation::Define,
+            Effect::Create,
+            vec![],
+            Payload::Xml { xml },
+            &[],
+            false,
+        );
+        if p.pool_type == Some(PoolType::Dir) {
+            b.push(
+                Kind::StoragePool,
+                &hname,
+                &name,
+                Operation::Build,
+                Effect::Create,
+                vec![],
+                Payload::None,
+                &[],
+                false,
+            );
+        }
+        if p.active {
+            b.push(
+                Kind::StoragePool,
+                &hname,
+                &name,
+                Operation::Start,
+                Effect::Power,
+                vec![],
+                Payload::None,
+                &[],
+                true,
+            );
+        }
+        if p.autostart == Some(true) {
+            b.push(
+                Kind::StoragePool,
+                &hname,
+                &name,
+                Operation::SetAutostart,
+                Effect::Update,
+                vec![],
+                Payload::Autostart { on: true },
+                &[],
+                false,
+            );
+        }
+        return;
+    };
+    if !b.input.inventory.owns_pool(&host.uri, &name, &obs.uuid) {
+        return b.error(
+            Kind::StoragePool,
+            &p.meta,
+            "a pool of this name exists on the host but virtsync did not create it (not in the inventory); \
+             mark the manifest `metadata.external: true` to use it as it is, or rename the manifest",
+        );
+    }
+    let Some(root) = obs.xml.as_deref().and_then(|x| Element::parse(x).ok()) else {
+        return b.error(
+            Kind::StoragePool,
+            &p.meta,
+            "its XML could not be read from the host",
+        );
+    };
+    let changes = pool_changes(p, &read_pool(&root));
+    if let Some(c) = changes.iter().find(|c| c.class == ChangeClass::Replace) {
+        return b.error(
+            Kind::StoragePool,
+            &p.meta,
+            format!("the pool's {} is {} on the host, the manifest says {}; a pool is never replaced automatically: create a new pool and move the volumes", c.field, c.from, c.to),
+        );
+    }
+    if !changes.is_empty() {
+        let xml = render_pool(p, Some(&root)).to_xml();
+        let fields: Vec<String> = changes.iter().map(|c| c.field.clone()).collect();
+        b.push(
+            Kind::StoragePool,
+            &hname,
+            &name,
+            Operation::Define,
+            Effect::Update,
+            changes,
+            Payload::Xml { xml },
+            &[],
+            false,
+        );
+        if obs.active {
+            b.notice(
+                Kind::StoragePool,
+                &p.meta,
+                format!(
+                    "restart pending: {} take effect when the pool restarts",
+                    fields.join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(a) = p.autostart {
+        if a != obs.autostart {
+            let ch = Change {
+                field: "autostart".into(),
+                from: obs.autostart.to_string(),
+                to: a.to_string(),
+                class: ChangeClass::Live,
+            };
+            b.push(
+                Kind::StoragePool,
+                &hname,
+                &name,
+                Operation::SetAutostart,
+                Effect::Update,
+                vec![ch],
+                Payload::Autostart { on: a },
+                &[],
+                false,
+            );
+        }
+    }
+    match (obs.active, p.active) {
+        (false, true) => {
+            b.push(
+                Kind::StoragePool,
+                &hname,
+                &name,
+                Operation::Start,
+                Effect::Power,
+                vec![],
+                Payload::None,
+                &[],
+                true,
+            );
+        }
+        (true, false) => {
+            b.push(
+                Kind::StoragePool,
+                &hname,
+                &name,
+                Operation::Destroy,
+                Effect::Power,
+                vec![],
+                Payload::None,
+                &[],
+                false,
+            );
+        }
+        _ => {}
+    }
+}
+
+/// Where a volume lives or will live, and its format, for backing stores.
+fn volume_path_and_format(
+    b: &Builder,
+    host: &ObservedHost,
+    hname: &HostName,
+    pool: &str,
+    name: &str,
+) -> Option<(String, String)> {
+    if let Some(xml) = host
+        .volumes
+        .get(&(pool.to_string(), name.to_string()))
+        .and_then(|v| v.xml.as_deref())
+    {
+        let f = Element::parse(xml).ok().map(|e| read_volume(&e))?;
+        return Some((f.path?, f.format.unwrap_or_else(|| "raw".into())));
+    }
+    // A volume this plan creates: in a dir pool its path is predictable.
+    let key = VolKey {
+        host: hname.clone(),
+        pool: pool.to_string(),
+        name: name.to_string(),
+    };
+    let v = b.input.desired.volumes.get(&key)?;
+    let pool_path = b
+        .input
+        .desired
+        .pools
+        .get(&ObjKey {
+            host: hname.clone(),
+            name: pool.to_string(),
+        })
+        .and_then(|p| p.path.clone())
+        .or_else(|| {
+            host.pools
+                .get(pool)
+                .and_then(|p| p.xml.as_deref())
+                .and_then(|x| Element::parse(x).ok())
+                .map(|e| read_pool(&e).path)
+        })?;
+    Some((
+        format!("{}/{name}", pool_path.trim_end_matches('/')),
+        format_str(v.format.unwrap_or(VolumeFormat::Qcow2)).to_string(),
+    ))
+}
+
+pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
+    let Some(host) = b.observed(&v.meta.host) else {
+        return b.error(Kind::Volume, &v.meta, "its host was not observed");
+    };
+    let hname = v.meta.host.clone();
+    let key_name = format!("{}/{}", v.pool, v.meta.name);
+    let obs = host.volumes.get(&(v.pool.clone(), v.meta.name.clone()));
+    let pool_active = host.pools.get(&v.pool).is_some_and(|p| p.active);
+    if v.external {
+        if obs.is_none() {
+            b.error(
+                Kind::Volume,
+                &v.meta,
+                if pool_active {
+                    format!("an external volume must exist in pool `{}`, and it does not", v.pool)
+                } else {
+                    format!("an external volume must exist, but its pool `{}` is not active on the host", v.pool)
+                },
+            );
+        }
+        return;
+    }
+    let mut deps = vec![obj_key(Kind::StoragePool, &hname, &v.pool)];
+    for (pool, name) in v.backing_store.iter().chain(v.clone_from.iter()) {
+        deps.push(obj_key(Kind::StoragePool, &hname, pool));
+        deps.push(obj_key(Kind::Volume, &hname, &format!("{pool}/{name}")));
+    }
+    let capacity = v.capacity.unwrap_or(0);
+    let Some(obs) = obs else {
+        let backing = match &v.backing_store {
+            Some((pool, name)) => match volume_path_and_format(b, host, &hname, pool, name) {
+                Some(pf) => Some(pf),
+                None => {
+                    return b.error(Kind::Volume, &v.meta, format!("the path of backing volume {pool}/{name} is unknown (its pool is not a dir pool of this directory and not active on the host)"));
+                }
+            },
+            None => None,
+        };
+        let xml =
+            render_volume(v, backing.as_ref().map(|(p, f)| (p.as_str(), f.as_str()))).to_xml();
+        let payload = Payload::Volume {
+            pool: v.pool.clone(),
+            xml,
+            clone_from: v.clone_from.clone(),
+        };
+        b.push(
+            Kind::Volume,
+            &hname,
+            &key_name,
+            Operation::CreateVolume,
+            Effect::Create,
+            vec![],
+            payload,
+            &deps,
+            true,
+        );
+        return;
+    };
+    if !b
+        .input
+        .inventory
+        .owns_volume(&host.uri, &v.pool, &v.meta.name)
+    {
+        return b.error(
+            Kind::Volume,
+            &v.meta,
+            "a volume of this name exists in the pool but virtsync did not create it (not in the inventory); \
+             mark the manifest `metadata.external: true` to use it as it is, or rename the manifest",
+        );
+    }
+    let Some(facts) = obs
+        .xml
+        .as_deref()
+        .and_then(|x| Element::parse(x).ok())
+        .map(|e| read_volume(&e))
+    else {
+        return b.error(
+            Kind::Volume,
+            &v.meta,
+            "its XML could not be read from the host",
+        );
+    };
+    if let Some(f) = v.format {
+        let have = facts.format.clone().unwrap_or_else(|| "raw".into());
+        if have != format_str(f) {
+            return b.error(Kind::Volume, &v.meta, format!("the volume's format is {have} on the host, the manifest says {}; a volume is never replaced: convert it by hand (qemu-img convert) or create a new volume", format_str(f)));
+        }
+    }
+    if capacity < facts.capacity {
+        return b.error(
+            Kind::Volume,
+            &v.meta,
+            format!(
+                "the volume holds {} on the host, the manifest says {}: shrinking is not supported (data would be lost); raise capacity back",
+                crate::manifest::units::format_size(facts.capacity),
+                crate::manifest::units::format_size(capacity)
+            ),
+        );
+    }
+    if capacity > facts.capacity {
+        let ch = Change {
+            field: "capacity".into(),
+            from: crate::manifest::units::format_size(facts.capacity),
+            to: crate::manifest::units::format_size(capacity),
+            class: ChangeClass::Live,
+        };
+        b.push(
+            Kind::Volume,
+            &hname,
+            &key_name,
+            Operation::ResizeVolume,
+            Effect::Update,
+            vec![ch],
+            Payload::Resize {
+                pool: v.pool.clone(),
+                capacity,
+            },
+            &deps,
+            true,
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! Render: model → libvirt XML, and reading libvirt XML back into comparable
+//! facts.
+//!
+//! One function per kind writes the fields a manifest sets into an XML
+//! tree: for a new object the tree starts as a skeleton and create-time
+//! defaults are filled in; for an update it starts from the observed
+//! inactive XML, so everything virtsync does not model (and the `<uuid>`)
+//! survives. The matching `read_*` functions parse observed XML with the
+//! same normalisation, which is what makes "apply, then plan is empty" hold.
+
+pub mod domain;
+pub mod network;
+pub mod storage;
+
+use crate::plan::{Marker, MARKER_NS};
+use crate::xml::Element;
+
+/// Bytes of a libvirt `<memory unit=...>`-style element.
+pub fn scaled_bytes(e: &Element) -> Option<u64> {
+    let n: u64 = e.text().parse().ok()?;
+    let unit = e.attr("unit").unwrap_or("KiB");
+    let m: u64 = match unit {
+        "b" | "bytes" | "B" => 1,
+        "KB" => 1_000,
+        "k" | "K" | "KiB" => 1 << 10,
+        "MB" => 1_000_000,
+        "M" | "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "G" | "GiB" => 1 << 30,
+        "TB" => 1_000_000_000_000,
+        "T" | "TiB" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(m)
+}
+
+/// The ownership marker of a document's `<metadata>`, if any.
+pub fn read_marker(root: &Element) -> Option<Marker> {
+    let md = root.child("metadata")?;
+    md.elements()
+        .find(|e| {
+            e.name.ends_with(":owner")
+                && e.attrs
+                    .iter()
+                    .any(|(k, v)| k.starts_with("xmlns") && v == MARKER_NS)
+        })
+        .map(|e| Marker {
+            manifest: e.attr("manifest").unwrap_or_default().to_string(),
+            revision: e.attr("revision").unwrap_or_default().to_string(),
+            spec: e.attr("spec").unwrap_or_default().to_string(),
+        })
+}
+
+/// Write (or replace) the ownership marker in `<metadata>`.
+pub fn write_marker(root: &mut Element, m: &Marker) {
+    let md = root.ensure_child("metadata");
+    md.children.retain(|n| {
+        !matches!(n, crate::xml::Node::Element(e)
+            if e.name.ends_with(":owner") && e.attrs.iter().any(|(_, v)| v == MARKER_NS))
+    });
+    md.children.push(crate::xml::Node::Element(
+        Element::new("virtsync:owner")
+            .with_attr("xmlns:virtsync", MARKER_NS)
+            .with_attr("manifest", m.manifest.clone())
+            .with_attr("revision", m.revision.clone())
+            .with_attr("spec", m.spec.clone()),
+    ));
+}
+
+/// Apply the `xml` escape hatch: put each fragment under its `at` element,
+/// replacing a child of the same name.
+pub fn apply_patches(root: &mut Element, patches: &[crate::model::XmlPatch]) -> Result<(), String> {
+    for p in patches {
+        let target = find_path_mut(root, &p.at).ok_or_else(|| {
+            format!(
+                "xml: element `{}` does not exist in the object's XML",
+                p.at_text
+            )
+        })?;
+        let frag = Element::parse(&p.merge).map_err(|e| e.to_string())?;
+        target.replace_child(frag);
+    }
+    Ok(())
+}
+
+/// Whether every `xml` fragment is present (as a subset) at its place.
+pub fn patch_present(root: &Element, p: &crate::model::XmlPatch) -> bool {
+    let Ok(frag) = Element::parse(&p.merge) else {
+        return false;
+    };
+    find_path(root, &p.at).is_some_and(|t| {
+        t.children_named(&frag.name)
+            .next()
+            .is_some_and(|c| c.contains(&frag))
+    })
+}
+
+fn find_path<'a>(root: &'a Element, at: &[(String, usize)]) -> Option<&'a Element> {
+    let ((first, _), rest) = at.split_first()?;
+    if &root.name != first {
+        return None;
+    }
+    rest.iter().try_fold(root, |e, (name, idx)| {
+        e.elements().filter(|c| &c.name == name).nth(*idx)
+    })
+}
+
+fn find_path_mut<'a>(root: &'a mut Element, at: &[(String, usize)]) -> Option<&'a mut Element> {
+    let ((first, _), rest) = at.split_first()?;
+    if &root.name != first {
+        return None;
+    }
+    let mut cur = root;
+    for (name, idx) in rest {
+        cur = cur.elements_mut().filter(|e| &e.name == name).nth(*idx)?;
+    }
+    Some(cur)
+}
