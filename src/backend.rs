@@ -140,7 +140,8 @@ impl LibvirtHost {
     }
 
     /// All domains, plus the names of the paused, autostarting and transient
-    /// ones: four list calls for any number of domains.
+    /// ones: three calls for any number of domains (bulk stats give every
+    /// domain with its state; two filtered lists give the rest).
     pub fn list_domains(&self) -> Result<DomainListing> {
         let list = |flags: u32, what: &'static str| -> Result<Vec<Domain>> {
             self.count("list_all_domains");
@@ -150,11 +151,17 @@ impl LibvirtHost {
         };
         let names =
             |v: Vec<Domain>| -> Vec<String> { v.iter().filter_map(|d| d.name().ok()).collect() };
-        let all = list(0, "list domains")?;
-        let paused = names(list(
-            sys::VIR_CONNECT_LIST_DOMAINS_PAUSED,
-            "list paused domains",
-        )?);
+        let (all, paused) = match self.domains_with_state() {
+            Some(x) => x,
+            // A driver without bulk stats: one more list call instead.
+            None => (
+                list(0, "list domains")?,
+                names(list(
+                    sys::VIR_CONNECT_LIST_DOMAINS_PAUSED,
+                    "list paused domains",
+                )?),
+            ),
+        };
         let autostart = names(list(
             sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART,
             "list autostart domains",
@@ -169,6 +176,57 @@ impl LibvirtHost {
             autostart,
             transient,
         })
+    }
+
+    /// Every domain and the names of the paused ones, from one
+    /// `virConnectGetAllDomainStats(STATE)` call. The virt crate exposes the
+    /// records only as raw pointers (and leaks them), so this reads and frees
+    /// them itself.
+    fn domains_with_state(&self) -> Option<(Vec<Domain>, Vec<String>)> {
+        self.count("get_all_domain_stats");
+        let mut records: *mut sys::virDomainStatsRecordPtr = std::ptr::null_mut();
+        // SAFETY: the connection pointer is valid for the life of `self.conn`;
+        // libvirt allocates `records` (NULL-terminated) and we free it below
+        // with the matching libvirt function after taking our own reference
+        // on each domain we keep.
+        unsafe {
+            let n = sys::virConnectGetAllDomainStats(
+                self.conn.as_ptr(),
+                sys::VIR_DOMAIN_STATS_STATE,
+                &mut records,
+                0,
+            );
+            if n < 0 || records.is_null() {
+                return None;
+            }
+            let mut domains = Vec::with_capacity(n as usize);
+            let mut paused = Vec::new();
+            for i in 0..n as usize {
+                let rec = *records.add(i);
+                if rec.is_null() {
+                    break;
+                }
+                let dom = (*rec).dom;
+                if sys::virDomainRef(dom) < 0 {
+                    continue;
+                }
+                let d = Domain::from_ptr(dom);
+                for j in 0..(*rec).nparams.max(0) as usize {
+                    let p = (*rec).params.add(j);
+                    let field = std::ffi::CStr::from_ptr((*p).field.as_ptr());
+                    if field.to_bytes() == b"state.state"
+                        && (*p).value.i == sys::VIR_DOMAIN_PAUSED as i32
+                    {
+                        if let Ok(name) = d.name() {
+                            paused.push(name);
+                        }
+                    }
+                }
+                domains.push(d);
+            }
+            sys::virDomainStatsRecordListFree(records);
+            Some((domains, paused))
+        }
     }
 
     pub fn domain_xml(&self, d: &Domain) -> Result<String> {

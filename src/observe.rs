@@ -27,6 +27,8 @@ pub struct Interest {
     pub networks: BTreeSet<String>,
     pub pools: BTreeSet<String>,
     pub volumes: BTreeSet<(String, String)>,
+    /// A manifest sets `machine`, whose aliases only the capabilities know.
+    pub machine_set: bool,
 }
 
 impl Interest {
@@ -66,20 +68,18 @@ impl Interest {
                 .filter(|k| on(&k.host))
                 .map(|k| (k.pool.clone(), k.name.clone()))
                 .collect(),
+            machine_set: desired
+                .domains
+                .iter()
+                .any(|(k, d)| on(&k.host) && d.machine.is_some()),
         }
     }
 }
 
 /// Observe one host.
 pub fn observe_host(host: &LibvirtHost, want: &Interest) -> Result<ObservedHost, ObserveError> {
-    let caps_xml = host.capabilities()?;
-    let caps = parse_capabilities(&caps_xml).map_err(|message| ObserveError::Capabilities {
-        uri: host.uri().to_string(),
-        message,
-    })?;
     let mut out = ObservedHost {
         uri: host.uri().to_string(),
-        caps,
         ..ObservedHost::default()
     };
     if !want.domains.is_empty() {
@@ -114,6 +114,15 @@ pub fn observe_host(host: &LibvirtHost, want: &Interest) -> Result<ObservedHost,
                 },
             );
         }
+    }
+    // Capabilities give create-time defaults and machine aliases: a
+    // converged host whose manifests set no machine does not need them.
+    if want.machine_set || want.domains.iter().any(|d| !out.domains.contains_key(d)) {
+        let caps_xml = host.capabilities()?;
+        out.caps = parse_capabilities(&caps_xml).map_err(|message| ObserveError::Capabilities {
+            uri: host.uri().to_string(),
+            message,
+        })?;
     }
     if !want.networks.is_empty() {
         let (all, active, autostart) = host.list_networks()?;
