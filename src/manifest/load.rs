@@ -98,6 +98,10 @@ pub fn load_file(file: &ManifestFile, docs: &mut Vec<LoadedDoc>, diags: &mut Vec
             );
         }
     };
+    // A byte-order mark is legal YAML and some Windows editors write one.
+    // The two parsers disagree about it (serde then misses the first key),
+    // and no editor counts it as a column, so drop it before either sees it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (indexes, syntax) = yaml::index(text);
     let line_starts = line_starts(text);
     let n = indexes.len();
@@ -135,10 +139,18 @@ pub fn load_file(file: &ManifestFile, docs: &mut Vec<LoadedDoc>, diags: &mut Vec
         };
         let slice = &text[begin..end.max(begin)];
         let Some(kind_text) = index.top_scalars.get("kind").cloned() else {
-            err(
-                index.start,
-                format!("missing `kind`; expected one of {}", kind_list()),
-            );
+            // `kind: [Domain]` is there but is no name: say so where it is.
+            if index.has("kind") {
+                err(
+                    index.pos("kind"),
+                    format!("`kind` must be one name, one of {}", kind_list()),
+                );
+            } else {
+                err(
+                    index.start,
+                    format!("missing `kind`; expected one of {}", kind_list()),
+                );
+            }
             continue;
         };
         let Some(kind) = Kind::parse(&kind_text) else {
@@ -216,17 +228,21 @@ fn line_starts(text: &str) -> Vec<usize> {
         .collect()
 }
 
+/// The position of byte `offset`, where everything before it is valid
+/// UTF-8. Columns count characters, as the YAML parsers' columns do.
 fn pos_of_byte(bytes: &[u8], offset: usize) -> Pos {
     let before = &bytes[..offset];
     let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let col = offset
-        - before
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map(|p| p + 1)
-            .unwrap_or(0)
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    let column = std::str::from_utf8(&before[line_start..])
+        .map(|s| s.chars().count())
+        .unwrap_or(offset - line_start)
         + 1;
-    Pos { line, column: col }
+    Pos { line, column }
 }
 
 /// Deserialize one document; on error, its position within `text` (if
@@ -254,6 +270,23 @@ pub fn humanize(message: &str) -> String {
     let mut m = message.to_string();
     if let Some(cut) = m.rfind(" at line ") {
         m.truncate(cut);
+    }
+    // Rust type names mean nothing to someone writing YAML.
+    for (rust, yaml) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number"),
+    ] {
+        if let Some(rest) = m.strip_suffix(rust) {
+            m = format!("{rest}{yaml}");
+        }
+    }
+    if let Some(at) = m.find("expected struct ") {
+        m.truncate(at);
+        m.push_str("expected a mapping (`key: value` lines)");
     }
     for what in ["unknown field", "unknown variant"] {
         let Some(start) = m.find(&format!("{what} `")) else {
@@ -316,6 +349,18 @@ mod tests {
         assert_eq!(
             m,
             "spec: unknown field `memroy` (did you mean `memory`?); expected one of: state, memory, vcpus"
+        );
+    }
+
+    #[test]
+    fn rust_type_names_are_translated() {
+        assert_eq!(
+            humanize("spec.vcpus: invalid type: string \"two\", expected u32 at line 7 column 10"),
+            "spec.vcpus: invalid type: string \"two\", expected a whole number from 0 to 4294967295"
+        );
+        assert_eq!(
+            humanize("metadata: invalid type: string \"web\", expected struct Metadata"),
+            "metadata: invalid type: string \"web\", expected a mapping (`key: value` lines)"
         );
     }
 

@@ -37,22 +37,33 @@ pub const DEFAULT_IMAGE_ROOT: &str = "/var/lib/libvirt/images";
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Diagnostic {
     /// As the user named it: the directory joined with the file's path in it.
+    #[serde(serialize_with = "lossy_path")]
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
     pub message: String,
 }
 
+/// A file name need not be UTF-8, but JSON is: rather than failing the
+/// whole report, show such a name as `Path::display` does.
+fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )
+        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        // Messages quote what the manifest says, which may hold a newline
+        // (`name: "a\nb"`); escape control characters so that every
+        // diagnostic stays on its own line for people, grep and editors.
+        for c in self.message.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -3,8 +3,11 @@
 //! Editors and version control leave files next to manifests that must not
 //! be read as desired state: a swap file would double every object, a backup
 //! would resurrect an old version. Those are skipped by name; symlinks are
-//! followed, and a symlink loop is skipped rather than fatal.
+//! followed, and a symlink loop is skipped rather than fatal. A file reached
+//! twice (through a symlink to it or to its directory) is read once, or
+//! every object in it would be reported as defined twice.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{Diagnostic, MAX_FILE_BYTES};
@@ -53,6 +56,9 @@ pub fn scan(root: &Path) -> std::io::Result<Scan> {
         );
         return Ok(out);
     }
+    // Every manifest file: path, path relative to the root, size, and the
+    // real path (to read a file reached twice only once).
+    let mut found: Vec<(PathBuf, PathBuf, u64, Option<PathBuf>)> = Vec::new();
     let walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
@@ -96,7 +102,33 @@ pub fn scan(root: &Path) -> std::io::Result<Scan> {
             .strip_prefix(root)
             .unwrap_or(entry.path())
             .to_path_buf();
-        push(&mut out, entry.path().to_path_buf(), rel, len);
+        let canonical = std::fs::canonicalize(entry.path()).ok();
+        found.push((entry.path().to_path_buf(), rel, len, canonical));
+    }
+    // Of several paths to one file keep its own (the path that involves no
+    // symlink), else the first in name order: that is the path people edit.
+    let canonical_root = std::fs::canonicalize(root).ok();
+    let is_own = |rel: &Path, canonical: &Option<PathBuf>| match (canonical, &canonical_root) {
+        (Some(c), Some(r)) => c.strip_prefix(r).is_ok_and(|c| c == rel),
+        _ => false,
+    };
+    let mut keep: HashMap<PathBuf, usize> = HashMap::new();
+    for (i, (_, rel, _, canonical)) in found.iter().enumerate() {
+        let Some(c) = canonical else { continue };
+        match keep.get(c) {
+            Some(&k) if is_own(&found[k].1, &found[k].3) || !is_own(rel, canonical) => {}
+            _ => {
+                keep.insert(c.clone(), i);
+            }
+        }
+    }
+    for (i, (path, rel, len, canonical)) in found.into_iter().enumerate() {
+        match &canonical {
+            Some(c) if keep.get(c) != Some(&i) => {
+                tracing::debug!("skipping {path:?}: the same file as another path");
+            }
+            _ => push(&mut out, path, rel, len),
+        }
     }
     Ok(out)
 }
@@ -147,5 +179,22 @@ mod tests {
         let s = scan(dir.path()).unwrap();
         assert_eq!(s.files.len(), 1);
         assert!(s.diagnostics.is_empty(), "{:?}", s.diagnostics);
+    }
+
+    #[test]
+    fn a_file_reached_twice_is_read_once_by_its_own_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("vms")).unwrap();
+        std::fs::write(dir.path().join("vms/web.yaml"), "x: 1\n").unwrap();
+        // Sorted before the real paths, yet the real paths win.
+        std::os::unix::fs::symlink(dir.path().join("vms"), dir.path().join("a-vms")).unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("vms/web.yaml"),
+            dir.path().join("a-web.yaml"),
+        )
+        .unwrap();
+        let s = scan(dir.path()).unwrap();
+        let rels: Vec<_> = s.files.iter().map(|f| f.rel.clone()).collect();
+        assert_eq!(rels, vec![PathBuf::from("vms/web.yaml")]);
     }
 }

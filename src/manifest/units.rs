@@ -20,23 +20,31 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
             "size `{text}` does not start with a number; write e.g. 512MiB or 20GiB"
         ));
     }
-    let multiplier: u64 = match unit {
-        "" => {
+    if let Some(frac) = unit.strip_prefix('.') {
+        if frac.starts_with(|c: char| c.is_ascii_digit()) {
+            let hint = whole_in_smaller_unit(num, frac)
+                .map(|w| format!(": write `{w}`"))
+                .unwrap_or_else(|| " such as MiB".into());
+            return Err(format!(
+                "size `{text}` is not a whole number; use a smaller unit{hint}"
+            ));
+        }
+    }
+    if unit.starts_with(char::is_whitespace) && unit_bytes(unit.trim()).is_some() {
+        return Err(format!(
+            "size `{text}` has a space before its unit; write `{num}{}`",
+            unit.trim()
+        ));
+    }
+    let multiplier: u64 = match unit_bytes(unit) {
+        Some(m) => m,
+        None if unit.is_empty() => {
             return Err(format!(
                 "size `{text}` has no unit; a bare number is ambiguous: write {text}MiB, {text}GiB or {text}B"
             ))
         }
-        "B" => 1,
-        "KiB" | "k" => 1 << 10,
-        "MiB" | "M" => 1 << 20,
-        "GiB" | "G" => 1 << 30,
-        "TiB" | "T" => 1 << 40,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        other => {
-            let hint = match other.to_ascii_lowercase().as_str() {
+        None => {
+            let hint = match unit.trim().to_ascii_lowercase().as_str() {
                 "kib" | "kb" | "k" => " (did you mean KiB?)",
                 "mib" | "mb" | "m" => " (did you mean MiB?)",
                 "gib" | "gb" | "g" => " (did you mean GiB?)",
@@ -45,7 +53,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
                 _ => "",
             };
             return Err(format!(
-                "size `{text}` has an unknown unit `{other}`{hint}; units are B, KiB, MiB, GiB, TiB, KB, MB, GB, TB, k, M, G, T (case-sensitive)"
+                "size `{text}` has an unknown unit `{unit}`{hint}; units are B, KiB, MiB, GiB, TiB, KB, MB, GB, TB, k, M, G, T (case-sensitive)"
             ));
         }
     };
@@ -59,6 +67,50 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         return Err(format!("size `{text}` is zero"));
     }
     Ok(bytes)
+}
+
+/// `1.5GiB` as a whole number of a smaller unit of the same family
+/// (`1536MiB`), if there is one. `int` are the digits before the point,
+/// `rest` what follows it (`5GiB`).
+fn whole_in_smaller_unit(int: &str, rest: &str) -> Option<String> {
+    let digits_end = rest.find(|c: char| !c.is_ascii_digit())?;
+    let (frac, unit) = rest.split_at(digits_end);
+    let mult = unit_bytes(unit)?;
+    if int.len() > 20 || frac.len() > 18 {
+        return None;
+    }
+    let scale = 10u128.pow(frac.len() as u32);
+    let value: u128 = format!("{int}{frac}").parse().ok()?;
+    let bytes = value.checked_mul(mult as u128)?;
+    if bytes % scale != 0 {
+        return None;
+    }
+    let bytes = bytes / scale;
+    let family: &[&str] = if unit.ends_with("iB") || matches!(unit, "k" | "M" | "G" | "T") {
+        &["TiB", "GiB", "MiB", "KiB", "B"]
+    } else {
+        &["TB", "GB", "MB", "KB", "B"]
+    };
+    family.iter().find_map(|u| {
+        let m = unit_bytes(u)? as u128;
+        (m < mult as u128 && bytes % m == 0).then(|| format!("{}{u}", bytes / m))
+    })
+}
+
+/// The bytes of one size unit (case-sensitive), if `unit` is one.
+fn unit_bytes(unit: &str) -> Option<u64> {
+    Some(match unit {
+        "B" => 1,
+        "KiB" | "k" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "TiB" | "T" => 1 << 40,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        _ => return None,
+    })
 }
 
 /// Render bytes the way a person writes them: the largest binary unit that
@@ -85,10 +137,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// `^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`, not `.` or `..`.
 pub fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
-        return Err("name is empty".into());
+        return Err("name is empty; give a name such as web-1".into());
     }
     if name == "." || name == ".." {
-        return Err(format!("name `{name}` is not allowed"));
+        // Names become file names (volumes, NVRAM, logs): never a directory.
+        return Err(format!(
+            "name `{name}` is not allowed (it means a directory); use letters, digits, . _ -"
+        ));
     }
     if name.len() > 63 {
         return Err(format!(
@@ -108,9 +163,14 @@ pub fn check_name(name: &str) -> Result<(), String> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
+        // Show a letter such as `é` as it is; only invisible ones escaped.
+        let shown = if bad.is_control() || bad.is_whitespace() {
+            bad.escape_default().to_string()
+        } else {
+            bad.to_string()
+        };
         return Err(format!(
-            "name `{name}` contains `{}`; allowed are A-Z a-z 0-9 . _ -",
-            bad.escape_default()
+            "name `{name}` contains `{shown}`; allowed are A-Z a-z 0-9 . _ -"
         ));
     }
     Ok(())
@@ -164,10 +224,7 @@ mod tests {
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));
         assert_eq!(parse_size("512M"), Ok(512 << 20));
         assert_eq!(parse_size("20GB"), Ok(20_000_000_000));
-        assert_eq!(
-            parse_size("16EiB").unwrap_err().contains("unknown unit"),
-            true
-        );
+        assert!(parse_size("16EiB").unwrap_err().contains("unknown unit"));
         assert!(parse_size("1024").unwrap_err().contains("no unit"));
         assert!(parse_size("-1GiB").unwrap_err().contains("negative"));
         assert!(parse_size("0MiB").unwrap_err().contains("zero"));
@@ -176,7 +233,19 @@ mod tests {
             .unwrap_err()
             .contains("too large"));
         assert!(parse_size("1gib").unwrap_err().contains("did you mean GiB"));
-        assert!(parse_size("1.5GiB").unwrap_err().contains("unknown unit"));
+        assert!(parse_size("1.5GiB")
+            .unwrap_err()
+            .contains("not a whole number; use a smaller unit: write `1536MiB`"));
+        assert!(parse_size("2.25T").unwrap_err().contains("write `2304GiB`"));
+        assert!(parse_size("1.5GB").unwrap_err().contains("write `1500MB`"));
+        assert!(parse_size("0.1GiB")
+            .unwrap_err()
+            .contains("smaller unit such as MiB"));
+        assert!(parse_size("1 GiB").unwrap_err().contains("write `1GiB`"));
+        assert!(parse_size("1 gib")
+            .unwrap_err()
+            .contains("did you mean GiB"));
+        assert!(parse_size("1\n2GiB").unwrap_err().contains("unknown unit"));
     }
 
     #[test]

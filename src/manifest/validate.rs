@@ -367,7 +367,7 @@ fn domain(cx: &mut Ctx, meta: Meta, s: &types::DomainSpec) -> Domain {
             cx.err(
                 "spec.maxMemory",
                 format!(
-                    "maxMemory ({}) is below memory ({})",
+                    "maxMemory ({}) is below memory ({}); raise maxMemory or leave it out",
                     s.max_memory.as_ref().map(|x| x.0.as_str()).unwrap_or(""),
                     s.memory.0
                 ),
@@ -381,7 +381,10 @@ fn domain(cx: &mut Ctx, meta: Meta, s: &types::DomainSpec) -> Domain {
         if mx < s.vcpus {
             cx.err(
                 "spec.maxVcpus",
-                format!("maxVcpus ({mx}) is below vcpus ({})", s.vcpus),
+                format!(
+                    "maxVcpus ({mx}) is below vcpus ({}); raise maxVcpus or leave it out",
+                    s.vcpus
+                ),
             );
         }
     }
@@ -1063,7 +1066,7 @@ fn resolve<'a>(
             _ => true,
         }
     };
-    let hkey = |h: &HostName| format!("{}", h.as_deref().unwrap_or("<default>"));
+    let hkey = |h: &HostName| h.as_deref().unwrap_or("<default>").to_string();
 
     // Pools and networks: unique per host.
     for p in &pending {
@@ -1194,7 +1197,10 @@ fn resolve<'a>(
                             diags,
                             p.doc,
                             "spec.domain",
-                            format!("unknown Domain `{}`{hint}", o.domain),
+                            format!(
+                                "unknown Domain `{}`{hint}; a Snapshot's spec.domain names a Domain manifest",
+                                o.domain
+                            ),
                         );
                         continue;
                     }
@@ -1297,7 +1303,7 @@ fn resolve<'a>(
                             diags,
                             p.doc,
                             &format!("spec.disks[{i}].volume.pool"),
-                            format!("unknown StoragePool `{pool}`{hint} on this domain's host"),
+                            format!("unknown StoragePool `{pool}`{hint} on this domain's host; add its manifest (with `metadata.external: true` if it exists already)"),
                         );
                         continue;
                     }

@@ -25,6 +25,9 @@ const REFUSED_ELEMENTS: &[&str] = &[
     "emulator",
 ];
 
+/// libvirt's namespace for raw QEMU arguments (`<qemu:commandline>`).
+const QEMU_NS: &str = "http://libvirt.org/schemas/domain/qemu/1.0";
+
 /// Attributes refused anywhere in a fragment because they name host paths.
 const REFUSED_ATTRIBUTES: &[&str] = &["file", "dir", "path"];
 
@@ -83,13 +86,19 @@ pub fn check_fragment(merge: &str) -> Result<Vec<String>, String> {
     let mut depth = 0usize;
     let mut tops = 0usize;
     let mut unsafe_found = Vec::new();
+    // One fragment in the qemu namespace is one problem, however many of its
+    // elements and declarations show it: report it once.
+    let mut qemu_reported = false;
     let mut check = |e: &quick_xml::events::BytesStart| -> Result<(), String> {
         let name = e.name().into_inner().to_string();
         let local = name.rsplit(':').next().unwrap_or(&name).to_string();
         if name.contains(':') && name.split(':').next() == Some("qemu") {
-            unsafe_found.push(format!(
-                "`<{name}>` uses the qemu: namespace (raw QEMU arguments bypass libvirt's checks)"
-            ));
+            if !qemu_reported {
+                qemu_reported = true;
+                unsafe_found.push(format!(
+                    "`<{name}>` uses the qemu: namespace (raw QEMU arguments bypass libvirt's checks)"
+                ));
+            }
         } else if REFUSED_ELEMENTS.contains(&local.as_str()) {
             unsafe_found.push(format!(
                 "`<{name}>` is refused in the xml escape hatch (it reaches host devices or files{})",
@@ -103,9 +112,15 @@ pub fn check_fragment(merge: &str) -> Result<Vec<String>, String> {
         for attr in e.attributes() {
             let attr = attr.map_err(|err| format!("`merge` is not well-formed XML: {err}"))?;
             let key = attr.key.into_inner().to_string();
-            if key.starts_with("xmlns:qemu")
-                || &*attr.value == "http://libvirt.org/schemas/domain/qemu/1.0"
+            // Compare the value libvirt's parser will see: `&#58;` for `:`
+            // must not smuggle the namespace past a byte comparison.
+            let value = attr
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|err| format!("`merge` is not well-formed XML: {err}"))?;
+            if (key == "xmlns:qemu" || (key.starts_with("xmlns") && value.trim() == QEMU_NS))
+                && !qemu_reported
             {
+                qemu_reported = true;
                 unsafe_found.push(format!(
                     "`<{name}>` declares the qemu namespace (raw QEMU arguments bypass libvirt's checks)"
                 ));
@@ -198,7 +213,19 @@ mod tests {
         assert!(check_fragment("<a></b>").is_err());
         assert!(check_fragment("text").is_err());
         let u = check_fragment("<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><qemu:arg value='-x'/></qemu:commandline>").unwrap();
-        assert!(!u.is_empty());
+        // One problem, said once.
+        assert_eq!(u.len(), 1, "{u:?}");
+        // Another prefix, and the URI hidden behind character references.
+        let u = check_fragment(
+            "<x:commandline xmlns:x='http&#58;//libvirt.org/schemas/domain/qemu/1.0'/>",
+        )
+        .unwrap();
+        assert_eq!(u.len(), 1, "{u:?}");
+        let u = check_fragment(
+            "<commandline xmlns='http://libvirt.org/schemas/domain/qemu&#x2F;1.0'/>",
+        )
+        .unwrap();
+        assert_eq!(u.len(), 1, "{u:?}");
         assert!(!check_fragment("<hostdev mode='subsystem'/>")
             .unwrap()
             .is_empty());

@@ -130,26 +130,7 @@ pub fn index(text: &str) -> (Vec<DocIndex>, Option<SyntaxError>) {
     for event in Parser::new_from_str(text) {
         let (event, span) = match event {
             Ok(e) => e,
-            Err(e) => {
-                let pos = Pos {
-                    line: e.marker().line(),
-                    column: e.marker().col() + 1,
-                };
-                return (
-                    docs,
-                    Some(SyntaxError {
-                        pos,
-                        message: if e.info().contains("tab") {
-                            format!(
-                                "YAML syntax error: {} (YAML indents with spaces; replace the tab)",
-                                e.info()
-                            )
-                        } else {
-                            format!("YAML syntax error: {}", e.info())
-                        },
-                    }),
-                );
-            }
+            Err(e) => return (docs, Some(syntax_error(text, &e))),
         };
         let pos = Pos::of(&span);
         match event {
@@ -256,6 +237,60 @@ pub fn index(text: &str) -> (Vec<DocIndex>, Option<SyntaxError>) {
     (docs, None)
 }
 
+/// A parser error, placed and worded for people.
+fn syntax_error(text: &str, e: &saphyr_parser::ScanError) -> SyntaxError {
+    let info = e.info();
+    let mut pos = Pos {
+        line: e.marker().line(),
+        column: e.marker().col() + 1,
+    };
+    let char_at = |pos: Pos| {
+        text.lines()
+            .nth(pos.line.saturating_sub(1))
+            .and_then(|l| l.chars().nth(pos.column.saturating_sub(1)))
+    };
+    // Match the word, not the letters: "unprintable" is no tab.
+    let mentions_tab = info
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .any(|w| w == "tab" || w == "tabs");
+    let message = if mentions_tab || char_at(pos) == Some('\t') {
+        // The parser marks where the construct it was reading started,
+        // which can be a line or more before the tab; point at the tab.
+        if char_at(pos) != Some('\t') {
+            if let Some(tab) = first_tab_from(text, pos.line) {
+                pos = tab;
+            }
+        }
+        format!(
+            "YAML syntax error: {info} (YAML indents and separates with spaces; replace the tab)"
+        )
+    } else if info.contains("unprintable") {
+        match char_at(pos) {
+            Some(c) => format!(
+                "YAML syntax error: {info} U+{:04X}; manifests are plain text: remove it",
+                c as u32
+            ),
+            None => format!("YAML syntax error: {info}; manifests are plain text: remove it"),
+        }
+    } else {
+        format!("YAML syntax error: {info}")
+    };
+    SyntaxError { pos, message }
+}
+
+/// The first tab on line `line` (1-based) or after it.
+fn first_tab_from(text: &str, line: usize) -> Option<Pos> {
+    text.lines()
+        .enumerate()
+        .skip(line.saturating_sub(1))
+        .find_map(|(i, l)| {
+            l.chars().position(|c| c == '\t').map(|c| Pos {
+                line: i + 1,
+                column: c + 1,
+            })
+        })
+}
+
 fn in_key_position(stack: &[Frame]) -> bool {
     matches!(
         stack.last(),
@@ -301,7 +336,7 @@ fn child_path(doc: &mut DocIndex, stack: &mut [Frame], pos: Pos) -> String {
 /// A scalar or alias node at `pos`.
 fn node(
     doc: &mut DocIndex,
-    stack: &mut Vec<Frame>,
+    stack: &mut [Frame],
     pos: Pos,
     scalar: Option<&str>,
     size: usize,
