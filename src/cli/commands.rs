@@ -202,6 +202,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         }
         match &replan {
             Some(r) if r.is_empty() => {
+                writeln!(out, "Re-plan after apply: no changes.")?;
                 for n in &r.notices {
                     writeln!(out, "! {} {}: {}", n.kind, n.name, n.message)?;
                 }
