@@ -1123,16 +1123,26 @@ fn resolve<'a>(
         }
     }
 
-    // A Volume's host is its pool's, a Snapshot's its domain's: find the one
-    // object of that name, on the stated host when metadata.host is given.
+    // A Volume's host is its pool's, a Snapshot's its domain's: the stated
+    // host when metadata.host is given; otherwise the default connection
+    // when the pool (domain) is there, else the one named host that has it.
     fn owner_host<T>(
         map: &BTreeMap<ObjKey, T>,
         host: &HostName,
         name: &str,
     ) -> Result<HostName, usize> {
+        let on = |h: &HostName| {
+            map.contains_key(&ObjKey {
+                host: h.clone(),
+                name: name.to_string(),
+            })
+        };
+        if host.is_some() || on(&None) {
+            return if on(host) { Ok(host.clone()) } else { Err(0) };
+        }
         let found: Vec<&HostName> = map
             .keys()
-            .filter(|k| k.name == name && (host.is_none() || &k.host == host))
+            .filter(|k| k.name == name)
             .map(|k| &k.host)
             .collect();
         match found.as_slice() {
@@ -1272,14 +1282,9 @@ fn resolve<'a>(
         let Obj::Domain(d) = &p.obj else { continue };
         let host = &d.meta.host;
         let mut roots: Vec<PathBuf> = vec![PathBuf::from(DEFAULT_IMAGE_ROOT)];
+        // Only the default root and --allow-path: a pool manifest must not
+        // be a way to open /etc to disk paths.
         roots.extend(opts.allow_paths.iter().cloned());
-        roots.extend(
-            state
-                .pools
-                .iter()
-                .filter(|(k, _)| &k.host == host)
-                .filter_map(|(_, pl)| pl.path.as_ref().map(PathBuf::from)),
-        );
         let mut has_qcow2 = None::<bool>;
         for (i, disk) in d.disks.iter().flatten().enumerate() {
             match &disk.source {
@@ -1394,7 +1399,11 @@ fn resolve<'a>(
         if snaps > 0 && has_qcow2 == Some(false) {
             for p2 in &pending {
                 if let Obj::Snapshot(s) = &p2.obj {
-                    if s.domain == d.meta.name {
+                    if s.domain == d.meta.name
+                        && state.snapshots.keys().any(|k| {
+                            &k.host == host && k.domain == s.domain && k.name == s.meta.name
+                        })
+                    {
                         err(
                             diags,
                             p2.doc,
