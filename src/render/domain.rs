@@ -556,27 +556,35 @@ pub fn render_domain(
             replace_devices(devices, "graphics", elems);
         }
         match d.console {
-            Some(Console::Pty) => {
-                if devices.children_named("console").next().is_none() {
+            Some(Console::Pty)
+                if !devices
+                    .children_named("console")
+                    .any(|c| c.attr("type") == Some("pty")) =>
+            {
+                devices.remove_children("console");
+                if !devices
+                    .children_named("serial")
+                    .any(|c| c.attr("type") == Some("pty"))
+                {
                     devices.children.push(Node::Element(
                         Element::new("serial")
                             .with_attr("type", "pty")
                             .with_child(Element::new("target").with_attr("port", "0")),
                     ));
-                    devices.children.push(Node::Element(
-                        Element::new("console").with_attr("type", "pty").with_child(
-                            Element::new("target")
-                                .with_attr("type", "serial")
-                                .with_attr("port", "0"),
-                        ),
-                    ));
                 }
+                devices.children.push(Node::Element(
+                    Element::new("console").with_attr("type", "pty").with_child(
+                        Element::new("target")
+                            .with_attr("type", "serial")
+                            .with_attr("port", "0"),
+                    ),
+                ));
             }
             Some(Console::None) => {
                 devices.remove_children("console");
                 devices.children.retain(|n| !matches!(n, Node::Element(e) if e.name == "serial" && e.attr("type") == Some("pty")));
             }
-            None => {}
+            Some(Console::Pty) | None => {}
         }
     }
     super::apply_patches(&mut root, &d.xml)?;
