@@ -494,50 +494,27 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             class: ChangeClass::Replace,
         });
     }
+    // A transient domain has no persistent config to update: any change
+    // means creating it anew.
+    if !d.persistent && !obs.persistent {
+        for c in &mut changes {
+            c.class = ChangeClass::Replace;
+        }
+    }
     let replace = changes.iter().any(|c| c.class == ChangeClass::Replace);
+    let uuid_change = changes.iter().any(|c| c.field == "uuid");
     let name = d.meta.name.clone();
     let mut state = obs.state;
 
     if replace {
-        // UUID change or persistence flip: the domain must go and come back
-        // (disks are kept by undefine).
-        let fresh = if changes.iter().any(|c| c.field == "uuid") {
-            None
-        } else {
-            Some(&root)
-        };
+        let fresh = if uuid_change { None } else { Some(&root) };
         let xml = match render_domain(d, fresh, &cx) {
             Ok(x) => x.to_xml(),
             Err(e) => return b.error(Kind::Domain, &d.meta, e),
         };
-        if state != PowerState::Shutoff {
-            b.push(
-                Kind::Domain,
-                &hname,
-                &name,
-                Operation::Shutdown,
-                Effect::Power,
-                vec![],
-                Payload::Shutdown { timeout_ms },
-                &[],
-                false,
-            );
-            state = PowerState::Shutoff;
-        }
-        if obs.persistent {
-            b.push(
-                Kind::Domain,
-                &hname,
-                &name,
-                Operation::Undefine,
-                Effect::Delete,
-                vec![],
-                Payload::None,
-                &[],
-                false,
-            );
-        }
-        if d.persistent {
+        if d.persistent && !obs.persistent && !uuid_change {
+            // Defining a (running) transient domain makes it persistent;
+            // the guest keeps running.
             b.push(
                 Kind::Domain,
                 &hname,
@@ -549,35 +526,78 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                 &deps,
                 true,
             );
-            if d.autostart == Some(true) {
+        } else {
+            // Undefining a running domain leaves it running as a transient
+            // one, so a bare persistent → transient flip needs no stop.
+            let flip_only = !uuid_change && changes.iter().all(|c| c.field == "persistent");
+            if !flip_only && state != PowerState::Shutoff {
                 b.push(
                     Kind::Domain,
                     &hname,
                     &name,
-                    Operation::SetAutostart,
-                    Effect::Update,
-                    vec![autostart_change(false, true)],
-                    Payload::Autostart { on: true },
+                    Operation::Shutdown,
+                    Effect::Power,
+                    vec![],
+                    Payload::Shutdown { timeout_ms },
+                    &[],
+                    false,
+                );
+                state = PowerState::Shutoff;
+            }
+            if obs.persistent {
+                b.push(
+                    Kind::Domain,
+                    &hname,
+                    &name,
+                    Operation::Undefine,
+                    Effect::Delete,
+                    vec![],
+                    Payload::None,
                     &[],
                     false,
                 );
             }
-        } else if d.state != PowerState::Shutoff {
+            if d.persistent {
+                b.push(
+                    Kind::Domain,
+                    &hname,
+                    &name,
+                    Operation::Define,
+                    Effect::Update,
+                    changes,
+                    Payload::Xml { xml },
+                    &deps,
+                    true,
+                );
+            } else if state == PowerState::Shutoff && d.state != PowerState::Shutoff {
+                let paused = d.state == PowerState::Paused;
+                b.push(
+                    Kind::Domain,
+                    &hname,
+                    &name,
+                    Operation::Create,
+                    Effect::Create,
+                    changes,
+                    Payload::CreateDomain { xml, paused },
+                    &deps,
+                    true,
+                );
+                return;
+            }
+        }
+        // A new definition starts without autostart.
+        if d.persistent && d.autostart == Some(true) {
             b.push(
                 Kind::Domain,
                 &hname,
                 &name,
-                Operation::Create,
-                Effect::Create,
-                changes,
-                Payload::CreateDomain {
-                    xml,
-                    paused: d.state == PowerState::Paused,
-                },
-                &deps,
-                true,
+                Operation::SetAutostart,
+                Effect::Update,
+                vec![autostart_change(false, true)],
+                Payload::Autostart { on: true },
+                &[],
+                false,
             );
-            return;
         }
     } else if !changes.is_empty() {
         let xml = match render_domain(d, Some(&root), &cx) {
