@@ -361,10 +361,22 @@ impl Backend for LibvirtHost {
         } else {
             0
         };
-        self.conn
-            .create_domain_xml(xml, flags)
-            .map(|_| ())
-            .map_err(|e| call_err("create transient domain", &xml_name(xml), e))
+        match self.conn.create_domain_xml(xml, flags) {
+            Ok(_) => Ok(()),
+            // A driver without VIR_DOMAIN_START_PAUSED (the test driver):
+            // start, then pause at once.
+            Err(e) if paused && unsupported_flags(&e) => {
+                self.count("create_domain");
+                let d = self
+                    .conn
+                    .create_domain_xml(xml, 0)
+                    .map_err(|e| call_err("create transient domain", &xml_name(xml), e))?;
+                self.count("suspend_domain");
+                d.suspend()
+                    .map_err(|e| call_err("suspend domain", &xml_name(xml), e))
+            }
+            Err(e) => Err(call_err("create transient domain", &xml_name(xml), e)),
+        }
     }
 
     fn start_domain(&self, name: &str, paused: bool) -> Result<()> {
@@ -375,9 +387,18 @@ impl Backend for LibvirtHost {
         } else {
             0
         };
-        d.create_with_flags(flags)
-            .map(|_| ())
-            .map_err(|e| call_err("start domain", name, e))
+        match d.create_with_flags(flags) {
+            Ok(_) => Ok(()),
+            // As in create_domain: start, then pause at once.
+            Err(e) if paused && unsupported_flags(&e) => {
+                self.count("start_domain");
+                d.create_with_flags(0)
+                    .map_err(|e| call_err("start domain", name, e))?;
+                self.count("suspend_domain");
+                d.suspend().map_err(|e| call_err("suspend domain", name, e))
+            }
+            Err(e) => Err(call_err("start domain", name, e)),
+        }
     }
 
     fn suspend_domain(&self, name: &str) -> Result<()> {
@@ -597,6 +618,14 @@ impl Backend for LibvirtHost {
             .map(|_| ())
             .map_err(|e| call_err("resize volume", &format!("{pool}/{name}"), e))
     }
+}
+
+/// libvirt's answer to a flag the driver does not implement.
+fn unsupported_flags(e: &virt::error::Error) -> bool {
+    matches!(
+        e.code(),
+        virt::enumutil::Enum::Known(virt::error::ErrorNumber::InvalidArg)
+    )
 }
 
 /// The `<name>` of an XML document, for error messages.

@@ -112,8 +112,13 @@ pub(crate) fn network_changes(n: &Network, have: &NetworkFacts) -> Vec<Change> {
             } else {
                 nb
             };
-            let show =
-                |v: &[DhcpHostFacts]| v.iter().map(|h| h.summary()).collect::<Vec<_>>().join(", ");
+            // A set: libvirt appends added hosts (ADD_LAST), so after a
+            // live update the order differs from the manifest's.
+            let show = |v: &[DhcpHostFacts]| {
+                let mut v: Vec<String> = v.iter().map(|h| h.summary()).collect();
+                v.sort();
+                v.join(", ")
+            };
             let mut have_h = g.hosts.clone();
             for h in &mut have_h {
                 h.ip = norm_ip(&h.ip);
