@@ -1068,57 +1068,62 @@ fn resolve<'a>(
     };
     let hkey = |h: &HostName| h.as_deref().unwrap_or("<default>").to_string();
 
-    // Pools and networks: unique per host.
+    // Pools, networks and domains: unique per kind per host.
+    fn unique<'a, T: Clone>(
+        map: &mut BTreeMap<ObjKey, T>,
+        obj: &T,
+        meta: &Meta,
+        (kind, noun): (Kind, &str),
+        doc: &'a LoadedDoc,
+        dup: &mut impl FnMut(Kind, String, &'a LoadedDoc, &str) -> bool,
+    ) {
+        let key = ObjKey {
+            host: meta.host.clone(),
+            name: meta.name.clone(),
+        };
+        let id = format!(
+            "{}/{}",
+            meta.host.as_deref().unwrap_or("<default>"),
+            key.name
+        );
+        if !dup(kind, id, doc, &format!("{noun} names are unique per host")) {
+            map.insert(key, obj.clone());
+        }
+    }
     for p in &pending {
+        let meta = match &p.obj {
+            Obj::Pool(o) => &o.meta,
+            Obj::Network(o) => &o.meta,
+            Obj::Domain(o) => &o.meta,
+            _ => continue,
+        };
+        host_known(diags, p.doc, &meta.host);
+        let mut dup_here = |kind, key, doc, what: &str| dup(diags, kind, key, doc, what);
         match &p.obj {
-            Obj::Pool(o) => {
-                host_known(diags, p.doc, &o.meta.host);
-                let key = ObjKey {
-                    host: o.meta.host.clone(),
-                    name: o.meta.name.clone(),
-                };
-                if !dup(
-                    diags,
-                    Kind::StoragePool,
-                    format!("{}/{}", hkey(&key.host), key.name),
-                    p.doc,
-                    "pool names are unique per host",
-                ) {
-                    state.pools.insert(key, o.clone());
-                }
-            }
-            Obj::Network(o) => {
-                host_known(diags, p.doc, &o.meta.host);
-                let key = ObjKey {
-                    host: o.meta.host.clone(),
-                    name: o.meta.name.clone(),
-                };
-                if !dup(
-                    diags,
-                    Kind::Network,
-                    format!("{}/{}", hkey(&key.host), key.name),
-                    p.doc,
-                    "network names are unique per host",
-                ) {
-                    state.networks.insert(key, o.clone());
-                }
-            }
-            Obj::Domain(o) => {
-                host_known(diags, p.doc, &o.meta.host);
-                let key = ObjKey {
-                    host: o.meta.host.clone(),
-                    name: o.meta.name.clone(),
-                };
-                if !dup(
-                    diags,
-                    Kind::Domain,
-                    format!("{}/{}", hkey(&key.host), key.name),
-                    p.doc,
-                    "domain names are unique per host",
-                ) {
-                    state.domains.insert(key, o.clone());
-                }
-            }
+            Obj::Pool(o) => unique(
+                &mut state.pools,
+                o,
+                meta,
+                (Kind::StoragePool, "pool"),
+                p.doc,
+                &mut dup_here,
+            ),
+            Obj::Network(o) => unique(
+                &mut state.networks,
+                o,
+                meta,
+                (Kind::Network, "network"),
+                p.doc,
+                &mut dup_here,
+            ),
+            Obj::Domain(o) => unique(
+                &mut state.domains,
+                o,
+                meta,
+                (Kind::Domain, "domain"),
+                p.doc,
+                &mut dup_here,
+            ),
             _ => {}
         }
     }
