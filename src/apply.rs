@@ -21,8 +21,14 @@ use crate::plan::{Action, Operation, Payload, Plan};
 #[serde(rename_all = "camelCase", tag = "status")]
 pub enum Status {
     Done,
-    Failed { error: String },
-    Skipped { because: String },
+    Failed {
+        error: String,
+    },
+    /// `because`: the failed action that made this one impossible (the
+    /// root cause, also when the direct dependency was skipped itself).
+    Skipped {
+        because: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -197,7 +203,8 @@ pub fn execute(
     let parallel = parallel.max(1);
     let workers = (parallel * backends.len().max(1)).min(n.max(1));
 
-    // Skip every action that depends (transitively) on `failed`.
+    // Skip every action that depends (transitively) on `failed`; each
+    // names `failed` as the reason, not the skipped action in between.
     fn skip_dependents(
         s: &mut Sched,
         dependents: &[Vec<usize>],
@@ -212,7 +219,7 @@ pub fn execute(
                     s.outcomes[d] = Some(Outcome {
                         id: plan.actions[d].id.clone(),
                         status: Status::Skipped {
-                            because: plan.actions[i].id.clone(),
+                            because: plan.actions[failed].id.clone(),
                         },
                         millis: 0,
                     });
@@ -297,5 +304,182 @@ pub fn execute(
     let s = sched.into_inner().expect("scheduler");
     ApplyReport {
         outcomes: s.outcomes.into_iter().flatten().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{BackendError, Result};
+    use crate::plan::{Effect, Summary};
+
+    /// Every call succeeds except creating a volume.
+    struct VolumesFail;
+
+    impl Backend for VolumesFail {
+        fn define_domain(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn create_domain(&self, _: &str, _: bool) -> Result<()> {
+            Ok(())
+        }
+        fn start_domain(&self, _: &str, _: bool) -> Result<()> {
+            Ok(())
+        }
+        fn suspend_domain(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn resume_domain(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn shutdown_domain(&self, _: &str, _: Duration) -> Result<()> {
+            Ok(())
+        }
+        fn destroy_domain(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn undefine_domain(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn set_domain_autostart(&self, _: &str, _: bool) -> Result<()> {
+            Ok(())
+        }
+        fn set_live_memory(&self, _: &str, _: u64) -> Result<()> {
+            Ok(())
+        }
+        fn set_live_vcpus(&self, _: &str, _: u32) -> Result<()> {
+            Ok(())
+        }
+        fn define_network(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn start_network(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn destroy_network(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn set_network_autostart(&self, _: &str, _: bool) -> Result<()> {
+            Ok(())
+        }
+        fn update_network_dhcp_host(
+            &self,
+            _: &str,
+            _: &str,
+            _: bool,
+            _: bool,
+            _: bool,
+        ) -> Result<()> {
+            Ok(())
+        }
+        fn define_pool(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn build_pool(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn start_pool(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn destroy_pool(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn set_pool_autostart(&self, _: &str, _: bool) -> Result<()> {
+            Ok(())
+        }
+        fn create_volume(&self, pool: &str, _: &str, _: Option<(&str, &str)>) -> Result<()> {
+            Err(BackendError::Call {
+                call: "create volume",
+                object: pool.into(),
+                message: "no space".into(),
+            })
+        }
+        fn resize_volume(&self, _: &str, _: &str, _: u64) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn action(kind: Kind, name: &str, op: Operation, deps: &[&str], payload: Payload) -> Action {
+        Action {
+            id: format!(
+                "{}/{name}/{}",
+                kind.as_str().to_ascii_lowercase(),
+                op.as_str()
+            ),
+            kind,
+            name: name.into(),
+            host: String::new(),
+            operation: op,
+            effect: Effect::Create,
+            changes: vec![],
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_failure_skips_its_dependents_transitively_naming_the_root_cause() {
+        let vol = "volume/p/v/create-volume";
+        let define = "domain/d/define";
+        let p = Plan {
+            format_version: 1,
+            fingerprint: String::new(),
+            actions: vec![
+                action(
+                    Kind::Volume,
+                    "p/v",
+                    Operation::CreateVolume,
+                    &[],
+                    Payload::Volume {
+                        pool: "p".into(),
+                        xml: "<volume/>".into(),
+                        clone_from: None,
+                    },
+                ),
+                action(
+                    Kind::Domain,
+                    "d",
+                    Operation::Define,
+                    &[vol],
+                    Payload::Xml {
+                        xml: "<domain/>".into(),
+                    },
+                ),
+                action(
+                    Kind::Domain,
+                    "d",
+                    Operation::SetAutostart,
+                    &[define],
+                    Payload::Autostart { on: true },
+                ),
+                action(
+                    Kind::Domain,
+                    "other",
+                    Operation::Start,
+                    &[],
+                    Payload::Start { paused: false },
+                ),
+            ],
+            notices: vec![],
+            summary: Summary::default(),
+        };
+        let backends: BTreeMap<String, Arc<dyn Backend>> =
+            [(String::new(), Arc::new(VolumesFail) as Arc<dyn Backend>)].into();
+        let report = execute(&p, &backends, 2, &|_, _| {});
+        let status = |id: &str| {
+            report
+                .outcomes
+                .iter()
+                .find(|o| o.id == id)
+                .map(|o| o.status.clone())
+                .unwrap()
+        };
+        assert!(matches!(status(vol), Status::Failed { .. }));
+        let skipped = Status::Skipped {
+            because: vol.into(),
+        };
+        assert_eq!(status(define), skipped);
+        assert_eq!(status("domain/d/set-autostart"), skipped);
+        assert_eq!(status("domain/other/start"), Status::Done);
     }
 }

@@ -221,7 +221,10 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
                     what.join(", ")
                 )?;
             }
-            None => writeln!(out, "not converged: the hosts could not be re-observed")?,
+            None => writeln!(
+                out,
+                "not converged: the hosts could not be re-observed or re-planned (see the error above)"
+            )?,
         }
     }
     Ok(if done == 0 && !failed.is_empty() {

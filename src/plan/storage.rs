@@ -222,6 +222,14 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
     }
 }
 
+/// Whether a volume of `have` bytes is the `want` bytes a manifest asks
+/// for. libvirt hands sizes to qemu-img in whole KiB (a qcow2 volume of
+/// `100MB` comes out as 100000768 bytes), so anything from `want` up to
+/// `want` rounded up to a KiB is the same size.
+pub(crate) fn capacity_in_sync(want: u64, have: u64) -> bool {
+    have >= want && have <= want.div_ceil(1024).saturating_mul(1024)
+}
+
 /// Where a volume lives or will live, and its format, for backing stores.
 fn volume_path_and_format(
     b: &Builder,
@@ -355,8 +363,10 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             return b.error(Kind::Volume, &v.meta, format!("the volume's format is {have} on the host, the manifest says {}; a volume is never replaced: convert it by hand (qemu-img convert) or create a new volume", format_str(f)));
         }
     }
-    if capacity < facts.capacity {
-        return b.error(
+    if capacity_in_sync(capacity, facts.capacity) {
+        // libvirt's rounding, not a difference.
+    } else if capacity < facts.capacity {
+        b.error(
             Kind::Volume,
             &v.meta,
             format!(
@@ -365,8 +375,7 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
                 crate::manifest::units::format_size(capacity)
             ),
         );
-    }
-    if capacity > facts.capacity {
+    } else {
         let ch = Change {
             field: "capacity".into(),
             from: crate::manifest::units::format_size(facts.capacity),
@@ -387,5 +396,22 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             &deps,
             true,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capacity_in_sync;
+
+    #[test]
+    fn capacity_allows_libvirts_rounding_up_to_a_kib_only() {
+        // 100MB as qemu-img creates it: 97657 KiB.
+        assert!(capacity_in_sync(100_000_000, 97_657 * 1024));
+        assert!(capacity_in_sync(100_000_000, 100_000_000));
+        assert!(capacity_in_sync(1 << 30, 1 << 30));
+        // Smaller is a difference (grow), more than the rounding too.
+        assert!(!capacity_in_sync(100_000_000, 99_999_999));
+        assert!(!capacity_in_sync(1 << 30, (1 << 30) + 1));
+        assert!(!capacity_in_sync(100_000_000, 97_658 * 1024));
     }
 }

@@ -271,6 +271,13 @@ pub fn cpu_mode_str(m: CpuMode) -> &'static str {
 
 /// Observed disks matched to the manifest's: by target when the manifest
 /// gives one, else by position. `None` where a disk is new.
+///
+/// libvirt keeps disks sorted by bus and target, not in the order they
+/// were defined, so "position" is the target a disk gets from its place in
+/// the list when virtsync creates the domain (the first free `vd*` for
+/// the first virtio disk, ...). A disk whose positional target is not on
+/// the host (a domain made by another tool, a bus libvirt chose) is
+/// matched by its source, and failing that by its index.
 pub fn match_disks(want: &[Disk], have: &[DiskFacts]) -> Vec<Option<usize>> {
     let mut used = vec![false; have.len()];
     let mut out = vec![None; want.len()];
@@ -282,8 +289,40 @@ pub fn match_disks(want: &[Disk], have: &[DiskFacts]) -> Vec<Option<usize>> {
             }
         }
     }
+    // The targets rendering assigns at creation, in list order.
+    let mut taken: Vec<String> = want.iter().filter_map(|x| x.target.clone()).collect();
     for (i, d) in want.iter().enumerate() {
-        if d.target.is_none() && i < have.len() && !used[i] {
+        if d.target.is_some() {
+            continue;
+        }
+        let bus = d.bus.unwrap_or(if d.device == DiskDevice::Cdrom {
+            DiskBus::Sata
+        } else {
+            DiskBus::Virtio
+        });
+        let t = free_target(bus, &taken);
+        if let Some(j) = (0..have.len()).find(|&j| !used[j] && have[j].target.as_ref() == Some(&t))
+        {
+            used[j] = true;
+            out[i] = Some(j);
+        }
+        taken.push(t);
+    }
+    for (i, d) in want.iter().enumerate() {
+        if out[i].is_some() || d.target.is_some() {
+            continue;
+        }
+        let src = disk_source_text(d);
+        let dev = device_str(d.device);
+        if let Some(j) =
+            (0..have.len()).find(|&j| !used[j] && have[j].source == src && have[j].device == dev)
+        {
+            used[j] = true;
+            out[i] = Some(j);
+        }
+    }
+    for (i, d) in want.iter().enumerate() {
+        if out[i].is_none() && d.target.is_none() && i < have.len() && !used[i] {
             used[i] = true;
             out[i] = Some(i);
         }
@@ -487,6 +526,13 @@ pub fn render_domain(
         if let Some(disks) = &d.disks {
             let matched = match_disks(disks, &have);
             let mut taken: Vec<String> = disks.iter().filter_map(|x| x.target.clone()).collect();
+            // Targets matched disks keep are not free for new ones.
+            taken.extend(
+                matched
+                    .iter()
+                    .flatten()
+                    .filter_map(|&j| have[j].target.clone()),
+            );
             let mut new_elems = Vec::new();
             for (i, disk) in disks.iter().enumerate() {
                 let old = matched[i].map(|j| (&old_disk_elems[j], &have[j]));
@@ -734,4 +780,90 @@ fn sort_children(e: &mut Element, order: &[&str]) {
         _ => order.len(),
     };
     e.children.sort_by_key(rank);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vol(name: &str) -> Disk {
+        Disk {
+            source: DiskSource::Volume {
+                pool: "p".into(),
+                name: name.into(),
+            },
+            device: DiskDevice::Disk,
+            bus: None,
+            target: None,
+            readonly: None,
+        }
+    }
+
+    fn have(source: &str, device: &str, bus: &str, target: &str) -> DiskFacts {
+        DiskFacts {
+            source: source.into(),
+            device: device.into(),
+            bus: Some(bus.into()),
+            target: Some(target.into()),
+            readonly: false,
+            format: None,
+        }
+    }
+
+    #[test]
+    fn disks_match_although_libvirt_sorts_them_by_bus_and_target() {
+        let want = vec![
+            vol("a"),
+            Disk {
+                bus: Some(DiskBus::Sata),
+                ..vol("b")
+            },
+            Disk {
+                source: DiskSource::Empty,
+                device: DiskDevice::Cdrom,
+                ..vol("")
+            },
+            Disk {
+                target: Some("vdx".into()),
+                ..vol("x")
+            },
+        ];
+        // How libvirt stores what virtsync rendered from `want`.
+        let stored = vec![
+            have("volume p/a", "disk", "virtio", "vda"),
+            have("volume p/x", "disk", "virtio", "vdx"),
+            have("volume p/b", "disk", "sata", "sda"),
+            have("empty", "cdrom", "sata", "sdb"),
+        ];
+        assert_eq!(
+            match_disks(&want, &stored),
+            vec![Some(0), Some(2), Some(3), Some(1)]
+        );
+    }
+
+    #[test]
+    fn disks_match_by_position_then_source_then_index() {
+        // Swapping two disks in the list swaps what vda and vdb hold.
+        let stored = vec![
+            have("volume p/a", "disk", "virtio", "vda"),
+            have("volume p/b", "disk", "virtio", "vdb"),
+        ];
+        assert_eq!(
+            match_disks(&[vol("b"), vol("a")], &stored),
+            vec![Some(0), Some(1)]
+        );
+        // A domain another tool made with SATA disks: found by source.
+        let sata = vec![
+            have("empty", "cdrom", "sata", "sda"),
+            have("volume p/a", "disk", "sata", "sdb"),
+        ];
+        assert_eq!(match_disks(&[vol("a")], &sata), vec![Some(1)]);
+        // Neither: the disk at the same index (its source changes).
+        assert_eq!(match_disks(&[vol("c")], &sata[1..]), vec![Some(0)]);
+        // More disks than the host has: the extra one is new.
+        assert_eq!(
+            match_disks(&[vol("a"), vol("b"), vol("c")], &stored),
+            vec![Some(0), Some(1), None]
+        );
+    }
 }
