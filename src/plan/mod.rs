@@ -163,7 +163,11 @@ pub struct Change {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "type"
+)]
 pub enum Payload {
     None,
     /// Define or create from this XML.
@@ -348,6 +352,67 @@ impl<'a> Builder<'a> {
             host: host_label(&meta.host),
             message: message.into(),
         });
+    }
+
+    /// Autostart (live) and the enforced active state of a network or
+    /// pool, from what was observed.
+    pub fn autostart_and_active(
+        &mut self,
+        kind: Kind,
+        host: &HostName,
+        name: &str,
+        (have_autostart, want_autostart): (bool, Option<bool>),
+        (have_active, want_active): (bool, bool),
+    ) {
+        if let Some(a) = want_autostart.filter(|a| *a != have_autostart) {
+            let ch = Change {
+                field: "autostart".into(),
+                from: have_autostart.to_string(),
+                to: a.to_string(),
+                class: ChangeClass::Live,
+            };
+            let payload = Payload::Autostart { on: a };
+            self.push(
+                kind,
+                host,
+                name,
+                Operation::SetAutostart,
+                Effect::Update,
+                vec![ch],
+                payload,
+                &[],
+                false,
+            );
+        }
+        match (have_active, want_active) {
+            (false, true) => {
+                self.push(
+                    kind,
+                    host,
+                    name,
+                    Operation::Start,
+                    Effect::Power,
+                    vec![],
+                    Payload::None,
+                    &[],
+                    true,
+                );
+            }
+            (true, false) => {
+                self.push(
+                    kind,
+                    host,
+                    name,
+                    Operation::Destroy,
+                    Effect::Power,
+                    vec![],
+                    Payload::None,
+                    &[],
+                    false,
+                );
+            }
+            _ => {}
+        }
     }
 
     pub fn observed(&self, host: &HostName) -> Option<&'a ObservedHost> {

@@ -336,54 +336,11 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
             b.notice(Kind::Network, &n.meta, format!("restart pending: {} take effect when the network restarts (restartPolicy: never)", fields.join(", ")));
         }
     }
-    if let Some(a) = n.autostart {
-        if a != obs.autostart {
-            let ch = Change {
-                field: "autostart".into(),
-                from: obs.autostart.to_string(),
-                to: a.to_string(),
-                class: ChangeClass::Live,
-            };
-            b.push(
-                Kind::Network,
-                &hname,
-                &name,
-                Operation::SetAutostart,
-                Effect::Update,
-                vec![ch],
-                Payload::Autostart { on: a },
-                &[],
-                false,
-            );
-        }
-    }
-    match (obs.active, n.active) {
-        (false, true) => {
-            b.push(
-                Kind::Network,
-                &hname,
-                &name,
-                Operation::Start,
-                Effect::Power,
-                vec![],
-                Payload::None,
-                &[],
-                true,
-            );
-        }
-        (true, false) => {
-            b.push(
-                Kind::Network,
-                &hname,
-                &name,
-                Operation::Destroy,
-                Effect::Power,
-                vec![],
-                Payload::None,
-                &[],
-                false,
-            );
-        }
-        _ => {}
-    }
+    b.autostart_and_active(
+        Kind::Network,
+        &hname,
+        &name,
+        (obs.autostart, n.autostart),
+        (obs.active, n.active),
+    );
 }

@@ -170,56 +170,13 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
             );
         }
     }
-    if let Some(a) = p.autostart {
-        if a != obs.autostart {
-            let ch = Change {
-                field: "autostart".into(),
-                from: obs.autostart.to_string(),
-                to: a.to_string(),
-                class: ChangeClass::Live,
-            };
-            b.push(
-                Kind::StoragePool,
-                &hname,
-                &name,
-                Operation::SetAutostart,
-                Effect::Update,
-                vec![ch],
-                Payload::Autostart { on: a },
-                &[],
-                false,
-            );
-        }
-    }
-    match (obs.active, p.active) {
-        (false, true) => {
-            b.push(
-                Kind::StoragePool,
-                &hname,
-                &name,
-                Operation::Start,
-                Effect::Power,
-                vec![],
-                Payload::None,
-                &[],
-                true,
-            );
-        }
-        (true, false) => {
-            b.push(
-                Kind::StoragePool,
-                &hname,
-                &name,
-                Operation::Destroy,
-                Effect::Power,
-                vec![],
-                Payload::None,
-                &[],
-                false,
-            );
-        }
-        _ => {}
-    }
+    b.autostart_and_active(
+        Kind::StoragePool,
+        &hname,
+        &name,
+        (obs.autostart, p.autostart),
+        (obs.active, p.active),
+    );
 }
 
 /// Whether a volume of `have` bytes is the `want` bytes a manifest asks
@@ -394,7 +351,8 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
                 capacity,
             },
             &deps,
-            true,
+            // The volume exists already: domains need not wait for it.
+            false,
         );
     }
 }
