@@ -139,10 +139,10 @@ impl LibvirtHost {
             .map_err(|e| call_err("capabilities", &self.uri, e))
     }
 
-    /// All domains, plus the names of the paused, autostarting and transient
-    /// ones: three calls for any number of domains (bulk stats give every
+    /// All domains, plus the names of the paused, autostarting (when asked)
+    /// and transient ones: three calls for any number of domains (bulk stats give every
     /// domain with its state; two filtered lists give the rest).
-    pub fn list_domains(&self) -> Result<DomainListing> {
+    pub fn list_domains(&self, with_autostart: bool) -> Result<DomainListing> {
         let list = |flags: u32, what: &'static str| -> Result<Vec<Domain>> {
             self.count("list_all_domains");
             self.conn
@@ -162,10 +162,14 @@ impl LibvirtHost {
                 )?),
             ),
         };
-        let autostart = names(list(
-            sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART,
-            "list autostart domains",
-        )?);
+        let autostart = if with_autostart {
+            names(list(
+                sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART,
+                "list autostart domains",
+            )?)
+        } else {
+            Vec::new()
+        };
         let transient = names(list(
             sys::VIR_CONNECT_LIST_DOMAINS_TRANSIENT,
             "list transient domains",
@@ -235,7 +239,11 @@ impl LibvirtHost {
             .map_err(|e| call_err("read XML of domain", &d.name().unwrap_or_default(), e))
     }
 
-    pub fn list_networks(&self) -> Result<(Vec<Network>, Vec<String>, Vec<String>)> {
+    /// All networks, the active ones, and (when asked) the autostarting ones.
+    pub fn list_networks(
+        &self,
+        with_autostart: bool,
+    ) -> Result<(Vec<Network>, Vec<String>, Vec<String>)> {
         let list = |flags: u32| -> Result<Vec<Network>> {
             self.count("list_all_networks");
             self.conn
@@ -246,7 +254,11 @@ impl LibvirtHost {
             |v: Vec<Network>| -> Vec<String> { v.iter().filter_map(|d| d.name().ok()).collect() };
         let all = list(0)?;
         let active = names(list(sys::VIR_CONNECT_LIST_NETWORKS_ACTIVE)?);
-        let autostart = names(list(sys::VIR_CONNECT_LIST_NETWORKS_AUTOSTART)?);
+        let autostart = if with_autostart {
+            names(list(sys::VIR_CONNECT_LIST_NETWORKS_AUTOSTART)?)
+        } else {
+            Vec::new()
+        };
         Ok((all, active, autostart))
     }
 
@@ -264,7 +276,11 @@ impl LibvirtHost {
         }
     }
 
-    pub fn list_pools(&self) -> Result<(Vec<StoragePool>, Vec<String>, Vec<String>)> {
+    /// All pools, the active ones, and (when asked) the autostarting ones.
+    pub fn list_pools(
+        &self,
+        with_autostart: bool,
+    ) -> Result<(Vec<StoragePool>, Vec<String>, Vec<String>)> {
         let list = |flags: u32| -> Result<Vec<StoragePool>> {
             self.count("list_all_storage_pools");
             self.conn
@@ -276,7 +292,11 @@ impl LibvirtHost {
         };
         let all = list(0)?;
         let active = names(list(sys::VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE)?);
-        let autostart = names(list(sys::VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART)?);
+        let autostart = if with_autostart {
+            names(list(sys::VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART)?)
+        } else {
+            Vec::new()
+        };
         Ok((all, active, autostart))
     }
 

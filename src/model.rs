@@ -415,6 +415,7 @@ pub struct ObservedDomain {
     pub uuid: String,
     pub state: PowerState,
     pub persistent: bool,
+    /// Read only when a manifest sets autostart for a domain of this host.
     pub autostart: bool,
     /// Inactive (persistent) XML; read only for managed names.
     pub xml: Option<String>,
@@ -425,6 +426,7 @@ pub struct ObservedNetwork {
     pub name: String,
     pub uuid: String,
     pub active: bool,
+    /// Read only when a manifest sets autostart for a network of this host.
     pub autostart: bool,
     pub xml: Option<String>,
 }
@@ -434,6 +436,7 @@ pub struct ObservedPool {
     pub name: String,
     pub uuid: String,
     pub active: bool,
+    /// Read only when a manifest sets autostart for a pool of this host.
     pub autostart: bool,
     pub xml: Option<String>,
 }

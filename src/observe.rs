@@ -29,6 +29,12 @@ pub struct Interest {
     pub volumes: BTreeSet<(String, String)>,
     /// A manifest sets `machine`, whose aliases only the capabilities know.
     pub machine_set: bool,
+    /// Which kinds have a manifest that sets `autostart`: autostart is
+    /// compared only then, so the listing is skipped otherwise (and the
+    /// observed flag reads false).
+    pub domain_autostart: bool,
+    pub network_autostart: bool,
+    pub pool_autostart: bool,
 }
 
 impl Interest {
@@ -72,6 +78,18 @@ impl Interest {
                 .domains
                 .iter()
                 .any(|(k, d)| on(&k.host) && d.machine.is_some()),
+            domain_autostart: desired
+                .domains
+                .iter()
+                .any(|(k, d)| on(&k.host) && d.autostart.is_some()),
+            network_autostart: desired
+                .networks
+                .iter()
+                .any(|(k, n)| on(&k.host) && n.autostart.is_some()),
+            pool_autostart: desired
+                .pools
+                .iter()
+                .any(|(k, p)| on(&k.host) && p.autostart.is_some()),
         }
     }
 }
@@ -83,7 +101,7 @@ pub fn observe_host(host: &LibvirtHost, want: &Interest) -> Result<ObservedHost,
         ..ObservedHost::default()
     };
     if !want.domains.is_empty() {
-        let listing = host.list_domains()?;
+        let listing = host.list_domains(want.domain_autostart)?;
         let paused: BTreeSet<_> = listing.paused.into_iter().collect();
         let autostart: BTreeSet<_> = listing.autostart.into_iter().collect();
         let transient: BTreeSet<_> = listing.transient.into_iter().collect();
@@ -125,7 +143,7 @@ pub fn observe_host(host: &LibvirtHost, want: &Interest) -> Result<ObservedHost,
         })?;
     }
     if !want.networks.is_empty() {
-        let (all, active, autostart) = host.list_networks()?;
+        let (all, active, autostart) = host.list_networks(want.network_autostart)?;
         for n in &all {
             let Ok(name) = n.name() else { continue };
             let xml = if want.networks.contains(&name) {
@@ -146,7 +164,7 @@ pub fn observe_host(host: &LibvirtHost, want: &Interest) -> Result<ObservedHost,
         }
     }
     if !want.pools.is_empty() {
-        let (all, active, autostart) = host.list_pools()?;
+        let (all, active, autostart) = host.list_pools(want.pool_autostart)?;
         for p in &all {
             let Ok(name) = p.name() else { continue };
             if !want.pools.contains(&name) {
