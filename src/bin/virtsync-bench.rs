@@ -113,6 +113,34 @@ fn rpc_writes(log: &Path) -> usize {
         .count()
 }
 
+/// CPU seconds used so far by all QEMU processes (the guests of the one
+/// daemon running at the time): what the guests' own firmware costs.
+fn guest_cpu_secs() -> f64 {
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // comm is in parentheses and may hold spaces: split after it.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        if !head.contains("qemu-system") {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of stat, 12 and 13 after comm.
+        let n = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        ticks += n(11) + n(12);
+    }
+    ticks as f64 / 100.0
+}
+
 fn tiny_domain(
     name: &str,
     state: &str,
@@ -373,7 +401,7 @@ fn main() {
             ],
         );
         assert_eq!(code, 0, "cold apply failed:\n{out}");
-        cold.insert(parallel, t);
+        cold.insert(parallel, (t, guest_cpu_secs()));
         if parallel == 4 {
             // Converged re-apply on the same host.
             let log = d.log_rpcs();
@@ -451,15 +479,30 @@ fn main() {
                 w = work.path().display()
             );
         }
-        sh(&script)
+        let t = sh(&script);
+        (t, guest_cpu_secs())
     };
-    let (p1, p4) = (cold[&1], cold[&4]);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
+    let guests_note = |(t, cpu): (Duration, f64)| {
+        format!(
+            "guests' firmware used {cpu:.0} CPU-s meanwhile ({:.0}% of the host's {cpus} cores)",
+            100.0 * cpu / (t.as_secs_f64() * cpus)
+        )
+    };
+    let ((p1, p1cpu), (p4, p4cpu)) = (cold[&1], cold[&4]);
+    let (virsh_cold, virsh_cpu) = virsh_cold;
     rows.push(Row {
         scenario: format!("cold apply, {n} running guests, --parallel 1"),
         virtsync: p1,
         virsh: Some(virsh_cold),
         target: Some(Duration::from_secs(10)),
-        note: String::new(),
+        note: format!(
+            "{}; virsh loop: {}",
+            guests_note((p1, p1cpu)),
+            guests_note((virsh_cold, virsh_cpu))
+        ),
     });
     rows.push(Row {
         scenario: format!("cold apply, {n} running guests, --parallel 4 (default)"),
@@ -467,11 +510,16 @@ fn main() {
         virsh: Some(virsh_cold),
         target: Some(Duration::from_secs(10)),
         note: format!(
-            "{:.2}x faster than --parallel 1",
-            p1.as_secs_f64() / p4.as_secs_f64()
+            "{:.2}x faster than --parallel 1; {}",
+            p1.as_secs_f64() / p4.as_secs_f64(),
+            guests_note((p4, p4cpu))
         ),
     });
-    json.insert("coldApply".into(), serde_json::json!({"parallel1Ms": p1.as_millis(), "parallel4Ms": p4.as_millis(), "virshLoopMs": virsh_cold.as_millis()}));
+    json.insert(
+        "coldApply".into(),
+        serde_json::json!({"parallel1Ms": p1.as_millis(), "parallel4Ms": p4.as_millis(), "virshLoopMs": virsh_cold.as_millis(),
+            "guestCpuSecs": {"parallel1": p1cpu, "parallel4": p4cpu, "virshLoop": virsh_cpu}}),
+    );
 
     if json_out {
         println!("{}", serde_json::to_string_pretty(&json).unwrap());
