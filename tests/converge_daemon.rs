@@ -858,3 +858,93 @@ fn restart_policy_on_config_change_restarts_the_guest() {
     let (code, out) = f.plan_exit_code();
     assert_eq!(code, 0, "{out}");
 }
+
+// ------------------------------------------------------- volumes, networks
+
+/// Overlays and clones are created from their sources, a transient domain
+/// is created (not defined), a DHCP host added to a running network is
+/// applied live, and each step re-plans to nothing.
+#[test]
+fn overlays_clones_transient_domains_and_live_dhcp_hosts() {
+    let storage = r#"apiVersion: virtsync.io/v1alpha1
+kind: StoragePool
+metadata: {name: cv-pool}
+spec: {type: dir, path: /var/lib/libvirt/images/cv-pool}
+---
+apiVersion: virtsync.io/v1alpha1
+kind: Volume
+metadata: {name: base.qcow2}
+spec: {pool: cv-pool, capacity: 32MiB}
+---
+apiVersion: virtsync.io/v1alpha1
+kind: Volume
+metadata: {name: overlay.qcow2}
+spec: {pool: cv-pool, capacity: 32MiB, backingStore: {name: base.qcow2}}
+---
+apiVersion: virtsync.io/v1alpha1
+kind: Volume
+metadata: {name: copy.qcow2}
+spec: {pool: cv-pool, capacity: 32MiB, cloneFrom: {name: base.qcow2}}
+"#;
+    let network = |hosts: &str| {
+        format!(
+            "apiVersion: virtsync.io/v1alpha1\nkind: Network\nmetadata: {{name: cv-net}}\nspec:\n  forward: {{mode: nat}}\n  ipv4:\n    address: 10.123.0.1\n    prefix: 24\n    dhcp:\n      ranges: [{{start: 10.123.0.100, end: 10.123.0.200}}]\n      hosts: [{hosts}]\n"
+        )
+    };
+    let transient = domain(
+        "cv-transient",
+        "  persistent: false\n  memory: 64MiB\n  vcpus: 1\n  shutdownTimeout: 1s\n  disks:\n    - volume: {pool: cv-pool, name: overlay.qcow2}\n",
+    );
+    let f = Fixture::new(&[
+        ("storage.yaml", storage),
+        (
+            "network.yaml",
+            &network("{mac: \"52:54:00:00:00:01\", ip: 10.123.0.11}"),
+        ),
+        ("transient.yaml", &transient),
+    ]);
+    f.apply_ok();
+    let overlay = f.virsh(&["vol-dumpxml", "--pool", "cv-pool", "overlay.qcow2"]);
+    assert!(
+        overlay.contains("<backingStore>") && overlay.contains("base.qcow2"),
+        "{overlay}"
+    );
+    assert!(f
+        .virsh(&["vol-list", "--pool", "cv-pool"])
+        .contains("copy.qcow2"));
+    assert!(f
+        .names(&["list", "--transient", "--name"])
+        .contains("cv-transient"));
+    assert_eq!(f.plan_exit_code().0, 0);
+
+    // A second DHCP host: a live update of the running network, no define.
+    f.write(
+        "network.yaml",
+        &network(
+            "{mac: \"52:54:00:00:00:01\", ip: 10.123.0.11}, {name: cv-extra, ip: 10.123.0.12}",
+        ),
+    );
+    let (_, plan) = f.plan_json();
+    assert_eq!(
+        actions(&plan),
+        [("cv-net".to_string(), "update-dhcp-hosts".to_string())]
+    );
+    f.apply_ok();
+    let live = f.virsh(&["net-dumpxml", "cv-net"]);
+    assert!(live.contains("cv-extra"), "not live: {live}");
+    let config = f.virsh(&["net-dumpxml", "--inactive", "cv-net"]);
+    assert!(config.contains("cv-extra"), "not persistent: {config}");
+    assert_eq!(f.plan_exit_code().0, 0);
+
+    // Any change to a transient domain re-creates it.
+    f.write(
+        "transient.yaml",
+        &transient.replace("memory: 64MiB", "memory: 80MiB"),
+    );
+    let (_, plan) = f.plan_json();
+    let ops: Vec<String> = actions(&plan).into_iter().map(|(_, op)| op).collect();
+    assert_eq!(ops, ["shutdown", "create"], "{plan:#}");
+    f.apply_ok();
+    assert!(f.virsh(&["dumpxml", "cv-transient"]).contains("81920"));
+    assert_eq!(f.plan_exit_code().0, 0);
+}

@@ -866,6 +866,17 @@ fn snapshot_manifests_are_not_supported_yet() {
 }
 
 #[test]
+fn snapshot_policy_is_not_supported_yet() {
+    let (h, inv) = existing_host(PowerState::Shutoff);
+    let d = existing_desired(&[(
+        "  memory: 512MiB",
+        "  memory: 512MiB\n  snapshotPolicy: {beforeDisruptiveChange: true, keep: 3}",
+    )]);
+    let e = plan_err(&d, &h, &inv);
+    assert!(e.contains("snapshotPolicy is not supported yet"), "{e}");
+}
+
+#[test]
 fn volume_shrink_is_an_error_and_growth_a_resize() {
     let (h, inv) = existing_host(PowerState::Shutoff);
     let d = existing_desired(&[("capacity: 2GiB", "capacity: 1GiB")]);

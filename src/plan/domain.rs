@@ -346,6 +346,16 @@ fn xml_changes(d: &Domain, root: &Element) -> Vec<Change> {
 }
 
 pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
+    if d.snapshot_policy.is_some() {
+        // Never silently ignored: the policy would promise snapshots that
+        // nothing takes yet.
+        b.error(
+            Kind::Domain,
+            &d.meta,
+            "spec.snapshotPolicy is not supported yet by plan/apply; remove it or wait for snapshot support",
+        );
+        return;
+    }
     let Some(host) = b.observed(&d.meta.host) else {
         b.error(Kind::Domain, &d.meta, "its host was not observed");
         return;
