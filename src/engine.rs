@@ -145,8 +145,9 @@ pub fn plan(
     Ok((observed, p))
 }
 
-/// Execute `plan`, then record in `inventory` the pools and volumes it
-/// created (their UUIDs come from `after`, the observation made after apply).
+/// Execute `p` on the session's hosts; `on_done` sees each outcome as it
+/// happens. Ownership of what was created is recorded by
+/// [`record_created`] once the hosts have been re-observed.
 pub fn apply(
     session: &Session,
     p: &Plan,
@@ -156,7 +157,8 @@ pub fn apply(
     apply::execute(p, &session.backends(), parallel, on_done)
 }
 
-/// Record ownership of the pools and volumes `report` shows created.
+/// Record ownership of the pools and volumes `report` shows created; their
+/// UUIDs come from `after`, the observation made after apply.
 pub fn record_created(
     inventory: &mut Inventory,
     p: &Plan,
