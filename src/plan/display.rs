@@ -14,17 +14,6 @@ fn symbol(e: Effect) -> char {
     }
 }
 
-fn kind_word(k: Kind) -> &'static str {
-    match k {
-        Kind::Domain => "domain",
-        Kind::Network => "network",
-        Kind::StoragePool => "pool",
-        Kind::Volume => "volume",
-        Kind::Snapshot => "snapshot",
-        Kind::Host => "host",
-    }
-}
-
 /// Render `plan` for a terminal (no colours: output is often piped to
 /// files and CI logs).
 pub fn render_text(plan: &Plan) -> String {
@@ -50,7 +39,7 @@ pub fn render_text(plan: &Plan) -> String {
             out,
             "{} {} {}{host}: {}{class}",
             symbol(a.effect),
-            kind_word(a.kind),
+            kind_noun(a.kind),
             a.name,
             a.operation.as_str()
         );
@@ -81,7 +70,7 @@ pub fn render_text(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "! {} {}{host}: {}",
-            kind_word(n.kind),
+            kind_noun(n.kind),
             n.name,
             n.message
         );

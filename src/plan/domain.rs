@@ -207,16 +207,9 @@ pub(crate) fn domain_changes(
                 }
             }
         }
-        for (j, h) in have.disks.iter().enumerate() {
-            if !matched.contains(&Some(j)) {
-                diff(
-                    &format!("disks[{j}]"),
-                    format!("{} {}", h.source, h.target.clone().unwrap_or_default()),
-                    "(removed)".into(),
-                    ChangeClass::NextBoot,
-                );
-            }
-        }
+        removed(&mut diff, "disks", &have.disks, &matched, |h| {
+            format!("{} {}", h.source, h.target.clone().unwrap_or_default())
+        });
     }
     if let Some(nics) = &d.interfaces {
         let matched = match_nics(nics, &have.interfaces);
@@ -259,16 +252,9 @@ pub(crate) fn domain_changes(
                 }
             }
         }
-        for (j, h) in have.interfaces.iter().enumerate() {
-            if !matched.contains(&Some(j)) {
-                diff(
-                    &format!("interfaces[{j}]"),
-                    format!("{} {}", h.source, h.mac.clone().unwrap_or_default()),
-                    "(removed)".into(),
-                    ChangeClass::NextBoot,
-                );
-            }
-        }
+        removed(&mut diff, "interfaces", &have.interfaces, &matched, |h| {
+            format!("{} {}", h.source, h.mac.clone().unwrap_or_default())
+        });
     }
     if let Some(g) = &d.graphics {
         let have_g: Vec<String> = have
@@ -304,6 +290,26 @@ pub(crate) fn domain_changes(
         );
     }
     out
+}
+
+/// Observed list entries no manifest entry matched: they are removed.
+fn removed<T>(
+    diff: &mut impl FnMut(&str, String, String, ChangeClass),
+    list: &str,
+    have: &[T],
+    matched: &[Option<usize>],
+    show: impl Fn(&T) -> String,
+) {
+    for (j, h) in have.iter().enumerate() {
+        if !matched.contains(&Some(j)) {
+            diff(
+                &format!("{list}[{j}]"),
+                show(h),
+                "(removed)".into(),
+                ChangeClass::NextBoot,
+            );
+        }
+    }
 }
 
 fn disk_summary(d: &Disk) -> String {

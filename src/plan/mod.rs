@@ -273,6 +273,18 @@ pub(crate) struct Builder<'a> {
     last: BTreeMap<String, String>,
 }
 
+/// How messages name a kind.
+pub(crate) fn kind_noun(k: Kind) -> &'static str {
+    match k {
+        Kind::Domain => "domain",
+        Kind::Network => "network",
+        Kind::StoragePool => "pool",
+        Kind::Volume => "volume",
+        Kind::Snapshot => "snapshot",
+        Kind::Host => "host",
+    }
+}
+
 /// Key identifying an object across kinds and hosts, for dependencies.
 pub(crate) fn obj_key(kind: Kind, host: &HostName, name: &str) -> String {
     let mut s = String::new();
@@ -412,6 +424,25 @@ impl<'a> Builder<'a> {
                 );
             }
             _ => {}
+        }
+    }
+
+    /// An external object must exist on the host and be active; virtsync
+    /// never changes it, so anything else is a planning error.
+    pub fn check_external(&mut self, kind: Kind, meta: &Meta, active: Option<bool>, start: &str) {
+        let noun = kind_noun(kind);
+        match active {
+            None => self.error(
+                kind,
+                meta,
+                format!("an external {noun} must exist on the host, and it does not; create it or remove `metadata.external`"),
+            ),
+            Some(false) => self.error(
+                kind,
+                meta,
+                format!("the external {noun} exists but is not active; virtsync never changes external objects: start it ({start}) first"),
+            ),
+            Some(true) => {}
         }
     }
 

@@ -171,11 +171,12 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
     let name = n.meta.name.clone();
     let obs = host.networks.get(&name);
     if n.external {
-        match obs {
-            None => b.error(Kind::Network, &n.meta, "an external network must exist on the host, and it does not; create it or remove `metadata.external`"),
-            Some(o) if !o.active => b.error(Kind::Network, &n.meta, "the external network exists but is not active; virtsync never changes external objects: start it (virsh net-start) first"),
-            Some(_) => {}
-        }
+        b.check_external(
+            Kind::Network,
+            &n.meta,
+            obs.map(|o| o.active),
+            "virsh net-start",
+        );
         return;
     }
     let marker = b.marker(&n.meta, n);

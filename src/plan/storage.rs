@@ -61,11 +61,12 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
     let name = p.meta.name.clone();
     let obs = host.pools.get(&name);
     if p.external {
-        match obs {
-            None => b.error(Kind::StoragePool, &p.meta, "an external pool must exist on the host, and it does not; create it or remove `metadata.external`"),
-            Some(o) if !o.active => b.error(Kind::StoragePool, &p.meta, "the external pool exists but is not active; virtsync never changes external objects: start it (virsh pool-start) first"),
-            Some(_) => {}
-        }
+        b.check_external(
+            Kind::StoragePool,
+            &p.meta,
+            obs.map(|o| o.active),
+            "virsh pool-start",
+        );
         return;
     }
     let Some(obs) = obs else {
