@@ -239,41 +239,70 @@ impl LibvirtHost {
             .map_err(|e| call_err("read XML of domain", &d.name().unwrap_or_default(), e))
     }
 
+    /// All objects of a kind, the names of the active ones, and (when
+    /// asked) the names of the autostarting ones: two or three list calls.
+    fn list_with_subsets<T>(
+        &self,
+        (kind, what): (&'static str, &'static str),
+        list: impl Fn(u32) -> std::result::Result<Vec<T>, virt::error::Error>,
+        name: impl Fn(&T) -> Option<String>,
+        (active_flag, autostart_flag): (u32, Option<u32>),
+    ) -> Result<(Vec<T>, Vec<String>, Vec<String>)> {
+        let call = |flags: u32| -> Result<Vec<T>> {
+            self.count(kind);
+            list(flags).map_err(|e| call_err(what, &self.uri, e))
+        };
+        let names = |v: Vec<T>| v.iter().filter_map(&name).collect();
+        let all = call(0)?;
+        let active = names(call(active_flag)?);
+        let autostart = match autostart_flag {
+            Some(f) => names(call(f)?),
+            None => Vec::new(),
+        };
+        Ok((all, active, autostart))
+    }
+
     /// All networks, the active ones, and (when asked) the autostarting ones.
     pub fn list_networks(
         &self,
         with_autostart: bool,
     ) -> Result<(Vec<Network>, Vec<String>, Vec<String>)> {
-        let list = |flags: u32| -> Result<Vec<Network>> {
-            self.count("list_all_networks");
-            self.conn
-                .list_all_networks(flags)
-                .map_err(|e| call_err("list networks", &self.uri, e))
-        };
-        let names =
-            |v: Vec<Network>| -> Vec<String> { v.iter().filter_map(|d| d.name().ok()).collect() };
-        let all = list(0)?;
-        let active = names(list(sys::VIR_CONNECT_LIST_NETWORKS_ACTIVE)?);
-        let autostart = if with_autostart {
-            names(list(sys::VIR_CONNECT_LIST_NETWORKS_AUTOSTART)?)
-        } else {
-            Vec::new()
-        };
-        Ok((all, active, autostart))
+        self.list_with_subsets(
+            ("list_all_networks", "list networks"),
+            |f| self.conn.list_all_networks(f),
+            |n| n.name().ok(),
+            (
+                sys::VIR_CONNECT_LIST_NETWORKS_ACTIVE,
+                with_autostart.then_some(sys::VIR_CONNECT_LIST_NETWORKS_AUTOSTART),
+            ),
+        )
+    }
+
+    /// The inactive (persistent) XML; the test driver refuses the inactive
+    /// flag for networks and pools (its one definition is the persistent
+    /// one), so a failure is retried without it, and a real error repeats.
+    fn inactive_xml(
+        &self,
+        (kind, what): (&'static str, &'static str),
+        object: &str,
+        inactive_flag: u32,
+        xml_desc: impl Fn(u32) -> std::result::Result<String, virt::error::Error>,
+    ) -> Result<String> {
+        self.count(kind);
+        xml_desc(inactive_flag).or_else(|_| {
+            self.count(kind);
+            xml_desc(0).map_err(|e| call_err(what, object, e))
+        })
     }
 
     pub fn network_xml(&self, n: &Network) -> Result<String> {
-        self.count("network_xml");
-        match n.xml_desc(sys::VIR_NETWORK_XML_INACTIVE) {
-            Ok(x) => Ok(x),
-            // The test driver refuses the inactive flag for networks (its one
-            // definition is the persistent one); a real error repeats below.
-            Err(_) => {
-                self.count("network_xml");
-                n.xml_desc(0)
-                    .map_err(|e| call_err("read XML of network", &n.name().unwrap_or_default(), e))
-            }
-        }
+        let name = n.name().unwrap_or_default();
+        self.inactive_xml(
+            ("network_xml", "read XML of network"),
+            &name,
+            sys::VIR_NETWORK_XML_INACTIVE,
+            |f| n.xml_desc(f),
+        )
     }
 
     /// All pools, the active ones, and (when asked) the autostarting ones.
@@ -281,36 +310,25 @@ impl LibvirtHost {
         &self,
         with_autostart: bool,
     ) -> Result<(Vec<StoragePool>, Vec<String>, Vec<String>)> {
-        let list = |flags: u32| -> Result<Vec<StoragePool>> {
-            self.count("list_all_storage_pools");
-            self.conn
-                .list_all_storage_pools(flags)
-                .map_err(|e| call_err("list storage pools", &self.uri, e))
-        };
-        let names = |v: Vec<StoragePool>| -> Vec<String> {
-            v.iter().filter_map(|d| d.name().ok()).collect()
-        };
-        let all = list(0)?;
-        let active = names(list(sys::VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE)?);
-        let autostart = if with_autostart {
-            names(list(sys::VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART)?)
-        } else {
-            Vec::new()
-        };
-        Ok((all, active, autostart))
+        self.list_with_subsets(
+            ("list_all_storage_pools", "list storage pools"),
+            |f| self.conn.list_all_storage_pools(f),
+            |p| p.name().ok(),
+            (
+                sys::VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE,
+                with_autostart.then_some(sys::VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART),
+            ),
+        )
     }
 
     pub fn pool_xml(&self, p: &StoragePool) -> Result<String> {
-        self.count("pool_xml");
-        match p.xml_desc(sys::VIR_STORAGE_XML_INACTIVE) {
-            Ok(x) => Ok(x),
-            // As for networks: the test driver refuses the inactive flag.
-            Err(_) => {
-                self.count("pool_xml");
-                p.xml_desc(0)
-                    .map_err(|e| call_err("read XML of pool", &p.name().unwrap_or_default(), e))
-            }
-        }
+        let name = p.name().unwrap_or_default();
+        self.inactive_xml(
+            ("pool_xml", "read XML of pool"),
+            &name,
+            sys::VIR_STORAGE_XML_INACTIVE,
+            |f| p.xml_desc(f),
+        )
     }
 
     /// Volumes of an active pool (an inactive pool lists none).

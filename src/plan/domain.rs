@@ -704,73 +704,40 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         }
     }
     // Power state.
-    match (state, d.state) {
-        (PowerState::Shutoff, PowerState::Running) => {
-            b.push(
-                Kind::Domain,
-                &hname,
-                &name,
-                Operation::Start,
-                Effect::Power,
-                vec![],
-                Payload::Start { paused: false },
-                &deps,
-                true,
-            );
-        }
+    let power = match (state, d.state) {
+        (PowerState::Shutoff, PowerState::Running) => Some((
+            Operation::Start,
+            Payload::Start { paused: false },
+            &deps[..],
+        )),
         (PowerState::Shutoff, PowerState::Paused) => {
-            b.push(
-                Kind::Domain,
-                &hname,
-                &name,
-                Operation::Start,
-                Effect::Power,
-                vec![],
-                Payload::Start { paused: true },
-                &deps,
-                true,
-            );
+            Some((Operation::Start, Payload::Start { paused: true }, &deps[..]))
         }
         (PowerState::Paused, PowerState::Running) => {
-            b.push(
-                Kind::Domain,
-                &hname,
-                &name,
-                Operation::Resume,
-                Effect::Power,
-                vec![],
-                Payload::None,
-                &[],
-                true,
-            );
+            Some((Operation::Resume, Payload::None, &[][..]))
         }
         (PowerState::Running, PowerState::Paused) => {
-            b.push(
-                Kind::Domain,
-                &hname,
-                &name,
-                Operation::Suspend,
-                Effect::Power,
-                vec![],
-                Payload::None,
-                &[],
-                true,
-            );
+            Some((Operation::Suspend, Payload::None, &[][..]))
         }
-        (PowerState::Running | PowerState::Paused, PowerState::Shutoff) => {
-            b.push(
-                Kind::Domain,
-                &hname,
-                &name,
-                Operation::Shutdown,
-                Effect::Power,
-                vec![],
-                Payload::Shutdown { timeout_ms },
-                &[],
-                true,
-            );
-        }
-        _ => {}
+        (PowerState::Running | PowerState::Paused, PowerState::Shutoff) => Some((
+            Operation::Shutdown,
+            Payload::Shutdown { timeout_ms },
+            &[][..],
+        )),
+        _ => None,
+    };
+    if let Some((op, payload, deps)) = power {
+        b.push(
+            Kind::Domain,
+            &hname,
+            &name,
+            op,
+            Effect::Power,
+            vec![],
+            payload,
+            deps,
+            true,
+        );
     }
 }
 
