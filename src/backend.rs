@@ -85,6 +85,8 @@ pub trait Backend: Send + Sync {
     /// Create a volume from XML, as a full copy of `clone_from` when given.
     fn create_volume(&self, pool: &str, xml: &str, clone_from: Option<(&str, &str)>) -> Result<()>;
     fn resize_volume(&self, pool: &str, name: &str, capacity: u64) -> Result<()>;
+    /// Grow the image behind disk `target` of running domain `domain`.
+    fn resize_disk(&self, domain: &str, target: &str, capacity: u64) -> Result<()>;
 }
 
 /// A connection to one host with a per-kind call counter.
@@ -655,6 +657,13 @@ impl Backend for LibvirtHost {
         v.resize(capacity, 0)
             .map(|_| ())
             .map_err(|e| call_err("resize volume", &format!("{pool}/{name}"), e))
+    }
+
+    fn resize_disk(&self, domain: &str, target: &str, capacity: u64) -> Result<()> {
+        let d = self.domain(domain)?;
+        self.count("block_resize");
+        d.block_resize(target, capacity, sys::VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+            .map_err(|e| call_err("grow disk of domain", &format!("{domain}/{target}"), e))
     }
 }
 

@@ -353,6 +353,15 @@ const CASES: &[(&str, &[Expect])] = &[
         )],
     ),
     (
+        "readonly-sata.yaml",
+        &[(
+            "",
+            11,
+            17,
+            "spec.disks[0].readonly: libvirt does not support read-only SATA disks",
+        )],
+    ),
+    (
         "transient-autostart.yaml",
         &[(
             "",

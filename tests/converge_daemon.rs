@@ -948,3 +948,34 @@ spec: {pool: cv-pool, capacity: 32MiB, cloneFrom: {name: base.qcow2}}
     assert!(f.virsh(&["dumpxml", "cv-transient"]).contains("81920"));
     assert_eq!(f.plan_exit_code().0, 0);
 }
+
+/// Growing the volume of a running guest goes through the guest's block
+/// device (qemu holds a write lock on the image), and converges.
+#[test]
+fn growing_a_volume_in_use_by_a_running_guest() {
+    let storage = |cap: &str| {
+        format!(
+            "apiVersion: virtsync.io/v1alpha1\nkind: StoragePool\nmetadata: {{name: cv-pool}}\nspec: {{type: dir, path: /var/lib/libvirt/images/cv-pool}}\n---\napiVersion: virtsync.io/v1alpha1\nkind: Volume\nmetadata: {{name: grow.qcow2}}\nspec: {{pool: cv-pool, capacity: {cap}}}\n"
+        )
+    };
+    let guest = domain(
+        "cv-grow",
+        "  memory: 64MiB\n  vcpus: 1\n  disks:\n    - volume: {pool: cv-pool, name: grow.qcow2}\n",
+    );
+    let f = Fixture::new(&[("storage.yaml", &storage("32MiB")), ("guest.yaml", &guest)]);
+    f.apply_ok();
+    assert!(f.names(&["list", "--name"]).contains("cv-grow"));
+    f.write("storage.yaml", &storage("48MiB"));
+    let (_, plan) = f.plan_json();
+    assert_eq!(
+        actions(&plan),
+        [(
+            "cv-pool/grow.qcow2".to_string(),
+            "resize-volume".to_string()
+        )]
+    );
+    f.apply_ok();
+    let info = f.virsh(&["vol-info", "--bytes", "--pool", "cv-pool", "grow.qcow2"]);
+    assert!(info.contains(&(48u64 << 20).to_string()), "{info}");
+    assert_eq!(f.plan_exit_code().0, 0);
+}

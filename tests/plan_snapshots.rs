@@ -888,7 +888,7 @@ fn volume_shrink_is_an_error_and_growth_a_resize() {
     let p = plan_ok(&d, &h, &inv);
     assert_eq!(ids(&p), ["volume/images/web.qcow2/resize-volume"]);
     match &action(&p, "volume/images/web.qcow2/resize-volume").payload {
-        Payload::Resize { pool, capacity } => {
+        Payload::Resize { pool, capacity, .. } => {
             assert_eq!(pool, "images");
             assert_eq!(*capacity, 3 << 30);
         }

@@ -653,6 +653,15 @@ fn disk(cx: &mut Ctx, i: usize, d: &types::DiskSpec) -> Option<Disk> {
             }
         }
     }
+    // libvirt (9.0) refuses read-only SATA disks at define time; say so now.
+    let sata = d.bus == Some(DiskBus::Sata)
+        || (d.bus.is_none() && d.target.as_deref().is_some_and(|t| t.starts_with("sd")));
+    if d.readonly == Some(true) && device == DiskDevice::Disk && sata {
+        cx.err(
+            &format!("{path}.readonly"),
+            "libvirt does not support read-only SATA disks; use bus virtio or scsi, or a cdrom",
+        );
+    }
     Some(Disk {
         source,
         device,

@@ -209,6 +209,10 @@ pub enum Payload {
     Resize {
         pool: String,
         capacity: u64,
+        /// A running domain using the volume, with the disk's target: the
+        /// image is then grown through the guest's block device (qemu holds
+        /// a write lock on it, so the storage API cannot resize it).
+        in_use_by: Option<(String, String)>,
     },
 }
 

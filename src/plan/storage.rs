@@ -233,6 +233,30 @@ fn volume_path_and_format(
     ))
 }
 
+/// A running domain on `host` whose persistent config has a disk on this
+/// volume (by pool and name, or by the volume's path), with that disk's target.
+fn running_user(
+    host: &ObservedHost,
+    pool: &str,
+    name: &str,
+    path: Option<&str>,
+) -> Option<(String, String)> {
+    let by_volume = format!("volume {pool}/{name}");
+    let by_path = path.map(|p| format!("path {p}"));
+    host.domains
+        .values()
+        .filter(|d| d.state != PowerState::Shutoff)
+        .find_map(|d| {
+            let root = Element::parse(d.xml.as_deref()?).ok()?;
+            let facts = crate::render::domain::read_domain(&root);
+            let disk = facts
+                .disks
+                .into_iter()
+                .find(|k| k.source == by_volume || Some(&k.source) == by_path.as_ref())?;
+            Some((d.name.clone(), disk.target?))
+        })
+}
+
 pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
     let Some(host) = b.observed(&v.meta.host) else {
         return b.error(Kind::Volume, &v.meta, "its host was not observed");
@@ -350,6 +374,7 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             Payload::Resize {
                 pool: v.pool.clone(),
                 capacity,
+                in_use_by: running_user(host, &v.pool, &v.meta.name, facts.path.as_deref()),
             },
             &deps,
             // The volume exists already: domains need not wait for it.
