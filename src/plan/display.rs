@@ -14,6 +14,71 @@ fn symbol(e: Effect) -> char {
     }
 }
 
+/// What a new object will be, read back from the XML its action carries
+/// (display only: the plan data stays what apply executes).
+fn created_summary(a: &Action) -> Option<String> {
+    use crate::render::{domain, network, storage};
+    let xml = match &a.payload {
+        Payload::Xml { xml } | Payload::CreateDomain { xml, .. } | Payload::Volume { xml, .. } => {
+            xml
+        }
+        _ => return None,
+    };
+    let root = crate::xml::Element::parse(xml).ok()?;
+    Some(match a.kind {
+        Kind::Domain => {
+            let f = domain::read_domain(&root);
+            let mut parts = vec![
+                format!("{} memory", show_kib(f.memory_kib)),
+                format!("{} vCPU{}", f.vcpus, if f.vcpus == 1 { "" } else { "s" }),
+                format!("type {}", f.domain_type),
+            ];
+            parts.extend(
+                f.disks
+                    .iter()
+                    .map(|d| format!("{} {}", d.target.clone().unwrap_or_default(), d.source)),
+            );
+            parts.extend(f.interfaces.iter().map(|n| n.source.clone()));
+            parts.join(", ")
+        }
+        Kind::Network => {
+            let f = network::read_network(&root);
+            let mut parts = vec![format!("forward {}", f.forward_mode)];
+            parts.extend(
+                f.ipv4
+                    .iter()
+                    .chain(f.ipv6.iter())
+                    .map(|ip| format!("{}/{}", ip.address, ip.prefix)),
+            );
+            parts.join(", ")
+        }
+        Kind::StoragePool => {
+            let f = storage::read_pool(&root);
+            format!("{} pool at {}", f.pool_type, f.path)
+        }
+        Kind::Volume => {
+            let f = storage::read_volume(&root);
+            let mut s = format!(
+                "{} {}",
+                crate::manifest::units::format_size(f.capacity),
+                f.format.unwrap_or_else(|| "raw".into())
+            );
+            if let Some(b) = f.backing_path {
+                s.push_str(&format!(", backed by {b}"));
+            }
+            if let Payload::Volume {
+                clone_from: Some((p, v)),
+                ..
+            } = &a.payload
+            {
+                s.push_str(&format!(", copy of {p}/{v}"));
+            }
+            s
+        }
+        Kind::Snapshot | Kind::Host => return None,
+    })
+}
+
 /// Render `plan` for a terminal (no colours: output is often piped to
 /// files and CI logs).
 pub fn render_text(plan: &Plan) -> String {
@@ -43,6 +108,11 @@ pub fn render_text(plan: &Plan) -> String {
             a.name,
             a.operation.as_str()
         );
+        if a.effect == Effect::Create {
+            if let Some(d) = created_summary(a) {
+                let _ = writeln!(out, "    {d}");
+            }
+        }
         for c in &a.changes {
             if c.from.contains('\n') || c.to.contains('\n') || c.from.len() + c.to.len() > 100 {
                 let _ = writeln!(out, "    {} [{}]:", c.field, c.class.as_str());

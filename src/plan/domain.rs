@@ -740,12 +740,3 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         );
     }
 }
-
-fn autostart_change(from: bool, to: bool) -> Change {
-    Change {
-        field: "autostart".into(),
-        from: from.to_string(),
-        to: to.to_string(),
-        class: ChangeClass::Live,
-    }
-}

@@ -277,6 +277,16 @@ pub(crate) struct Builder<'a> {
     last: BTreeMap<String, String>,
 }
 
+/// Autostart changes take effect at once: they are live.
+pub(crate) fn autostart_change(from: bool, to: bool) -> Change {
+    Change {
+        field: "autostart".into(),
+        from: from.to_string(),
+        to: to.to_string(),
+        class: ChangeClass::Live,
+    }
+}
+
 /// How messages name a kind.
 pub(crate) fn kind_noun(k: Kind) -> &'static str {
     match k {
@@ -381,12 +391,7 @@ impl<'a> Builder<'a> {
         (have_active, want_active): (bool, bool),
     ) {
         if let Some(a) = want_autostart.filter(|a| *a != have_autostart) {
-            let ch = Change {
-                field: "autostart".into(),
-                from: have_autostart.to_string(),
-                to: a.to_string(),
-                class: ChangeClass::Live,
-            };
+            let ch = autostart_change(have_autostart, a);
             let payload = Payload::Autostart { on: a };
             self.push(
                 kind,

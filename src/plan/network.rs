@@ -216,7 +216,7 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
                 &name,
                 Operation::SetAutostart,
                 Effect::Update,
-                vec![],
+                vec![autostart_change(false, true)],
                 Payload::Autostart { on: true },
                 &[],
                 false,

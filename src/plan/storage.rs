@@ -115,7 +115,7 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
                 &name,
                 Operation::SetAutostart,
                 Effect::Update,
-                vec![],
+                vec![autostart_change(false, true)],
                 Payload::Autostart { on: true },
                 &[],
                 false,
