@@ -85,12 +85,27 @@ pub fn execute_action(b: &dyn Backend, a: &Action) -> crate::backend::Result<()>
         (Kind::Domain, Operation::SetAutostart, Payload::Autostart { on }) => {
             b.set_domain_autostart(n, *on)
         }
-        (Kind::Domain, Operation::UpdateLive, Payload::Live { memory_kib, vcpus }) => {
+        (
+            Kind::Domain,
+            Operation::UpdateLive,
+            Payload::Live {
+                memory_kib,
+                vcpus,
+                attach,
+                detach,
+            },
+        ) => {
             if let Some(v) = vcpus {
                 b.set_live_vcpus(n, *v)?;
             }
             if let Some(m) = memory_kib {
                 b.set_live_memory(n, *m)?;
+            }
+            for x in detach {
+                b.detach_device(n, x)?;
+            }
+            for x in attach {
+                b.attach_device(n, x)?;
             }
             Ok(())
         }

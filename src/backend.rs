@@ -60,6 +60,10 @@ pub trait Backend: Send + Sync {
     fn set_live_memory(&self, name: &str, kib: u64) -> Result<()>;
     /// Online vCPUs of the running guest; not persistent.
     fn set_live_vcpus(&self, name: &str, n: u32) -> Result<()>;
+    /// Hot-plug a device into the running guest; not persistent.
+    fn attach_device(&self, name: &str, xml: &str) -> Result<()>;
+    /// Ask the running guest to release a device; not persistent.
+    fn detach_device(&self, name: &str, xml: &str) -> Result<()>;
 
     fn define_network(&self, xml: &str) -> Result<()>;
     fn start_network(&self, name: &str) -> Result<()>;
@@ -523,6 +527,29 @@ impl Backend for LibvirtHost {
         d.set_vcpus_flags(n, sys::VIR_DOMAIN_AFFECT_LIVE)
             .map(|_| ())
             .map_err(|e| call_err("set live vcpus of domain", name, e))
+    }
+
+    fn attach_device(&self, name: &str, xml: &str) -> Result<()> {
+        let d = self.domain(name)?;
+        self.count("attach_device");
+        d.attach_device_flags(xml, sys::VIR_DOMAIN_AFFECT_LIVE)
+            .map_err(|e| call_err("hot-plug a device into domain", name, e))
+    }
+
+    fn detach_device(&self, name: &str, xml: &str) -> Result<()> {
+        let d = self.domain(name)?;
+        self.count("detach_device");
+        match d.detach_device_flags(xml, sys::VIR_DOMAIN_AFFECT_LIVE) {
+            // Not in the running guest (added to the config while it ran,
+            // or already released): nothing to unplug.
+            Err(e)
+                if e.code()
+                    == virt::enumutil::Enum::Known(virt::error::ErrorNumber::DeviceMissing) =>
+            {
+                Ok(())
+            }
+            r => r.map_err(|e| call_err("unplug a device from domain", name, e)),
+        }
     }
 
     fn define_network(&self, xml: &str) -> Result<()> {

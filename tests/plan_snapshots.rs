@@ -594,7 +594,9 @@ fn memory_and_vcpus_on_a_running_domain_are_live() {
         ChangeClass::Live
     );
     match &action(&p, "domain/web/update-live").payload {
-        Payload::Live { memory_kib, vcpus } => {
+        Payload::Live {
+            memory_kib, vcpus, ..
+        } => {
             assert_eq!(*memory_kib, Some(768 * 1024));
             assert_eq!(*vcpus, Some(3));
         }

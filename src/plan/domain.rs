@@ -153,7 +153,12 @@ pub(crate) fn domain_changes(
         for (i, (w, m)) in disks.iter().zip(&matched).enumerate() {
             let f = format!("disks[{i}]");
             match m {
-                None => diff(&f, "(none)".into(), disk_summary(w), ChangeClass::NextBoot),
+                None => diff(
+                    &f,
+                    "(none)".into(),
+                    disk_summary(w),
+                    device_class(running, disk_hotpluggable(w)),
+                ),
                 Some(j) => {
                     let h = &have.disks[*j];
                     diff(
@@ -208,7 +213,11 @@ pub(crate) fn domain_changes(
             }
         }
         removed(&mut diff, "disks", &have.disks, &matched, |h| {
-            format!("{} {}", h.source, h.target.clone().unwrap_or_default())
+            let text = format!("{} {}", h.source, h.target.clone().unwrap_or_default());
+            (
+                text,
+                device_class(running, h.bus.as_deref() == Some("virtio")),
+            )
         });
     }
     if let Some(nics) = &d.interfaces {
@@ -216,7 +225,12 @@ pub(crate) fn domain_changes(
         for (i, (w, m)) in nics.iter().zip(&matched).enumerate() {
             let f = format!("interfaces[{i}]");
             match m {
-                None => diff(&f, "(none)".into(), nic_summary(w), ChangeClass::NextBoot),
+                None => diff(
+                    &f,
+                    "(none)".into(),
+                    nic_summary(w),
+                    device_class(running, true),
+                ),
                 Some(j) => {
                     let h = &have.interfaces[*j];
                     diff(
@@ -253,7 +267,8 @@ pub(crate) fn domain_changes(
             }
         }
         removed(&mut diff, "interfaces", &have.interfaces, &matched, |h| {
-            format!("{} {}", h.source, h.mac.clone().unwrap_or_default())
+            let text = format!("{} {}", h.source, h.mac.clone().unwrap_or_default());
+            (text, device_class(running, true))
         });
     }
     if let Some(g) = &d.graphics {
@@ -292,22 +307,89 @@ pub(crate) fn domain_changes(
     out
 }
 
+/// Adding or removing a device of a running guest is a live change when the
+/// device can be hot-plugged (PCI: virtio disks, NICs); otherwise it waits
+/// for the next boot.
+fn device_class(running: bool, hotpluggable: bool) -> ChangeClass {
+    if running && hotpluggable {
+        ChangeClass::Live
+    } else {
+        ChangeClass::NextBoot
+    }
+}
+
+/// SATA and IDE disks cannot be hot-plugged; virtio disks can.
+fn disk_hotpluggable(d: &Disk) -> bool {
+    let bus = d.bus.or_else(|| match d.target.as_deref() {
+        Some(t) if t.starts_with("vd") => Some(DiskBus::Virtio),
+        Some(_) => Some(DiskBus::Sata),
+        None => None,
+    });
+    d.device == DiskDevice::Disk && bus.unwrap_or(DiskBus::Virtio) == DiskBus::Virtio
+}
+
+/// The device elements to hot-plug into and out of the running guest: new
+/// devices as `rendered` has them (so live and persistent config agree, MAC
+/// included), removed ones as the observed config has them.
+fn hotplug(
+    d: &Domain,
+    root: &Element,
+    rendered: &Element,
+    changes: &[Change],
+) -> (Vec<String>, Vec<String>) {
+    let live = |field: &str| {
+        changes
+            .iter()
+            .any(|c| c.field == field && c.class == ChangeClass::Live)
+    };
+    let devices = |e: &Element, name: &str| -> Vec<Element> {
+        e.child("devices")
+            .map(|x| x.children_named(name).cloned().collect())
+            .unwrap_or_default()
+    };
+    let (mut attach, mut detach) = (Vec::new(), Vec::new());
+    for (list, elem) in [("disks", "disk"), ("interfaces", "interface")] {
+        let set = match list {
+            "disks" => d.disks.as_ref().map(Vec::len),
+            _ => d.interfaces.as_ref().map(Vec::len),
+        };
+        let Some(n) = set else { continue };
+        let new = devices(rendered, elem);
+        for (i, e) in new.iter().enumerate().take(n) {
+            if live(&format!("{list}[{i}]")) {
+                attach.push(e.to_xml());
+            }
+        }
+        for (j, e) in devices(root, elem).iter().enumerate() {
+            if changes.iter().any(|c| {
+                c.field == format!("{list}[{j}]")
+                    && c.to == "(removed)"
+                    && c.class == ChangeClass::Live
+            }) {
+                // The live device may sit at another PCI address than the
+                // config says: let libvirt match it by MAC or target.
+                let mut e = e.clone();
+                e.remove_children("address");
+                e.remove_children("alias");
+                detach.push(e.to_xml());
+            }
+        }
+    }
+    (attach, detach)
+}
+
 /// Observed list entries no manifest entry matched: they are removed.
 fn removed<T>(
     diff: &mut impl FnMut(&str, String, String, ChangeClass),
     list: &str,
     have: &[T],
     matched: &[Option<usize>],
-    show: impl Fn(&T) -> String,
+    show: impl Fn(&T) -> (String, ChangeClass),
 ) {
     for (j, h) in have.iter().enumerate() {
         if !matched.contains(&Some(j)) {
-            diff(
-                &format!("{list}[{j}]"),
-                show(h),
-                "(removed)".into(),
-                ChangeClass::NextBoot,
-            );
+            let (text, class) = show(h);
+            diff(&format!("{list}[{j}]"), text, "(removed)".into(), class);
         }
     }
 }
@@ -616,10 +698,16 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             );
         }
     } else if !changes.is_empty() {
-        let xml = match render_domain(d, Some(&root), &cx) {
-            Ok(x) => x.to_xml(),
+        let rendered = match render_domain(d, Some(&root), &cx) {
+            Ok(x) => x,
             Err(e) => return b.error(Kind::Domain, &d.meta, e),
         };
+        let (attach, detach) = if running {
+            hotplug(d, &root, &rendered, &changes)
+        } else {
+            (vec![], vec![])
+        };
+        let xml = rendered.to_xml();
         let live_mem = changes
             .iter()
             .any(|c| c.field == "memory" && c.class == ChangeClass::Live);
@@ -644,7 +732,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                 true,
             );
         }
-        if running && (live_mem || live_cpu) {
+        if running && (live_mem || live_cpu || !attach.is_empty() || !detach.is_empty()) {
             b.push(
                 Kind::Domain,
                 &hname,
@@ -655,6 +743,8 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                 Payload::Live {
                     memory_kib: live_mem.then(|| kib(d.memory)),
                     vcpus: live_cpu.then_some(d.vcpus),
+                    attach,
+                    detach,
                 },
                 &[],
                 false,

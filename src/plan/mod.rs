@@ -194,6 +194,10 @@ pub enum Payload {
     Live {
         memory_kib: Option<u64>,
         vcpus: Option<u32>,
+        /// Device elements to hot-plug (already in the persistent config).
+        attach: Vec<String>,
+        /// Device elements to unplug (best effort: the guest must agree).
+        detach: Vec<String>,
     },
     DhcpHosts {
         add: Vec<String>,

@@ -564,8 +564,16 @@ pub fn render_domain(
                 .iter()
                 .enumerate()
                 .map(|(i, n)| {
+                    let mut nic = n.clone();
+                    // A NIC added to an existing domain gets its MAC here,
+                    // not from libvirt: the same one then goes into the
+                    // persistent config and into the running guest.
+                    if !creating && matched[i].is_none() && nic.mac.is_none() {
+                        let uuid = facts.as_ref().map(|f| f.uuid.as_str()).unwrap_or_default();
+                        nic.mac = Some(derived_mac(&format!("{uuid}/{}/{i}", d.meta.name)));
+                    }
                     render_nic(
-                        n,
+                        &nic,
                         matched[i].map(|j| &old_nic_elems[j]),
                         creating || matched[i].is_none(),
                     )
@@ -737,6 +745,14 @@ fn render_disk(
         sort_children(&mut e, &["driver", "source", "target", "readonly"]);
     }
     e
+}
+
+/// A stable, locally administered-looking MAC in QEMU's 52:54:00 range,
+/// derived from `seed` so the plan stays a pure function of its input.
+fn derived_mac(seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(seed.as_bytes());
+    format!("52:54:00:{:02x}:{:02x}:{:02x}", h[0], h[1], h[2])
 }
 
 fn render_nic(n: &Interface, old: Option<&Element>, creating: bool) -> Element {
