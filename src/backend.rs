@@ -239,9 +239,11 @@ impl LibvirtHost {
         }
     }
 
+    /// The persistent XML, secrets included: a re-define built from it must
+    /// keep graphics passwords and the like (plans redact them for display).
     pub fn domain_xml(&self, d: &Domain) -> Result<String> {
         self.count("domain_xml");
-        d.xml_desc(sys::VIR_DOMAIN_XML_INACTIVE)
+        d.xml_desc(sys::VIR_DOMAIN_XML_INACTIVE | sys::VIR_DOMAIN_XML_SECURE)
             .map_err(|e| call_err("read XML of domain", &d.name().unwrap_or_default(), e))
     }
 

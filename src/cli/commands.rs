@@ -41,7 +41,7 @@ pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
     let session = Session::connect(&desired, &args.common.connect)?;
     let revision = engine::git_revision(&args.common.dir);
     let (_, p) = engine::plan(&session, &desired, &inventory, &revision)?;
-    let json = serde_json::to_string_pretty(&p)?;
+    let json = serde_json::to_string_pretty(&p.redacted())?;
     if let Some(path) = &args.out {
         std::fs::write(path, format!("{json}\n"))?;
     }
@@ -90,7 +90,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
                 out,
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
-                    "plan": p, "outcomes": [], "converged": true, "calls": session.calls(),
+                    "plan": p.redacted(), "outcomes": [], "converged": true, "calls": session.calls(),
                 }))?
             )?;
         } else {
@@ -176,7 +176,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
             out,
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "plan": p,
+                "plan": p.redacted(),
                 "outcomes": report.outcomes,
                 "converged": converged,
                 "remaining": replan.as_ref().map(|r| &r.actions),

@@ -582,6 +582,18 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     }
     let running = obs.state != PowerState::Shutoff;
     let facts = read_domain(&root);
+    if let Some(u) = d.uuid.as_ref().filter(|u| **u != facts.uuid) {
+        // Replacing a domain would lose what virtsync does not model (and
+        // its NVRAM); an operator decides that, not a plan.
+        return b.error(
+            Kind::Domain,
+            &d.meta,
+            format!(
+                "the domain's UUID on the host is {}, the manifest says {u}; a domain is never replaced automatically: remove `uuid` from the manifest, or undefine the domain by hand",
+                facts.uuid
+            ),
+        );
+    }
     let mut changes = domain_changes(d, &facts, caps, running);
     changes.extend(xml_changes(d, &root));
     if obs.persistent != d.persistent {
@@ -600,17 +612,15 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         }
     }
     let replace = changes.iter().any(|c| c.class == ChangeClass::Replace);
-    let uuid_change = changes.iter().any(|c| c.field == "uuid");
     let name = d.meta.name.clone();
     let mut state = obs.state;
 
     if replace {
-        let fresh = if uuid_change { None } else { Some(&root) };
-        let xml = match render_domain(d, fresh, &cx) {
+        let xml = match render_domain(d, Some(&root), &cx) {
             Ok(x) => x.to_xml(),
             Err(e) => return b.error(Kind::Domain, &d.meta, e),
         };
-        if d.persistent && !obs.persistent && !uuid_change {
+        if d.persistent && !obs.persistent {
             // Defining a (running) transient domain makes it persistent;
             // the guest keeps running.
             b.push(
@@ -627,7 +637,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         } else {
             // Undefining a running domain leaves it running as a transient
             // one, so a bare persistent → transient flip needs no stop.
-            let flip_only = !uuid_change && changes.iter().all(|c| c.field == "persistent");
+            let flip_only = changes.iter().all(|c| c.field == "persistent");
             if !flip_only && state != PowerState::Shutoff {
                 b.push(
                     Kind::Domain,

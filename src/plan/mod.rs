@@ -42,6 +42,42 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty()
     }
+
+    /// The plan with secrets (graphics `passwd`) masked in the XML it
+    /// carries, for printing and saving; apply uses the plan itself.
+    pub fn redacted(&self) -> Plan {
+        let mut p = self.clone();
+        for a in &mut p.actions {
+            if let Payload::Xml { xml } | Payload::CreateDomain { xml, .. } = &mut a.payload {
+                *xml = redact_passwords(xml);
+            }
+        }
+        p
+    }
+}
+
+/// Replace the value of every `passwd="..."` attribute.
+fn redact_passwords(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(i) = rest.find(" passwd=") {
+        let (head, tail) = rest.split_at(i + " passwd=".len());
+        out.push_str(head);
+        let Some(q) = tail.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            rest = tail;
+            continue;
+        };
+        let Some(end) = tail[1..].find(q) else {
+            rest = tail;
+            continue;
+        };
+        out.push(q);
+        out.push_str("(redacted)");
+        out.push(q);
+        rest = &tail[end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -527,6 +563,18 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanErrors> {
         notices: b.notices,
         summary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact_passwords(r#"<graphics type="vnc" passwd="s3cret" port="-1"/>"#),
+            r#"<graphics type="vnc" passwd="(redacted)" port="-1"/>"#
+        );
+        assert_eq!(super::redact_passwords("<a b='1'/>"), "<a b='1'/>");
+    }
 }
 
 /// sha256 over the canonical JSON of desired and observed state.

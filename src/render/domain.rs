@@ -343,13 +343,60 @@ pub fn match_nics(want: &[Interface], have: &[NicFacts]) -> Vec<Option<usize>> {
             }
         }
     }
+    // Without a MAC: the observed NIC on the same network or bridge first,
+    // so removing one NIC does not hand its MAC (and DHCP reservation) to
+    // the next; then the one at the same position (a NIC moved elsewhere).
     for (i, n) in want.iter().enumerate() {
-        if n.mac.is_none() && i < have.len() && !used[i] {
+        if n.mac.is_some() {
+            continue;
+        }
+        let src = nic_source_text(n);
+        if let Some(j) = (0..have.len()).find(|&j| !used[j] && have[j].source == src) {
+            used[j] = true;
+            out[i] = Some(j);
+        }
+    }
+    for (i, n) in want.iter().enumerate() {
+        if n.mac.is_none() && out[i].is_none() && i < have.len() && !used[i] {
             used[i] = true;
             out[i] = Some(i);
         }
     }
     out
+}
+
+#[cfg(test)]
+mod nic_tests {
+    use super::*;
+
+    fn nic(net: &str) -> Interface {
+        Interface {
+            source: InterfaceSource::Network(net.into()),
+            mac: None,
+            model: None,
+            boot_rom: None,
+        }
+    }
+
+    fn fact(net: &str, mac: &str) -> NicFacts {
+        NicFacts {
+            source: format!("network {net}"),
+            mac: Some(mac.into()),
+            model: None,
+            boot_rom: None,
+        }
+    }
+
+    #[test]
+    fn removing_a_nic_keeps_the_other_nics_mac() {
+        let have = [
+            fact("a", "52:54:00:00:00:01"),
+            fact("b", "52:54:00:00:00:02"),
+        ];
+        assert_eq!(match_nics(&[nic("b")], &have), [Some(1)]);
+        // A NIC moved to another network keeps its place (and MAC).
+        assert_eq!(match_nics(&[nic("c"), nic("b")], &have), [Some(0), Some(1)]);
+    }
 }
 
 /// The effective `<memory>` (KiB) after applying `d` over `observed_max`.
@@ -594,9 +641,10 @@ pub fn render_domain(
                             .with_attr("type", graphics_str(kind))
                             .with_attr("autoport", "yes")
                     });
-                    e.remove_attr("listen");
-                    e.remove_children("listen");
+                    // An unset listen leaves libvirt's (or the operator's) choice.
                     if let Some(l) = &g.listen {
+                        e.remove_attr("listen");
+                        e.remove_children("listen");
                         e.set_attr("listen", l.clone());
                         e.children.push(Node::Element(
                             Element::new("listen")

@@ -78,9 +78,26 @@ pub fn apply_patches(root: &mut Element, patches: &[crate::model::XmlPatch]) -> 
             )
         })?;
         let frag = Element::parse(&p.merge).map_err(|e| e.to_string())?;
-        target.replace_child(frag);
+        let slot = target
+            .children
+            .iter_mut()
+            .find(|n| matches!(n, crate::xml::Node::Element(c) if same_slot(c, &frag)));
+        match slot {
+            Some(n) => *n = crate::xml::Node::Element(frag),
+            None => target.children.push(crate::xml::Node::Element(frag)),
+        }
     }
     Ok(())
+}
+
+/// Whether `c` is the child a fragment replaces: the same element name and,
+/// where the fragment gives them, the same identifying attributes, so
+/// `<controller type='scsi'/>` does not overwrite the USB controller.
+fn same_slot(c: &Element, frag: &Element) -> bool {
+    c.name == frag.name
+        && ["type", "index", "name", "id"]
+            .iter()
+            .all(|k| frag.attr(k).is_none() || c.attr(k) == frag.attr(k))
 }
 
 /// Whether every `xml` fragment is present (as a subset) at its place.
@@ -89,10 +106,40 @@ pub fn patch_present(root: &Element, p: &crate::model::XmlPatch) -> bool {
         return false;
     };
     find_path(root, &p.at).is_some_and(|t| {
-        t.children_named(&frag.name)
-            .next()
-            .is_some_and(|c| c.contains(&frag))
+        t.elements()
+            .any(|c| same_slot(c, &frag) && c.contains(&frag))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::XmlPatch;
+
+    #[test]
+    fn a_fragment_replaces_only_the_child_with_its_identity() {
+        let mut root = Element::parse(
+            "<domain><devices><controller type='usb' model='qemu-xhci'/><controller type='sata'/></devices></domain>",
+        )
+        .unwrap();
+        let patch = |m: &str| XmlPatch {
+            at: vec![("domain".into(), 0), ("devices".into(), 0)],
+            at_text: "/domain/devices".into(),
+            merge: m.into(),
+        };
+        let patches = [
+            patch("<controller type='usb' model='none'/>"),
+            patch("<controller type='scsi' model='virtio-scsi'/>"),
+        ];
+        apply_patches(&mut root, &patches).unwrap();
+        let devices = root.child("devices").unwrap();
+        let types: Vec<_> = devices
+            .elements()
+            .map(|c| c.attr("type").unwrap())
+            .collect();
+        assert_eq!(types, ["usb", "sata", "scsi"]);
+        assert!(patches.iter().all(|p| patch_present(&root, p)));
+    }
 }
 
 fn find_path<'a>(root: &'a Element, at: &[(String, usize)]) -> Option<&'a Element> {
