@@ -565,16 +565,14 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanErrors> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            super::redact_passwords(r#"<graphics type="vnc" passwd="s3cret" port="-1"/>"#),
-            r#"<graphics type="vnc" passwd="(redacted)" port="-1"/>"#
-        );
-        assert_eq!(super::redact_passwords("<a b='1'/>"), "<a b='1'/>");
-    }
+/// Memory as KiB, as libvirt stores it (rounded up to whole KiB).
+pub(crate) fn kib(bytes: u64) -> u64 {
+    bytes.div_ceil(1024)
+}
+
+/// Display of a KiB amount in the manifests' units.
+pub(crate) fn show_kib(k: u64) -> String {
+    crate::manifest::units::format_size(k.saturating_mul(1024))
 }
 
 /// sha256 over the canonical JSON of desired and observed state.
@@ -586,12 +584,14 @@ pub fn fingerprint(desired: &DesiredState, observed: &ObservedState) -> String {
     format!("sha256:{:x}", h.finalize())
 }
 
-/// Memory as KiB, as libvirt stores it (rounded up to whole KiB).
-pub(crate) fn kib(bytes: u64) -> u64 {
-    bytes.div_ceil(1024)
-}
-
-/// Display of a KiB amount in the manifests' units.
-pub(crate) fn show_kib(k: u64) -> String {
-    crate::manifest::units::format_size(k.saturating_mul(1024))
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact_passwords(r#"<graphics type="vnc" passwd="s3cret" port="-1"/>"#),
+            r#"<graphics type="vnc" passwd="(redacted)" port="-1"/>"#
+        );
+        assert_eq!(super::redact_passwords("<a b='1'/>"), "<a b='1'/>");
+    }
 }

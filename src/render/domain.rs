@@ -343,15 +343,20 @@ pub fn match_nics(want: &[Interface], have: &[NicFacts]) -> Vec<Option<usize>> {
             }
         }
     }
-    // Without a MAC: the observed NIC on the same network or bridge first,
-    // so removing one NIC does not hand its MAC (and DHCP reservation) to
-    // the next; then the one at the same position (a NIC moved elsewhere).
+    // Without a MAC: the observed NIC on the same network or bridge (at the
+    // same position if it is there), so removing one NIC does not hand its
+    // MAC (and DHCP reservation) to the next; then the one at the same
+    // position (a NIC moved to another network).
     for (i, n) in want.iter().enumerate() {
         if n.mac.is_some() {
             continue;
         }
         let src = nic_source_text(n);
-        if let Some(j) = (0..have.len()).find(|&j| !used[j] && have[j].source == src) {
+        let same = |j: usize| !used[j] && have[j].source == src;
+        let j = (i < have.len() && same(i))
+            .then_some(i)
+            .or_else(|| (0..have.len()).find(|&j| same(j)));
+        if let Some(j) = j {
             used[j] = true;
             out[i] = Some(j);
         }
