@@ -111,6 +111,28 @@ pub fn patch_present(root: &Element, p: &crate::model::XmlPatch) -> bool {
     })
 }
 
+fn find_path<'a>(root: &'a Element, at: &[(String, usize)]) -> Option<&'a Element> {
+    let ((first, _), rest) = at.split_first()?;
+    if &root.name != first {
+        return None;
+    }
+    rest.iter().try_fold(root, |e, (name, idx)| {
+        e.elements().filter(|c| &c.name == name).nth(*idx)
+    })
+}
+
+fn find_path_mut<'a>(root: &'a mut Element, at: &[(String, usize)]) -> Option<&'a mut Element> {
+    let ((first, _), rest) = at.split_first()?;
+    if &root.name != first {
+        return None;
+    }
+    let mut cur = root;
+    for (name, idx) in rest {
+        cur = cur.elements_mut().filter(|e| &e.name == name).nth(*idx)?;
+    }
+    Some(cur)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,26 +162,4 @@ mod tests {
         assert_eq!(types, ["usb", "sata", "scsi"]);
         assert!(patches.iter().all(|p| patch_present(&root, p)));
     }
-}
-
-fn find_path<'a>(root: &'a Element, at: &[(String, usize)]) -> Option<&'a Element> {
-    let ((first, _), rest) = at.split_first()?;
-    if &root.name != first {
-        return None;
-    }
-    rest.iter().try_fold(root, |e, (name, idx)| {
-        e.elements().filter(|c| &c.name == name).nth(*idx)
-    })
-}
-
-fn find_path_mut<'a>(root: &'a mut Element, at: &[(String, usize)]) -> Option<&'a mut Element> {
-    let ((first, _), rest) = at.split_first()?;
-    if &root.name != first {
-        return None;
-    }
-    let mut cur = root;
-    for (name, idx) in rest {
-        cur = cur.elements_mut().filter(|e| &e.name == name).nth(*idx)?;
-    }
-    Some(cur)
 }
