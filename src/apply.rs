@@ -78,9 +78,9 @@ pub fn execute_action(b: &dyn Backend, a: &Action) -> crate::backend::Result<()>
         (Kind::Domain, Operation::Destroy, _) => b.destroy_domain(n),
         (Kind::Domain, Operation::Suspend, _) => b.suspend_domain(n),
         (Kind::Domain, Operation::Resume, _) => b.resume_domain(n),
-        (Kind::Domain, Operation::Restart, Payload::Restart { timeout_ms }) => {
+        (Kind::Domain, Operation::Restart, Payload::Restart { timeout_ms, paused }) => {
             b.shutdown_domain(n, Duration::from_millis(*timeout_ms))?;
-            b.start_domain(n, false)
+            b.start_domain(n, *paused)
         }
         (Kind::Domain, Operation::SetAutostart, Payload::Autostart { on }) => {
             b.set_domain_autostart(n, *on)

@@ -473,8 +473,10 @@ impl Backend for LibvirtHost {
                     std::thread::sleep(
                         wait.min(deadline.saturating_duration_since(Instant::now())),
                     );
-                    if self.domain_state(&d)? == DomainState::Shutoff {
-                        return Ok(());
+                    // A transient domain that stops is gone: that is success.
+                    match self.domain_state(&d) {
+                        Ok(DomainState::Shutoff) | Err(_) => return Ok(()),
+                        Ok(_) => {}
                     }
                     wait = (wait * 2).min(Duration::from_secs(1));
                 }
@@ -484,8 +486,11 @@ impl Backend for LibvirtHost {
         self.count("destroy_domain");
         match d.destroy() {
             Ok(()) => Ok(()),
-            // It stopped on its own between our last look and now.
-            Err(_) if self.domain_state(&d)? == DomainState::Shutoff => Ok(()),
+            // It stopped on its own between our last look and now (and, if
+            // transient, vanished).
+            Err(_) if !matches!(self.domain_state(&d), Ok(s) if s != DomainState::Shutoff) => {
+                Ok(())
+            }
             Err(e) => Err(call_err("destroy domain", name, e)),
         }
     }

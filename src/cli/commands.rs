@@ -9,7 +9,7 @@ use crate::engine::{self, Session};
 use crate::inventory::Inventory;
 use crate::manifest::{self, ManifestError};
 use crate::model::DesiredState;
-use crate::plan::{render_text, Plan};
+use crate::plan::{render_text, Operation, Plan};
 
 /// Load manifests; on invalid input print every error to stderr.
 fn load(args: &ManifestArgs) -> Result<Option<DesiredState>, CliError> {
@@ -110,6 +110,9 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         eprintln!("apply cancelled; nothing was changed");
         return Ok(exit::ERROR);
     }
+    // Ownership of what apply creates must be recordable: find out now, not
+    // after the pools and volumes exist.
+    inventory.save(&common.state_dir)?;
     let progress = if std::io::stderr().is_terminal() && !json {
         let bar = indicatif::ProgressBar::new(p.actions.len() as u64);
         bar.set_style(
@@ -227,7 +230,22 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
             )?,
         }
     }
-    Ok(if done == 0 && !failed.is_empty() {
+    // A failed action of several calls (shutdown then destroy, restart,
+    // several DHCP hosts or live updates) may have changed something.
+    let multi_call = |id: &str| {
+        p.actions.iter().any(|a| {
+            a.id == id
+                && matches!(
+                    a.operation,
+                    Operation::Shutdown
+                        | Operation::Restart
+                        | Operation::UpdateLive
+                        | Operation::UpdateDhcpHosts
+                )
+        })
+    };
+    let nothing_changed = done == 0 && !failed.iter().any(|f| multi_call(&f.id));
+    Ok(if nothing_changed && !failed.is_empty() {
         exit::ERROR
     } else if failed.is_empty() && converged {
         exit::OK

@@ -8,12 +8,19 @@ use crate::xml::Element;
 
 /// Field-by-field differences of the fields the manifest sets, after
 /// normalising both sides the way libvirt does.
+///
+/// `mem_align_kib` is how far up libvirt may have rounded memory in the XML
+/// compared: 1 for the persistent config, 1024 for the live XML of a
+/// running transient domain (QEMU runs whole MiB).
 pub(crate) fn domain_changes(
     d: &Domain,
     have: &DomainFacts,
     caps: &Capabilities,
     running: bool,
+    mem_align_kib: u64,
 ) -> Vec<Change> {
+    let same_mem =
+        |have: u64, want: u64| have >= want && have <= want.div_ceil(mem_align_kib) * mem_align_kib;
     let mut out = Vec::new();
     let mut diff = |field: &str, from: String, to: String, class: ChangeClass| {
         if from != to {
@@ -86,24 +93,28 @@ pub(crate) fn domain_changes(
     }
     // Memory: the balloon (currentMemory) moves live within the ceiling.
     let max_mem = target_max_memory(d, Some(have.max_memory_kib));
-    diff(
-        "maxMemory",
-        show_kib(have.max_memory_kib),
-        show_kib(max_mem),
-        ChangeClass::NextBoot,
-    );
+    if !same_mem(have.max_memory_kib, max_mem) {
+        diff(
+            "maxMemory",
+            show_kib(have.max_memory_kib),
+            show_kib(max_mem),
+            ChangeClass::NextBoot,
+        );
+    }
     let mem = kib(d.memory);
     let mem_class = if running && mem <= have.max_memory_kib {
         ChangeClass::Live
     } else {
         ChangeClass::NextBoot
     };
-    diff(
-        "memory",
-        show_kib(have.memory_kib),
-        show_kib(mem),
-        mem_class,
-    );
+    if !same_mem(have.memory_kib, mem) {
+        diff(
+            "memory",
+            show_kib(have.memory_kib),
+            show_kib(mem),
+            mem_class,
+        );
+    }
     let max_vcpus = target_max_vcpus(d, Some(have.max_vcpus));
     diff(
         "maxVcpus",
@@ -464,34 +475,31 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             deps.push(obj_key(Kind::Network, &hname, n));
         }
     }
-    let volume_format = |pool: &str, name: &str| -> Option<VolumeFormat> {
+    // The driver type of a volume disk: the volume manifest's format, else
+    // what the host reports (an ISO image is raw to QEMU).
+    let volume_format = |pool: &str, name: &str| -> Option<String> {
         let key = VolKey {
             host: hname.clone(),
             pool: pool.to_string(),
             name: name.to_string(),
         };
-        desired
+        let from_manifest = desired
             .volumes
             .get(&key)
             .and_then(|v| v.format)
-            .or_else(|| {
-                host.volumes
-                    .get(&(pool.to_string(), name.to_string()))
-                    .and_then(|v| v.xml.as_deref())
-                    .and_then(|x| Element::parse(x).ok())
-                    .and_then(|e| {
-                        e.find(&["target", "format"])
-                            .and_then(|f| f.attr("type"))
-                            .map(str::to_string)
-                    })
-                    .map(|t| {
-                        if t == "raw" {
-                            VolumeFormat::Raw
-                        } else {
-                            VolumeFormat::Qcow2
-                        }
-                    })
-            })
+            .map(|f| crate::render::storage::format_str(f).to_string());
+        from_manifest.or_else(|| {
+            host.volumes
+                .get(&(pool.to_string(), name.to_string()))
+                .and_then(|v| v.xml.as_deref())
+                .and_then(|x| Element::parse(x).ok())
+                .and_then(|e| {
+                    e.find(&["target", "format"])
+                        .and_then(|f| f.attr("type"))
+                        .map(str::to_string)
+                })
+                .map(|t| if t == "iso" { "raw".to_string() } else { t })
+        })
     };
     let marker = b.marker(&d.meta, d);
     let cx = DomainContext {
@@ -594,7 +602,9 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             ),
         );
     }
-    let mut changes = domain_changes(d, &facts, caps, running);
+    // A transient domain has no persistent config: its XML is the live one.
+    let mem_align = if obs.persistent { 1 } else { 1024 };
+    let mut changes = domain_changes(d, &facts, caps, running, mem_align);
     changes.extend(xml_changes(d, &root));
     if obs.persistent != d.persistent {
         changes.push(Change {
@@ -769,10 +779,15 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                     Operation::Restart,
                     Effect::Power,
                     vec![],
-                    Payload::Restart { timeout_ms },
+                    Payload::Restart {
+                        timeout_ms,
+                        paused: d.state == PowerState::Paused,
+                    },
                     &deps,
                     true,
                 );
+                // The restart brings the guest to its desired state already.
+                state = d.state;
             } else {
                 b.notice(
                     Kind::Domain,

@@ -221,8 +221,10 @@ pub enum Payload {
     Shutdown {
         timeout_ms: u64,
     },
+    /// Shut down (graceful, then destroy) and start again, paused or not.
     Restart {
         timeout_ms: u64,
+        paused: bool,
     },
     Autostart {
         on: bool,

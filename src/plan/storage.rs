@@ -285,6 +285,26 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
         deps.push(obj_key(Kind::Volume, &hname, &format!("{pool}/{name}")));
     }
     let capacity = v.capacity.unwrap_or(0);
+    let pool_inactive = host.pools.get(&v.pool).is_some_and(|p| !p.active);
+    if obs.is_none()
+        && pool_inactive
+        && b.input
+            .inventory
+            .owns_volume(&host.uri, &v.pool, &v.meta.name)
+    {
+        // An inactive pool lists no volumes: this one, created by virtsync,
+        // is most likely there. The pool is started by this plan and the
+        // re-plan after apply sees the volume (or plans it if it is gone).
+        b.notice(
+            Kind::Volume,
+            &v.meta,
+            format!(
+                "pool `{}` is inactive, so this volume cannot be checked until it starts",
+                v.pool
+            ),
+        );
+        return;
+    }
     let Some(obs) = obs else {
         let backing = match &v.backing_store {
             Some((pool, name)) => match volume_path_and_format(b, host, &hname, pool, name) {
@@ -347,6 +367,9 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
     }
     if capacity_in_sync(capacity, facts.capacity) {
         // libvirt's rounding, not a difference.
+    } else if v.clone_from.is_some() && capacity < facts.capacity {
+        // A copy is at least as large as its source: libvirt grew it to
+        // the source's size at creation; the manifest's size is a minimum.
     } else if capacity < facts.capacity {
         b.error(
             Kind::Volume,

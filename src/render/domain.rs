@@ -9,7 +9,9 @@ use crate::xml::{Element, Node};
 pub struct DomainContext<'a> {
     pub caps: &'a Capabilities,
     /// The format of a volume a disk names (from its manifest or the host).
-    pub volume_format: &'a dyn Fn(&str, &str) -> Option<VolumeFormat>,
+    /// The QEMU driver type (`qcow2`, `raw`, ...) of the volume a disk
+    /// names, from its manifest or the host; `None` when neither knows.
+    pub volume_format: &'a dyn Fn(&str, &str) -> Option<String>,
     pub marker: &'a Marker,
 }
 
@@ -761,23 +763,22 @@ fn render_disk(
                     .with_attr("pool", pool.clone())
                     .with_attr("volume", name.clone()),
             );
-            Some((cx.volume_format)(pool, name).unwrap_or(VolumeFormat::Qcow2))
+            // A volume created by this plan defaults to qcow2, as its
+            // manifest does.
+            (cx.volume_format)(pool, name).unwrap_or_else(|| "qcow2".into())
         }
         DiskSource::Path { path, format } => {
             e.set_attr("type", "file");
             e.replace_child(Element::new("source").with_attr("file", path.clone()));
-            Some(*format)
+            crate::render::storage::format_str(*format).to_string()
         }
         DiskSource::Empty => {
             e.set_attr("type", "file");
             e.remove_children("source");
-            None
+            "raw".to_string()
         }
     };
-    let driver_type = match format {
-        Some(VolumeFormat::Qcow2) => "qcow2",
-        Some(VolumeFormat::Raw) | None => "raw",
-    };
+    let driver_type = format.as_str();
     let drv = e.ensure_child("driver");
     drv.set_attr("name", "qemu");
     drv.set_attr("type", driver_type);
