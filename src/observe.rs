@@ -24,6 +24,9 @@ pub enum ObserveError {
 #[derive(Debug, Default, Clone)]
 pub struct Interest {
     pub domains: BTreeSet<String>,
+    /// Domains the manifests put on other hosts: read too when they exist
+    /// here, so a domain moved by `metadata.host` is not silently doubled.
+    pub foreign_domains: BTreeSet<String>,
     pub networks: BTreeSet<String>,
     pub pools: BTreeSet<String>,
     pub volumes: BTreeSet<(String, String)>,
@@ -46,6 +49,12 @@ impl Interest {
                 .domains
                 .keys()
                 .filter(|k| on(&k.host))
+                .map(|k| k.name.clone())
+                .collect(),
+            foreign_domains: desired
+                .domains
+                .keys()
+                .filter(|k| !on(&k.host))
                 .map(|k| k.name.clone())
                 .collect(),
             networks: desired
@@ -100,7 +109,7 @@ pub fn observe_host(host: &LibvirtHost, want: &Interest) -> Result<ObservedHost,
         uri: host.uri().to_string(),
         ..ObservedHost::default()
     };
-    if !want.domains.is_empty() {
+    if !want.domains.is_empty() || !want.foreign_domains.is_empty() {
         let listing = host.list_domains(want.domain_autostart)?;
         let paused: BTreeSet<_> = listing.paused.into_iter().collect();
         let autostart: BTreeSet<_> = listing.autostart.into_iter().collect();
@@ -115,7 +124,7 @@ pub fn observe_host(host: &LibvirtHost, want: &Interest) -> Result<ObservedHost,
             } else {
                 PowerState::Shutoff
             };
-            let xml = if want.domains.contains(&name) {
+            let xml = if want.domains.contains(&name) || want.foreign_domains.contains(&name) {
                 Some(host.domain_xml(d)?)
             } else {
                 None

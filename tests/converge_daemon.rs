@@ -1031,3 +1031,38 @@ fn devices_added_to_a_running_guest_are_hot_plugged() {
     assert_eq!(config.matches("<interface").count(), 1, "{config}");
     assert_eq!(f.plan_exit_code().0, 0);
 }
+
+/// Moving a domain to another host by `metadata.host` is refused while a
+/// managed copy runs on the first one (no second copy of the guest).
+#[test]
+fn moving_a_domain_between_hosts_is_refused_until_migration_exists() {
+    let b = PrivateDaemon::start();
+    let net = |name: &str, host: &str| {
+        format!("apiVersion: virtsync.io/v1alpha1\nkind: Network\nmetadata: {{name: {name}{host}}}\nspec: {{active: false}}\n")
+    };
+    let hosts = format!("apiVersion: virtsync.io/v1alpha1\nkind: Host\nmetadata: {{name: hostb}}\nspec: {{uri: \"{}\"}}\n", b.uri);
+    let guest = |moved: bool| {
+        let d = domain("cv-mv", "  memory: 64MiB\n  vcpus: 1\n  state: shutoff\n");
+        if moved {
+            d.replace("  name: cv-mv\n", "  name: cv-mv\n  host: hostb\n")
+        } else {
+            d
+        }
+    };
+    let f = Fixture::new(&[
+        ("hosts.yaml", &hosts),
+        ("na.yaml", &net("cv-na", "")),
+        ("nb.yaml", &net("cv-nb", ", host: hostb")),
+        ("guest.yaml", &guest(false)),
+    ]);
+    f.apply_ok();
+    f.write("guest.yaml", &guest(true));
+    let out = f.run("plan", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("migration) is not supported yet"),
+        "{}",
+        text(&out)
+    );
+    assert!(b.virsh(&["list", "--all", "--name"]).trim().is_empty());
+}

@@ -455,6 +455,37 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         );
         return;
     }
+    // A managed domain of this name on another connected host that the
+    // manifests do not put there: `metadata.host` was moved. Until
+    // migration exists, refuse rather than run a second copy.
+    for (other, oh) in &b.input.observed.hosts {
+        if other == &d.meta.host
+            || b.input.desired.domains.contains_key(&ObjKey {
+                host: other.clone(),
+                name: d.meta.name.clone(),
+            })
+        {
+            continue;
+        }
+        let owned_there = oh
+            .domains
+            .get(&d.meta.name)
+            .and_then(|o| o.xml.as_deref())
+            .and_then(|x| Element::parse(x).ok())
+            .is_some_and(|r| crate::render::read_marker(&r).is_some());
+        if owned_there {
+            let there = other
+                .clone()
+                .unwrap_or_else(|| "the default connection".into());
+            return b.error(
+                Kind::Domain,
+                &d.meta,
+                format!(
+                    "virtsync manages a domain of this name on {there} too; moving a domain between hosts (migration) is not supported yet: shut it down and undefine it there first, or restore metadata.host"
+                ),
+            );
+        }
+    }
     let Some(host) = b.observed(&d.meta.host) else {
         b.error(Kind::Domain, &d.meta, "its host was not observed");
         return;
