@@ -959,3 +959,97 @@ fn autostart_is_a_live_change() {
         ChangeClass::Live
     );
 }
+
+#[test]
+fn a_restart_of_a_paused_guest_brings_it_back_paused() {
+    // Memory above the ceiling: next-boot; onConfigChange restarts.
+    let d = existing_desired(&[
+        (
+            "  state: shutoff\n",
+            "  state: paused\n  restartPolicy: onConfigChange\n",
+        ),
+        (
+            "  memory: 512MiB\n  maxMemory: 1GiB",
+            "  memory: 2GiB\n  maxMemory: 2GiB",
+        ),
+    ]);
+    let (h, inv) = existing_host(PowerState::Paused);
+    let p = plan_ok(&d, &h, &inv);
+    assert_eq!(ids(&p), ["domain/web/define", "domain/web/restart"]);
+    match &action(&p, "domain/web/restart").payload {
+        Payload::Restart { paused, .. } => assert!(*paused),
+        other => panic!("{other:?}"),
+    }
+    // From paused to running: the restart starts it running, no resume.
+    let d = existing_desired(&[
+        (
+            "  state: shutoff\n",
+            "  state: running\n  restartPolicy: onConfigChange\n",
+        ),
+        (
+            "  memory: 512MiB\n  maxMemory: 1GiB",
+            "  memory: 2GiB\n  maxMemory: 2GiB",
+        ),
+    ]);
+    let p = plan_ok(&d, &h, &inv);
+    assert_eq!(ids(&p), ["domain/web/define", "domain/web/restart"]);
+}
+
+#[test]
+fn a_uuid_change_is_an_error_never_a_replace() {
+    let (h, inv) = existing_host(PowerState::Running);
+    let d = existing_desired(&[(
+        "  state: shutoff\n",
+        "  state: running\n  uuid: 00000000-0000-4000-8000-000000000001\n",
+    )]);
+    let e = plan_err(&d, &h, &inv);
+    assert!(e.contains("never replaced automatically"), "{e}");
+}
+
+#[test]
+fn a_clone_larger_than_asked_is_in_sync() {
+    let (mut h, mut inv) = existing_host(PowerState::Shutoff);
+    let d = existing_desired(&[(
+        "  capacity: 2GiB\n",
+        "  capacity: 2GiB\n---\napiVersion: virtsync.io/v1alpha1\nkind: Volume\nmetadata: {name: copy.qcow2}\nspec: {pool: images, capacity: 1GiB, cloneFrom: {name: web.qcow2}}\n",
+    )]);
+    // libvirt made the copy as large as its 2 GiB source.
+    let web = h.volumes[&("images".to_string(), "web.qcow2".to_string())].clone();
+    let copy_xml = web.xml.clone().unwrap().replace("web.qcow2", "copy.qcow2");
+    h.volumes.insert(
+        ("images".into(), "copy.qcow2".into()),
+        ObservedVolume {
+            pool: "images".into(),
+            name: "copy.qcow2".into(),
+            xml: Some(copy_xml),
+        },
+    );
+    inv.record_volume(&h.uri, "images", "copy.qcow2");
+    assert!(plan_ok(&d, &h, &inv).is_empty());
+}
+
+#[test]
+fn a_transient_domains_live_memory_rounding_is_no_change() {
+    let (mut h, inv) = existing_host(PowerState::Running);
+    h.domains.get_mut("web").unwrap().persistent = false;
+    // QEMU runs whole MiB: 524000 KiB asked, 524288 KiB (512 MiB) live.
+    let d = existing_desired(&[
+        (
+            "  state: shutoff\n",
+            "  state: running\n  persistent: false\n",
+        ),
+        ("  memory: 512MiB\n", "  memory: 524000KiB\n"),
+    ]);
+    let p = plan_ok(&d, &h, &inv);
+    assert!(p.is_empty(), "{}", render_text(&p));
+    // A real change still re-creates it.
+    let d = existing_desired(&[
+        (
+            "  state: shutoff\n",
+            "  state: running\n  persistent: false\n",
+        ),
+        ("  memory: 512MiB\n", "  memory: 768MiB\n"),
+    ]);
+    let p = plan_ok(&d, &h, &inv);
+    assert_eq!(ids(&p), ["domain/web/shutdown", "domain/web/create"]);
+}
