@@ -430,20 +430,6 @@ fn graphics_summary(t: &str, listen: Option<&str>) -> String {
     }
 }
 
-/// Escape-hatch fragments that are not (yet) present.
-fn xml_changes(d: &Domain, root: &Element) -> Vec<Change> {
-    d.xml
-        .iter()
-        .filter(|p| !crate::render::patch_present(root, p))
-        .map(|p| Change {
-            field: format!("xml[{}]", p.at_text),
-            from: "(differs)".into(),
-            to: p.merge.clone(),
-            class: ChangeClass::NextBoot,
-        })
-        .collect()
-}
-
 pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     if d.snapshot_policy.is_some() {
         // Never silently ignored: the policy would promise snapshots that
@@ -575,17 +561,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             true,
         );
         if d.autostart == Some(true) {
-            b.push(
-                Kind::Domain,
-                &hname,
-                &d.meta.name,
-                Operation::SetAutostart,
-                Effect::Update,
-                vec![autostart_change(false, true)],
-                Payload::Autostart { on: true },
-                &[],
-                false,
-            );
+            b.enable_autostart(Kind::Domain, &hname, &d.meta.name);
         }
         if d.state != PowerState::Shutoff {
             let paused = d.state == PowerState::Paused;
@@ -604,21 +580,14 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         return;
     };
 
-    let Some(root) = obs.xml.as_deref().and_then(|x| Element::parse(x).ok()) else {
-        return b.error(
-            Kind::Domain,
-            &d.meta,
-            "its XML could not be read from the host",
-        );
+    let Some(root) = b.owned_xml(
+        Kind::Domain,
+        &d.meta,
+        obs.xml.as_deref(),
+        "rename the manifest, or remove or rename the existing domain (adoption comes in a later release)",
+    ) else {
+        return;
     };
-    if crate::render::read_marker(&root).is_none() {
-        return b.error(
-            Kind::Domain,
-            &d.meta,
-            "a domain of this name exists on the host but virtsync does not manage it (no ownership marker); \
-             rename the manifest, or remove or rename the existing domain (adoption comes in a later release)",
-        );
-    }
     let running = obs.state != PowerState::Shutoff;
     let facts = read_domain(&root);
     if let Some(u) = d.uuid.as_ref().filter(|u| **u != facts.uuid) {
@@ -636,7 +605,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     // A transient domain has no persistent config: its XML is the live one.
     let mem_align = if obs.persistent { 1 } else { 1024 };
     let mut changes = domain_changes(d, &facts, caps, running, mem_align);
-    changes.extend(xml_changes(d, &root));
+    changes.extend(xml_changes(&d.xml, &root));
     if obs.persistent != d.persistent {
         changes.push(Change {
             field: "persistent".into(),
@@ -736,17 +705,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         }
         // A new definition starts without autostart.
         if d.persistent && d.autostart == Some(true) {
-            b.push(
-                Kind::Domain,
-                &hname,
-                &name,
-                Operation::SetAutostart,
-                Effect::Update,
-                vec![autostart_change(false, true)],
-                Payload::Autostart { on: true },
-                &[],
-                false,
-            );
+            b.enable_autostart(Kind::Domain, &hname, &name);
         }
     } else if !changes.is_empty() {
         let rendered = match render_domain(d, Some(&root), &cx) {

@@ -329,6 +329,20 @@ pub(crate) fn autostart_change(from: bool, to: bool) -> Change {
     }
 }
 
+/// Escape-hatch fragments (Domain, Network) not (yet) present in `root`.
+pub(crate) fn xml_changes(patches: &[XmlPatch], root: &crate::xml::Element) -> Vec<Change> {
+    patches
+        .iter()
+        .filter(|p| !crate::render::patch_present(root, p))
+        .map(|p| Change {
+            field: format!("xml[{}]", p.at_text),
+            from: "(differs)".into(),
+            to: p.merge.clone(),
+            class: ChangeClass::NextBoot,
+        })
+        .collect()
+}
+
 /// How messages name a kind.
 pub(crate) fn kind_noun(k: Kind) -> &'static str {
     match k {
@@ -495,6 +509,47 @@ impl<'a> Builder<'a> {
             ),
             Some(true) => {}
         }
+    }
+
+    /// The observed XML of an existing domain or network, if virtsync owns
+    /// it (its `<metadata>` carries the marker); else a planning error that
+    /// ends with `what_to_do`.
+    pub fn owned_xml(
+        &mut self,
+        kind: Kind,
+        meta: &Meta,
+        xml: Option<&str>,
+        what_to_do: &str,
+    ) -> Option<crate::xml::Element> {
+        let Some(root) = xml.and_then(|x| crate::xml::Element::parse(x).ok()) else {
+            self.error(kind, meta, "its XML could not be read from the host");
+            return None;
+        };
+        if crate::render::read_marker(&root).is_none() {
+            let noun = kind_noun(kind);
+            self.error(
+                kind,
+                meta,
+                format!("a {noun} of this name exists on the host but virtsync does not manage it (no ownership marker); {what_to_do}"),
+            );
+            return None;
+        }
+        Some(root)
+    }
+
+    /// A newly defined object starts without autostart: turn it on.
+    pub fn enable_autostart(&mut self, kind: Kind, host: &HostName, name: &str) {
+        self.push(
+            kind,
+            host,
+            name,
+            Operation::SetAutostart,
+            Effect::Update,
+            vec![autostart_change(false, true)],
+            Payload::Autostart { on: true },
+            &[],
+            false,
+        );
     }
 
     pub fn observed(&self, host: &HostName) -> Option<&'a ObservedHost> {

@@ -4,7 +4,6 @@
 
 use super::*;
 use crate::render::network::*;
-use crate::xml::Element;
 
 pub(crate) fn network_changes(n: &Network, have: &NetworkFacts) -> Vec<Change> {
     let mut out = Vec::new();
@@ -210,47 +209,21 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
             );
         }
         if n.autostart == Some(true) {
-            b.push(
-                Kind::Network,
-                &hname,
-                &name,
-                Operation::SetAutostart,
-                Effect::Update,
-                vec![autostart_change(false, true)],
-                Payload::Autostart { on: true },
-                &[],
-                false,
-            );
+            b.enable_autostart(Kind::Network, &hname, &name);
         }
         return;
     };
-    let Some(root) = obs.xml.as_deref().and_then(|x| Element::parse(x).ok()) else {
-        return b.error(
-            Kind::Network,
-            &n.meta,
-            "its XML could not be read from the host",
-        );
+    let Some(root) = b.owned_xml(
+        Kind::Network,
+        &n.meta,
+        obs.xml.as_deref(),
+        "mark the manifest `metadata.external: true` to use it as it is, or rename the manifest",
+    ) else {
+        return;
     };
-    if crate::render::read_marker(&root).is_none() {
-        return b.error(
-            Kind::Network,
-            &n.meta,
-            "a network of this name exists on the host but virtsync does not manage it (no ownership marker); \
-             mark the manifest `metadata.external: true` to use it as it is, or rename the manifest",
-        );
-    }
     let facts = read_network(&root);
     let mut changes = network_changes(n, &facts);
-    for p in &n.xml {
-        if !crate::render::patch_present(&root, p) {
-            changes.push(Change {
-                field: format!("xml[{}]", p.at_text),
-                from: "(differs)".into(),
-                to: p.merge.clone(),
-                class: ChangeClass::NextBoot,
-            });
-        }
-    }
+    changes.extend(xml_changes(&n.xml, &root));
     if changes.iter().any(|c| c.class == ChangeClass::Replace) {
         return b.error(Kind::Network, &n.meta, "the network's UUID differs from the manifest's; a network is not replaced automatically: remove `uuid` from the manifest or redefine the network by hand");
     }

@@ -109,17 +109,7 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
             );
         }
         if p.autostart == Some(true) {
-            b.push(
-                Kind::StoragePool,
-                &hname,
-                &name,
-                Operation::SetAutostart,
-                Effect::Update,
-                vec![autostart_change(false, true)],
-                Payload::Autostart { on: true },
-                &[],
-                false,
-            );
+            b.enable_autostart(Kind::StoragePool, &hname, &name);
         }
         return;
     };
