@@ -12,15 +12,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+// The throw-away daemon harness of the integration tests.
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::PrivateDaemon as Daemon;
 use virtsync::engine::{self, Session};
 use virtsync::inventory::Inventory;
 use virtsync::manifest::{self, LoadOptions};
 
 const HEADER: &str = "apiVersion: virtsync.io/v1alpha1\n";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The virtsync binary built next to this one.
 fn virtsync_bin() -> PathBuf {
@@ -28,89 +29,17 @@ fn virtsync_bin() -> PathBuf {
     me.with_file_name("virtsync")
 }
 
-struct Daemon {
-    dir: tempfile::TempDir,
-    uri: String,
-}
-
-impl Daemon {
-    fn start() -> Daemon {
-        let dir = tempfile::Builder::new()
-            .prefix("virtsync-bench-")
-            .tempdir()
-            .expect("tempdir");
-        let out = Command::new(repo().join("scripts/private-libvirtd"))
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .expect("run scripts/private-libvirtd");
-        assert!(
-            out.status.success(),
-            "cannot start a private libvirtd (run scripts/setup.sh as root): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Daemon {
-            uri: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-            dir,
-        }
-    }
-
-    fn admin(&self, args: &[&str]) {
-        let admin = format!(
-            "libvirtd:///system?socket={}/sock/libvirt-admin-sock",
-            self.dir.path().display()
-        );
-        let st = Command::new("virt-admin")
-            .arg("-c")
-            .arg(&admin)
-            .args(args)
-            .stdout(Stdio::null())
-            .status()
-            .expect("virt-admin");
-        assert!(st.success(), "virt-admin {args:?}");
-    }
-
-    /// Start logging RPCs; returns the log path.
-    fn log_rpcs(&self) -> PathBuf {
-        let log = self.dir.path().join("log/rpc.log");
-        self.admin(&["daemon-log-filters", "1:rpc.netserverprogram"]);
-        self.admin(&["daemon-log-outputs", &format!("1:file:{}", log.display())]);
-        log
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("scripts/private-libvirtd"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
-fn rpc_count(log: &Path) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("proc="))
-        .count()
-}
-
-/// Procedures that change something (define, create, destroy, ...): any of
-/// these in a converged apply is a bug. Read-only procedures are listed;
-/// everything else counts as a write.
-fn rpc_writes(log: &Path) -> usize {
-    // open, close, capabilities, domain xml, network xml, supports_feature,
-    // auth_list, pool xml, vol xml, list_all_*, get_all_domain_stats, ...
-    const READS: &[u32] = &[
-        1, 2, 7, 14, 43, 60, 66, 88, 99, 100, 101, 273, 281, 282, 283, 344,
-    ];
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split("proc=").nth(1)?.trim().parse::<u32>().ok())
-        .filter(|p| !READS.contains(p))
-        .count()
+/// RPCs logged since `log` was last truncated: (all, writes). Writes are
+/// procedures outside the harness's list of reads; any in a converged apply
+/// is a bug.
+fn rpc_totals(log: &Path) -> (usize, usize) {
+    let counts = common::rpc_counts(log);
+    let writes = counts
+        .iter()
+        .filter(|(p, _)| !common::READ_PROCS.iter().any(|(r, _)| r == *p))
+        .map(|(_, n)| n)
+        .sum();
+    (counts.values().sum(), writes)
 }
 
 /// CPU seconds used so far by all QEMU processes (the guests of the one
@@ -427,8 +356,7 @@ fn main() {
                 assert_eq!(code, 0, "converged apply failed:\n{out}");
                 std::thread::sleep(Duration::from_millis(100));
                 times.push(t);
-                rpcs = rpc_count(&log);
-                writes = rpc_writes(&log);
+                (rpcs, writes) = rpc_totals(&log);
                 calls = serde_json::from_str::<serde_json::Value>(&out)
                     .map(|v| v["calls"].clone())
                     .unwrap_or_default();

@@ -91,6 +91,49 @@ impl Drop for PrivateDaemon {
     }
 }
 
+/// Read-only RPC procedures of libvirt's remote protocol
+/// (src/remote/remote_protocol.x) that observing may use.
+pub const READ_PROCS: &[(u32, &str)] = &[
+    (1, "connect_open"),
+    (2, "connect_close"),
+    (3, "connect_get_type"),
+    (4, "connect_get_version"),
+    (7, "connect_get_capabilities"),
+    (14, "domain_get_xml_desc"),
+    (15, "domain_get_autostart"),
+    (16, "domain_get_info"),
+    (23, "domain_lookup_by_name"),
+    (43, "network_get_xml_desc"),
+    (44, "network_get_autostart"),
+    (46, "network_lookup_by_name"),
+    (59, "connect_get_hostname"),
+    (60, "connect_supports_feature"),
+    (66, "auth_list"),
+    (84, "storage_pool_lookup_by_name"),
+    (87, "storage_pool_get_info"),
+    (88, "storage_pool_get_xml_desc"),
+    (89, "storage_pool_get_autostart"),
+    (95, "storage_vol_lookup_by_name"),
+    (98, "storage_vol_get_info"),
+    (99, "storage_vol_get_xml_desc"),
+    (110, "connect_get_uri"),
+    (149, "connect_is_secure"),
+    (150, "domain_is_active"),
+    (151, "domain_is_persistent"),
+    (152, "network_is_active"),
+    (153, "network_is_persistent"),
+    (154, "storage_pool_is_active"),
+    (155, "storage_pool_is_persistent"),
+    (157, "connect_get_lib_version"),
+    (212, "domain_get_state"),
+    (265, "domain_get_metadata"),
+    (273, "connect_list_all_domains"),
+    (281, "connect_list_all_storage_pools"),
+    (282, "storage_pool_list_all_volumes"),
+    (283, "connect_list_all_networks"),
+    (344, "connect_get_all_domain_stats"),
+];
+
 /// RPCs dispatched since the log was last truncated, by procedure number.
 pub fn rpc_counts(log: &Path) -> std::collections::BTreeMap<u32, usize> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
