@@ -45,9 +45,6 @@ pub(crate) fn domain_changes(
             ChangeClass::NextBoot,
         );
     }
-    if let Some(u) = &d.uuid {
-        diff("uuid", have.uuid.clone(), u.clone(), ChangeClass::Replace);
-    }
     if let Some(a) = &d.arch {
         diff(
             "arch",
