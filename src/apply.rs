@@ -399,6 +399,7 @@ mod tests {
             ],
             notices: vec![],
             summary: Summary::default(),
+            live_xml_wanted: Default::default(),
         };
         // libvirt's test driver: the pool `p` does not exist, so creating
         // the volume fails; its built-in domain `test` takes autostart.

@@ -40,4 +40,5 @@ pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod render;
+pub mod units;
 pub mod xml;

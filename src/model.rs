@@ -419,6 +419,10 @@ pub struct ObservedDomain {
     pub autostart: bool,
     /// Inactive (persistent) XML; read only for managed names.
     pub xml: Option<String>,
+    /// The live XML of a running domain, read only when the planner asks
+    /// for it ([`crate::plan::Plan::live_xml_wanted`]): live actions
+    /// (resize, hot-plug, unplug) address the device the running guest has.
+    pub live_xml: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

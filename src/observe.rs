@@ -137,6 +137,7 @@ pub fn observe_host(host: &LibvirtHost, want: &Interest) -> Result<ObservedHost,
                     persistent: !transient.contains(&name),
                     autostart: autostart.contains(&name),
                     xml,
+                    live_xml: None,
                     name,
                 },
             );

@@ -99,6 +99,7 @@ fn existing_host(web_state: PowerState) -> (ObservedHost, Inventory) {
             persistent: true,
             autostart: false,
             xml: Some(dom),
+            live_xml: None,
         },
     );
     let net = fixture("existing/network-lan.xml");
@@ -792,6 +793,7 @@ fn unmanaged_existing_domain_is_a_planning_error() {
             persistent: true,
             autostart: false,
             xml: Some(xml),
+            live_xml: None,
         },
     );
     let e = plan_err(&d, &h, &Inventory::default());

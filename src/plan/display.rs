@@ -60,7 +60,7 @@ fn created_summary(a: &Action) -> Option<String> {
             let f = storage::read_volume(&root);
             let mut s = format!(
                 "{} {}",
-                crate::manifest::units::format_size(f.capacity),
+                crate::units::format_size(f.capacity),
                 f.format.unwrap_or_else(|| "raw".into())
             );
             if let Some(b) = f.backing_path {

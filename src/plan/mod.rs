@@ -36,6 +36,12 @@ pub struct Plan {
     /// under `restartPolicy: never`).
     pub notices: Vec<Notice>,
     pub summary: Summary,
+    /// Running domains whose live XML the planner needs and did not have
+    /// (`ObservedDomain::live_xml`): the reconcile pass reads them and
+    /// plans again. Reading them only when a live action is in sight keeps
+    /// a converged pass at one XML read per object.
+    #[serde(skip)]
+    pub live_xml_wanted: BTreeSet<(HostName, String)>,
 }
 
 impl Plan {
@@ -258,15 +264,8 @@ pub enum Payload {
     },
 }
 
-/// The ownership marker written into domains and networks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Marker {
-    pub manifest: String,
-    pub revision: String,
-    pub spec: String,
-}
-
-pub const MARKER_NS: &str = "https://virtsync.io/xmlns/owner/v1";
+pub use crate::render::{Marker, MARKER_NS};
+pub(crate) use crate::units::{kib, show_kib};
 
 /// Everything the planner knows, as data.
 pub struct PlanInput<'a> {
@@ -313,6 +312,7 @@ pub(crate) struct Builder<'a> {
     pub actions: Vec<Action>,
     pub notices: Vec<Notice>,
     pub errors: Vec<PlanError>,
+    pub live_xml_wanted: BTreeSet<(HostName, String)>,
     /// Object key → the id of the action after which it is usable.
     ready: BTreeMap<String, String>,
     /// Object key → its last action (chains an object's actions).
@@ -574,6 +574,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanErrors> {
         actions: Vec::new(),
         notices: Vec::new(),
         errors: Vec::new(),
+        live_xml_wanted: BTreeSet::new(),
         ready: BTreeMap::new(),
         last: BTreeMap::new(),
     };
@@ -619,17 +620,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanErrors> {
         actions: b.actions,
         notices: b.notices,
         summary,
+        live_xml_wanted: b.live_xml_wanted,
     })
-}
-
-/// Memory as KiB, as libvirt stores it (rounded up to whole KiB).
-pub(crate) fn kib(bytes: u64) -> u64 {
-    bytes.div_ceil(1024)
-}
-
-/// Display of a KiB amount in the manifests' units.
-pub(crate) fn show_kib(k: u64) -> String {
-    crate::manifest::units::format_size(k.saturating_mul(1024))
 }
 
 /// sha256 over the canonical JSON of desired and observed state.

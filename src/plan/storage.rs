@@ -366,15 +366,15 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             &v.meta,
             format!(
                 "the volume holds {} on the host, the manifest says {}: shrinking is not supported (data would be lost); raise capacity back",
-                crate::manifest::units::format_size(facts.capacity),
-                crate::manifest::units::format_size(capacity)
+                crate::units::format_size(facts.capacity),
+                crate::units::format_size(capacity)
             ),
         );
     } else {
         let ch = Change {
             field: "capacity".into(),
-            from: crate::manifest::units::format_size(facts.capacity),
-            to: crate::manifest::units::format_size(capacity),
+            from: crate::units::format_size(facts.capacity),
+            to: crate::units::format_size(capacity),
             class: ChangeClass::Live,
         };
         b.push(

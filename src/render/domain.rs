@@ -2,7 +2,8 @@
 //! XML back into [`DomainFacts`] normalised the way the planner compares.
 
 use crate::model::*;
-use crate::plan::{kib, Marker};
+use super::Marker;
+use crate::units::kib;
 use crate::xml::{Element, Node};
 
 /// What rendering a domain needs besides the domain itself.

@@ -12,27 +12,19 @@ pub mod domain;
 pub mod network;
 pub mod storage;
 
-use crate::plan::{Marker, MARKER_NS};
 use crate::xml::Element;
 
-/// Bytes of a libvirt `<memory unit=...>`-style element.
-pub fn scaled_bytes(e: &Element) -> Option<u64> {
-    let n: u64 = e.text().parse().ok()?;
-    let unit = e.attr("unit").unwrap_or("KiB");
-    let m: u64 = match unit {
-        "b" | "bytes" | "B" => 1,
-        "KB" => 1_000,
-        "k" | "K" | "KiB" => 1 << 10,
-        "MB" => 1_000_000,
-        "M" | "MiB" => 1 << 20,
-        "GB" => 1_000_000_000,
-        "G" | "GiB" => 1 << 30,
-        "TB" => 1_000_000_000_000,
-        "T" | "TiB" => 1 << 40,
-        _ => return None,
-    };
-    n.checked_mul(m)
+pub use crate::units::scaled_bytes;
+
+/// The ownership marker written into domains and networks.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Marker {
+    pub manifest: String,
+    pub revision: String,
+    pub spec: String,
 }
+
+pub const MARKER_NS: &str = "https://virtsync.io/xmlns/owner/v1";
 
 /// The ownership marker of a document's `<metadata>`, if any.
 pub fn read_marker(root: &Element) -> Option<Marker> {

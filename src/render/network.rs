@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use crate::model::*;
-use crate::plan::Marker;
+use super::Marker;
 use crate::xml::{Element, Node};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
