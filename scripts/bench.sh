@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --quiet --release --bins
-exec target/release/virtsync-bench "$@"
+cargo build --quiet --release --bin virtsync --example bench
+exec target/release/examples/bench "$@"

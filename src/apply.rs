@@ -37,6 +37,10 @@ pub struct Outcome {
     pub id: String,
     #[serde(flatten)]
     pub status: Status,
+    /// Whether the action changed the host: true when done, and for a
+    /// failed action of several calls whose first calls succeeded (a
+    /// restart that shut the guest down and could not start it again).
+    pub changed: bool,
     pub millis: u64,
 }
 
@@ -60,17 +64,33 @@ impl ApplyReport {
             .iter()
             .filter(|o| matches!(o.status, Status::Skipped { .. }))
     }
+    /// Something on a host changed (an action done, or a failed one that
+    /// got part of the way).
+    pub fn changed_anything(&self) -> bool {
+        self.outcomes.iter().any(|o| o.changed)
+    }
 }
 
-/// Run one action's backend calls.
-pub fn execute_action(b: &dyn Backend, a: &Action) -> crate::backend::Result<()> {
+/// Run one action's backend calls; `wrote` tells whether any of them
+/// changed the host, also when a later one failed.
+pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> crate::backend::Result<()> {
     let n = a.name.as_str();
+    // The first call of a multi-call action that succeeds marks the action
+    // as having changed something.
+    let mut step = |r: crate::backend::Result<()>| {
+        if r.is_ok() {
+            *wrote = true;
+        }
+        r
+    };
     match (a.kind, a.operation, &a.payload) {
         (Kind::Domain, Operation::Define, Payload::Xml { xml }) => b.define_domain(xml),
         (Kind::Domain, Operation::Create, Payload::CreateDomain { xml, paused }) => {
             b.create_domain(xml, *paused)
         }
-        (Kind::Domain, Operation::Undefine, _) => b.undefine_domain(n),
+        (Kind::Domain, Operation::Undefine, Payload::Undefine { flags }) => {
+            b.undefine_domain(n, *flags)
+        }
         (Kind::Domain, Operation::Start, Payload::Start { paused }) => b.start_domain(n, *paused),
         (Kind::Domain, Operation::Shutdown, Payload::Shutdown { timeout_ms }) => {
             b.shutdown_domain(n, Duration::from_millis(*timeout_ms))
@@ -79,8 +99,8 @@ pub fn execute_action(b: &dyn Backend, a: &Action) -> crate::backend::Result<()>
         (Kind::Domain, Operation::Suspend, _) => b.suspend_domain(n),
         (Kind::Domain, Operation::Resume, _) => b.resume_domain(n),
         (Kind::Domain, Operation::Restart, Payload::Restart { timeout_ms, paused }) => {
-            b.shutdown_domain(n, Duration::from_millis(*timeout_ms))?;
-            b.start_domain(n, *paused)
+            step(b.shutdown_domain(n, Duration::from_millis(*timeout_ms)))?;
+            step(b.start_domain(n, *paused))
         }
         (Kind::Domain, Operation::SetAutostart, Payload::Autostart { on }) => {
             b.set_domain_autostart(n, *on)
@@ -96,16 +116,16 @@ pub fn execute_action(b: &dyn Backend, a: &Action) -> crate::backend::Result<()>
             },
         ) => {
             if let Some(v) = vcpus {
-                b.set_live_vcpus(n, *v)?;
+                step(b.set_live_vcpus(n, *v))?;
             }
             if let Some(m) = memory_kib {
-                b.set_live_memory(n, *m)?;
+                step(b.set_live_memory(n, *m))?;
             }
             for x in detach {
-                b.detach_device(n, x)?;
+                step(b.detach_device(n, x))?;
             }
             for x in attach {
-                b.attach_device(n, x)?;
+                step(b.attach_device(n, x))?;
             }
             Ok(())
         }
@@ -113,8 +133,8 @@ pub fn execute_action(b: &dyn Backend, a: &Action) -> crate::backend::Result<()>
         (Kind::Network, Operation::Start, _) => b.start_network(n),
         (Kind::Network, Operation::Destroy, _) => b.destroy_network(n),
         (Kind::Network, Operation::Restart, _) => {
-            b.destroy_network(n)?;
-            b.start_network(n)
+            step(b.destroy_network(n))?;
+            step(b.start_network(n))
         }
         (Kind::Network, Operation::SetAutostart, Payload::Autostart { on }) => {
             b.set_network_autostart(n, *on)
@@ -130,10 +150,10 @@ pub fn execute_action(b: &dyn Backend, a: &Action) -> crate::backend::Result<()>
             },
         ) => {
             for x in delete {
-                b.update_network_dhcp_host(n, x, false, *live, *config)?;
+                step(b.update_network_dhcp_host(n, x, false, *live, *config))?;
             }
             for x in add {
-                b.update_network_dhcp_host(n, x, true, *live, *config)?;
+                step(b.update_network_dhcp_host(n, x, true, *live, *config))?;
             }
             Ok(())
         }
@@ -171,6 +191,7 @@ pub fn execute_action(b: &dyn Backend, a: &Action) -> crate::backend::Result<()>
         },
         (kind, op, _) => Err(crate::backend::BackendError::Call {
             call: "apply",
+            code: 0,
             object: a.id.clone(),
             message: format!(
                 "no way to {} a {kind} with this payload (plan file from another version?)",
@@ -244,6 +265,7 @@ pub fn execute(
                         status: Status::Skipped {
                             because: plan.actions[failed].id.clone(),
                         },
+                        changed: false,
                         millis: 0,
                     });
                     s.remaining -= 1;
@@ -279,8 +301,9 @@ pub fn execute(
                 };
                 let a = &plan.actions[i];
                 let start = Instant::now();
+                let mut wrote = false;
                 let result = match backends.get(&a.host) {
-                    Some(b) => execute_action(b.as_ref(), a),
+                    Some(b) => execute_action(b.as_ref(), a, &mut wrote),
                     None => Err(crate::backend::BackendError::Connect {
                         uri: a.host.clone(),
                         message: "no connection to this host".into(),
@@ -294,6 +317,7 @@ pub fn execute(
                             error: e.to_string(),
                         },
                     },
+                    changed: result.is_ok() || wrote,
                     millis: start.elapsed().as_millis() as u64,
                 };
                 on_done(a, &outcome);
@@ -397,6 +421,8 @@ mod tests {
                     Payload::Autostart { on: true },
                 ),
             ],
+            blocked: vec![],
+            unreachable_hosts: vec![],
             notices: vec![],
             summary: Summary::default(),
             live_xml_wanted: Default::default(),

@@ -33,12 +33,12 @@
 pub mod apply;
 pub mod backend;
 pub mod cli;
-pub mod engine;
 pub mod inventory;
 pub mod manifest;
 pub mod model;
 pub mod observe;
 pub mod plan;
+pub mod reconcile;
 pub mod render;
 pub mod units;
 pub mod xml;

@@ -1,7 +1,7 @@
 //! The desired state: every manifest of a directory, validated and resolved.
 //!
 //! Values here are normalised (sizes in bytes, MACs and UUIDs lower-case,
-//! durations parsed, defaults marked *enforced* in manifests.md applied).
+//! durations parsed, defaults marked *enforced* in docs/manifests.md applied).
 //! Create-time defaults (bus, model, target, generated MACs, ...) stay
 //! `None`: whoever creates the object fills them in, and the planner compares
 //! them only when the manifest sets them. All maps are BTreeMaps keyed host
@@ -407,6 +407,11 @@ pub struct ObservedHost {
     /// Keyed by (pool, volume name); listed only for pools the manifests name.
     #[serde(serialize_with = "as_pairs")]
     pub volumes: BTreeMap<(String, String), ObservedVolume>,
+    /// Objects listed but not readable (vanished between the listing and
+    /// the read, or refused): kind and name (`pool/volume` for volumes) →
+    /// the error. The planner blocks them.
+    #[serde(serialize_with = "as_pairs")]
+    pub read_errors: BTreeMap<(Kind, String), String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -452,9 +457,16 @@ pub struct ObservedVolume {
     pub xml: Option<String>,
 }
 
-/// Every host the desired state names, observed.
+/// Every host the manifests know (the default connection and every Host
+/// manifest), observed — or the reason it could not be.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ObservedState {
     #[serde(serialize_with = "as_pairs")]
     pub hosts: BTreeMap<HostName, ObservedHost>,
+    /// Hosts that could not be connected to or observed, with the error.
+    #[serde(serialize_with = "as_pairs")]
+    pub unreachable: BTreeMap<HostName, String>,
+    /// The URI of every host, reachable or not.
+    #[serde(serialize_with = "as_pairs")]
+    pub uris: BTreeMap<HostName, String>,
 }

@@ -1,6 +1,6 @@
 //! Observe: what libvirt has, as data for the planner.
 //!
-//! The cost is fixed by design.md: a constant number of bulk list calls per
+//! The cost is fixed by docs/design.md: a constant number of bulk list calls per
 //! host (domains with their paused/autostart/transient subsets, networks and
 //! pools with their active/autostart subsets, the capabilities), one XML
 //! read per object the manifests name, and one volume list per pool the
@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::backend::{BackendError, LibvirtHost};
+use crate::backend::{BackendError, HostRead};
 use crate::model::*;
 use crate::xml::Element;
 
@@ -30,6 +30,8 @@ pub struct Interest {
     pub networks: BTreeSet<String>,
     pub pools: BTreeSet<String>,
     pub volumes: BTreeSet<(String, String)>,
+    /// Running domains whose live XML the planner asked for.
+    pub live_domains: BTreeSet<String>,
     /// A manifest sets `machine`, whose aliases only the capabilities know.
     pub machine_set: bool,
     /// Which kinds have a manifest that sets `autostart`: autostart is
@@ -83,6 +85,7 @@ impl Interest {
                 .filter(|k| on(&k.host))
                 .map(|k| (k.pool.clone(), k.name.clone()))
                 .collect(),
+            live_domains: BTreeSet::new(),
             machine_set: desired
                 .domains
                 .iter()
@@ -103,42 +106,47 @@ impl Interest {
     }
 }
 
-/// Observe one host.
-pub fn observe_host(host: &LibvirtHost, want: &Interest) -> Result<ObservedHost, ObserveError> {
+/// Observe one host. A listing that fails fails the host (it is then
+/// reported unreachable and its objects blocked); an object whose XML
+/// cannot be read — it vanished between the listing and the read, say —
+/// is recorded in [`ObservedHost::read_errors`] and blocked alone.
+pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost, ObserveError> {
     let mut out = ObservedHost {
         uri: host.uri().to_string(),
         ..ObservedHost::default()
     };
+    let mut errors: BTreeMap<(Kind, String), String> = BTreeMap::new();
+    let mut record = |kind: Kind, name: &str, r: Result<String, BackendError>| match r {
+        Ok(x) => Some(x),
+        Err(e) => {
+            errors.insert((kind, name.to_string()), e.to_string());
+            None
+        }
+    };
     if !want.domains.is_empty() || !want.foreign_domains.is_empty() {
-        let listing = host.list_domains(want.domain_autostart)?;
-        let paused: BTreeSet<_> = listing.paused.into_iter().collect();
-        let autostart: BTreeSet<_> = listing.autostart.into_iter().collect();
-        let transient: BTreeSet<_> = listing.transient.into_iter().collect();
-        for d in &listing.domains {
-            // name, UUID and id are held by the handle: no call.
-            let Ok(name) = d.name() else { continue };
-            let state = if paused.contains(&name) {
-                PowerState::Paused
-            } else if d.id().is_some() {
-                PowerState::Running
+        for d in host.list_domains(want.domain_autostart)? {
+            let wanted = want.domains.contains(&d.name) || want.foreign_domains.contains(&d.name);
+            let xml = if wanted {
+                record(Kind::Domain, &d.name, host.domain_xml(&d.name, false))
             } else {
-                PowerState::Shutoff
+                None
             };
-            let xml = if want.domains.contains(&name) || want.foreign_domains.contains(&name) {
-                Some(host.domain_xml(d)?)
+            let live_xml = if want.live_domains.contains(&d.name) && d.state != PowerState::Shutoff
+            {
+                record(Kind::Domain, &d.name, host.domain_xml(&d.name, true))
             } else {
                 None
             };
             out.domains.insert(
-                name.clone(),
+                d.name.clone(),
                 ObservedDomain {
-                    uuid: d.uuid_string().unwrap_or_default(),
-                    state,
-                    persistent: !transient.contains(&name),
-                    autostart: autostart.contains(&name),
+                    uuid: d.uuid,
+                    state: d.state,
+                    persistent: d.persistent,
+                    autostart: d.autostart,
                     xml,
-                    live_xml: None,
-                    name,
+                    live_xml,
+                    name: d.name,
                 },
             );
         }
@@ -153,77 +161,74 @@ pub fn observe_host(host: &LibvirtHost, want: &Interest) -> Result<ObservedHost,
         })?;
     }
     if !want.networks.is_empty() {
-        let (all, active, autostart) = host.list_networks(want.network_autostart)?;
-        for n in &all {
-            let Ok(name) = n.name() else { continue };
-            let xml = if want.networks.contains(&name) {
-                Some(host.network_xml(n)?)
+        for n in host.list_networks(want.network_autostart)? {
+            let xml = if want.networks.contains(&n.name) {
+                record(Kind::Network, &n.name, host.network_xml(&n.name))
             } else {
                 None
             };
             out.networks.insert(
-                name.clone(),
+                n.name.clone(),
                 ObservedNetwork {
-                    uuid: n.uuid_string().unwrap_or_default(),
-                    active: active.contains(&name),
-                    autostart: autostart.contains(&name),
+                    uuid: n.uuid,
+                    active: n.active,
+                    autostart: n.autostart,
+                    xml,
+                    name: n.name,
+                },
+            );
+        }
+    }
+    if !want.pools.is_empty() {
+        for p in host.list_pools(want.pool_autostart)? {
+            let name = p.name.clone();
+            let wanted = want.pools.contains(&name);
+            // An inactive pool cannot list its volumes; they show up once
+            // the plan has started it.
+            if wanted && p.active && want.volumes.iter().any(|(pool, _)| pool == &name) {
+                match host.list_volumes(&name) {
+                    Ok(vols) => {
+                        for vname in vols {
+                            let key = (name.clone(), vname.clone());
+                            let xml = if want.volumes.contains(&key) {
+                                let label = format!("{name}/{vname}");
+                                record(Kind::Volume, &label, host.volume_xml(&name, &vname))
+                            } else {
+                                None
+                            };
+                            out.volumes.insert(
+                                key,
+                                ObservedVolume {
+                                    pool: name.clone(),
+                                    name: vname,
+                                    xml,
+                                },
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        record(Kind::StoragePool, &name, Err(e));
+                    }
+                }
+            }
+            let xml = if wanted {
+                record(Kind::StoragePool, &name, host.pool_xml(&name))
+            } else {
+                None
+            };
+            out.pools.insert(
+                name.clone(),
+                ObservedPool {
+                    uuid: p.uuid,
+                    active: p.active,
+                    autostart: p.autostart,
                     xml,
                     name,
                 },
             );
         }
     }
-    if !want.pools.is_empty() {
-        let (all, active, autostart) = host.list_pools(want.pool_autostart)?;
-        for p in &all {
-            let Ok(name) = p.name() else { continue };
-            if !want.pools.contains(&name) {
-                out.pools.insert(
-                    name.clone(),
-                    ObservedPool {
-                        uuid: p.uuid_string().unwrap_or_default(),
-                        active: active.contains(&name),
-                        autostart: autostart.contains(&name),
-                        xml: None,
-                        name,
-                    },
-                );
-                continue;
-            }
-            let is_active = active.contains(&name);
-            // An inactive pool cannot list its volumes; they show up once
-            // the plan has started it.
-            if is_active && want.volumes.iter().any(|(pool, _)| pool == &name) {
-                for v in host.list_volumes(p)? {
-                    let Ok(vname) = v.name() else { continue };
-                    let key = (name.clone(), vname.clone());
-                    let xml = if want.volumes.contains(&key) {
-                        Some(host.volume_xml(&v)?)
-                    } else {
-                        None
-                    };
-                    out.volumes.insert(
-                        key,
-                        ObservedVolume {
-                            pool: name.clone(),
-                            name: vname,
-                            xml,
-                        },
-                    );
-                }
-            }
-            out.pools.insert(
-                name.clone(),
-                ObservedPool {
-                    uuid: p.uuid_string().unwrap_or_default(),
-                    active: is_active,
-                    autostart: autostart.contains(&name),
-                    xml: Some(host.pool_xml(p)?),
-                    name,
-                },
-            );
-        }
-    }
+    out.read_errors = errors;
     Ok(out)
 }
 

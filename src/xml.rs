@@ -1,6 +1,6 @@
 //! A small XML element tree on top of quick-xml, for libvirt documents.
 //!
-//! Updates must keep every element virtsync does not model (design.md:
+//! Updates must keep every element virtsync does not model (docs/design.md:
 //! "patch, don't replace"), which a serde round trip would drop. This tree
 //! keeps elements, attributes (in order), text, comments and CDATA as read,
 //! so a document can be edited at the element level and written back.

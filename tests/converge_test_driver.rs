@@ -8,21 +8,12 @@
 
 use std::path::Path;
 
-use virtsync::apply::{ApplyReport, Status};
-use virtsync::engine::{self, EngineError, Session};
-use virtsync::inventory::Inventory;
-use virtsync::manifest::{load_dir, LoadOptions};
-use virtsync::model::DesiredState;
+mod common;
+
+use common::{load, Lab};
 use virtsync::plan::{render_text, Plan};
 
 const URI: &str = "test:///default";
-
-fn load(dir: &Path) -> DesiredState {
-    match load_dir(dir, &LoadOptions::default()) {
-        Ok((d, _)) => d,
-        Err(e) => panic!("manifests do not load: {e}"),
-    }
-}
 
 fn write_dir(files: &[(&str, String)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -30,48 +21,6 @@ fn write_dir(files: &[(&str, String)]) -> tempfile::TempDir {
         std::fs::write(dir.path().join(name), text).expect("write manifest");
     }
     dir
-}
-
-fn plan(session: &Session, desired: &DesiredState, inv: &Inventory) -> Plan {
-    match engine::plan(session, desired, inv, "") {
-        Ok((_, p)) => p,
-        Err(e) => panic!("planning failed: {e}"),
-    }
-}
-
-/// Apply `p`, record what it created, and return the report; every action
-/// must succeed.
-fn apply(session: &Session, desired: &DesiredState, inv: &mut Inventory, p: &Plan) -> ApplyReport {
-    let report = engine::apply(session, p, 4, &|_, _| {});
-    let failed: Vec<String> = report
-        .outcomes
-        .iter()
-        .filter(|o| o.status != Status::Done)
-        .map(|o| format!("{}: {:?}", o.id, o.status))
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "apply failed:\n{}\nplan:\n{}",
-        failed.join("\n"),
-        render_text(p)
-    );
-    let after = session.observe(desired).expect("observe after apply");
-    engine::record_created(inv, p, &report, &after, desired);
-    report
-}
-
-/// Plan, apply and check that the re-plan is empty; returns the applied plan.
-fn converge(session: &Session, desired: &DesiredState, inv: &mut Inventory) -> Plan {
-    let p = plan(session, desired, inv);
-    apply(session, desired, inv, &p);
-    let again = plan(session, desired, inv);
-    assert!(
-        again.is_empty(),
-        "re-plan after apply is not empty:\n{}\n(after applying:\n{})",
-        render_text(&again),
-        render_text(&p)
-    );
-    p
 }
 
 fn ops(p: &Plan) -> Vec<String> {
@@ -82,16 +31,15 @@ fn ops(p: &Plan) -> Vec<String> {
 fn quickstart_converges_and_replans_empty() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
     let desired = load(&dir);
-    let session = Session::connect(&desired, URI).expect("connect");
-    let mut inv = Inventory::default();
-    let p = converge(&session, &desired, &mut inv);
+    let mut lab = Lab::connect(&desired, URI);
+    let p = lab.converge(&desired);
     assert_eq!(p.summary.total, 12, "{}", render_text(&p));
     // The inventory now owns the pool and the volume it created.
-    let host = &inv.hosts[URI];
+    let host = &lab.inventory.hosts[URI];
     assert!(host.pools.contains_key("qs-pool"));
     assert!(host.volumes["qs-pool"].contains("qs-web.qcow2"));
     // Converged: a second round finds nothing to do.
-    assert!(plan(&session, &desired, &inv).is_empty());
+    assert!(lab.plan(&desired).converged());
 }
 
 /// The manifests of the edit test, parameterised by what changes.
@@ -160,9 +108,8 @@ fn changes_to_memory_vcpus_autostart_and_state_converge() {
     };
     let dir = write_dir(&edit_manifests(&spec));
     let desired = load(dir.path());
-    let session = Session::connect(&desired, URI).expect("connect");
-    let mut inv = Inventory::default();
-    converge(&session, &desired, &mut inv);
+    let mut lab = Lab::connect(&desired, URI);
+    lab.converge(&desired);
 
     // Live changes on a running domain: memory within maxMemory, more vCPUs
     // within maxVcpus, autostart; a DHCP host; the other domain paused.
@@ -175,7 +122,7 @@ fn changes_to_memory_vcpus_autostart_and_state_converge() {
     spec.dhcp_ip = "10.88.0.11";
     let dir = write_dir(&edit_manifests(&spec));
     let desired = load(dir.path());
-    let p = converge(&session, &desired, &mut inv);
+    let p = lab.converge(&desired);
     let ids = ops(&p);
     for want in [
         "domain/ed-app/define",
@@ -197,7 +144,7 @@ fn changes_to_memory_vcpus_autostart_and_state_converge() {
     spec.db_state = "running";
     let dir = write_dir(&edit_manifests(&spec));
     let desired = load(dir.path());
-    let p = converge(&session, &desired, &mut inv);
+    let p = lab.converge(&desired);
     let ids = ops(&p);
     for want in [
         "domain/ed-app/define",
@@ -213,13 +160,14 @@ fn changes_to_memory_vcpus_autostart_and_state_converge() {
     spec.vcpus = 4;
     let dir = write_dir(&edit_manifests(&spec));
     let desired = load(dir.path());
-    let p = converge(&session, &desired, &mut inv);
+    let p = lab.converge(&desired);
     assert!(ops(&p).iter().any(|i| i == "domain/ed-app/start"));
 }
 
 #[test]
-fn unmanaged_domain_is_a_planning_error_and_nothing_changes() {
-    // The test driver's own domain `test` carries no ownership marker.
+fn an_unmanaged_collision_blocks_only_that_domain() {
+    // The test driver's own domain `test` carries no ownership marker; the
+    // two other objects of the directory are new and healthy.
     let dir = write_dir(&[
         (
             "test.yaml",
@@ -228,15 +176,16 @@ fn unmanaged_domain_is_a_planning_error_and_nothing_changes() {
                 .to_string(),
         ),
         (
-            // A new object in the same directory is not created either.
             "other.yaml",
             "apiVersion: virtsync.io/v1alpha1\nkind: Domain\nmetadata: {name: um-other}\n\
-             spec: {memory: 64MiB, vcpus: 1}\n"
+             spec: {memory: 64MiB, vcpus: 1}\n---\n\
+             apiVersion: virtsync.io/v1alpha1\nkind: Network\nmetadata: {name: um-net}\n\
+             spec: {forward: {mode: isolated}}\n"
                 .to_string(),
         ),
     ]);
     let desired = load(dir.path());
-    let session = Session::connect(&desired, URI).expect("connect");
+    let mut lab = Lab::connect(&desired, URI);
     let conn = virt::connect::Connect::open(Some(URI)).expect("connect");
     let read = |c: &virt::connect::Connect| {
         let d = c.lookup_domain_by_name("test").expect("the test domain");
@@ -246,20 +195,50 @@ fn unmanaged_domain_is_a_planning_error_and_nothing_changes() {
         )
     };
     let before = read(&conn);
-    let err = match engine::plan(&session, &desired, &Inventory::default(), "") {
-        Ok((_, p)) => panic!("planned:\n{}", render_text(&p)),
-        Err(e) => e,
-    };
-    assert!(matches!(err, EngineError::Plan(_)), "{err}");
-    let msg = err.to_string();
+    let planned = lab.plan(&desired);
+    let p = &planned.plan;
+    // The plan names the blocked domain, its file and the reason...
+    assert_eq!(p.blocked.len(), 1, "{}", render_text(p));
+    assert_eq!(p.blocked[0].name, "test");
     assert!(
-        msg.contains("test.yaml") && msg.contains("does not manage it"),
-        "{msg}"
+        p.blocked[0].reason.contains("does not manage it"),
+        "{:?}",
+        p.blocked
     );
-    assert!(!msg.contains("um-other"), "{msg}");
+    let text = render_text(p);
+    assert!(
+        text.contains("x domain test: blocked:") && text.contains("test.yaml"),
+        "{text}"
+    );
+    // ... and in JSON.
+    let json: serde_json::Value = serde_json::to_value(p).unwrap();
+    assert_eq!(json["blocked"][0]["name"], "test");
+    assert_eq!(json["summary"]["blocked"], 1);
+    // The healthy objects are planned and created; the collision is not.
+    assert!(
+        ops(p).contains(&"domain/um-other/define".to_string()),
+        "{text}"
+    );
+    assert!(
+        ops(p).contains(&"network/um-net/define".to_string()),
+        "{text}"
+    );
+    assert_eq!(
+        planned.exit_code(true),
+        1,
+        "plan with blocked objects exits 1"
+    );
+    let done = lab.apply(&desired, &planned);
+    assert!(!done.converged && done.changed);
+    assert_eq!(
+        done.exit_code(),
+        3,
+        "apply changed something, something blocked"
+    );
+    assert!(conn.lookup_domain_by_name("um-other").is_ok());
+    assert!(conn.lookup_network_by_name("um-net").is_ok());
     assert_eq!(read(&conn), before, "the unmanaged domain changed");
-    assert!(
-        conn.lookup_domain_by_name("um-other").is_err(),
-        "a domain was created although planning failed"
-    );
+    // A second pass changes nothing and exits 1: only the blocked one is left.
+    let again = lab.plan(&desired);
+    assert!(again.plan.is_empty() && again.plan.blocked.len() == 1);
 }

@@ -141,7 +141,9 @@ fn existing_host(web_state: PowerState) -> (ObservedHost, Inventory) {
 
 fn observed(h: ObservedHost) -> ObservedState {
     ObservedState {
+        uris: BTreeMap::from([(None, h.uri.clone())]),
         hosts: BTreeMap::from([(None, h)]),
+        ..ObservedState::default()
     }
 }
 
@@ -152,18 +154,20 @@ fn try_plan(d: &DesiredState, h: &ObservedHost, inv: &Inventory) -> Result<Plan,
         observed: &obs,
         inventory: inv,
         revision: "",
-    })
-    .map_err(|e| e.to_string())?;
+    });
     // Pure: the same input gives the same plan.
     let again = plan::plan(&PlanInput {
         desired: d,
         observed: &obs,
         inventory: inv,
         revision: "",
-    })
-    .expect("planned once already");
+    });
     assert_eq!(p, again, "planning is not deterministic");
     check_xml(&p);
+    if !p.blocked.is_empty() {
+        let lines: Vec<String> = p.blocked.iter().map(|b| b.to_string()).collect();
+        return Err(format!("{} blocked:\n{}", lines.len(), lines.join("\n")));
+    }
     Ok(p)
 }
 

@@ -18,11 +18,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use proptest::prelude::*;
 use virtsync::apply::Status;
-use virtsync::engine::{self, Session};
-use virtsync::inventory::Inventory;
 use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::DesiredState;
-use virtsync::plan::{render_text, Plan};
+use virtsync::plan::render_text;
+
+mod common;
+
+use common::Lab;
 
 const URI: &str = "test:///default";
 const API: &str = "apiVersion: virtsync.io/v1alpha1";
@@ -315,17 +317,17 @@ fn load(text: &str) -> (tempfile::TempDir, DesiredState) {
     }
 }
 
-/// Plan and apply `desired`; then the re-plan must be empty.
-fn converge(
-    session: &Session,
-    desired: &DesiredState,
-    inv: &mut Inventory,
-    text: &str,
-) -> Result<(), TestCaseError> {
-    let (_, p) = engine::plan(session, desired, inv, "")
-        .map_err(|e| TestCaseError::fail(format!("planning failed: {e}\n{text}")))?;
-    let report = engine::apply(session, &p, 4, &|_, _| {});
-    let failed: Vec<String> = report
+/// Plan and apply `desired` through the library's pass; then the re-plan
+/// must be empty (and nothing blocked).
+fn converge(lab: &mut Lab, desired: &DesiredState, text: &str) -> Result<(), TestCaseError> {
+    let planned = lab.plan(desired);
+    prop_assert!(
+        planned.plan.is_complete(),
+        "blocked objects:\n{}\n{text}",
+        render_text(&planned.plan)
+    );
+    let done = lab.apply(desired, &planned);
+    let failed: Vec<String> = done
         .outcomes
         .iter()
         .filter(|o| o.status != Status::Done)
@@ -335,20 +337,17 @@ fn converge(
         failed.is_empty(),
         "apply failed:\n{}\n{}\n{text}",
         failed.join("\n"),
-        render_text(&p)
+        render_text(&planned.plan)
     );
-    let after = session
-        .observe(desired)
-        .map_err(|e| TestCaseError::fail(format!("observe: {e}")))?;
-    engine::record_created(inv, &p, &report, &after, desired);
-    let again: Plan = engine::plan(session, desired, inv, "")
-        .map_err(|e| TestCaseError::fail(format!("re-planning failed: {e}\n{text}")))?
-        .1;
+    let again = done
+        .residual
+        .as_ref()
+        .ok_or_else(|| TestCaseError::fail("not re-observed"))?;
     prop_assert!(
-        again.is_empty(),
+        done.converged,
         "re-plan after apply is not empty:\n{}\nafter applying:\n{}\nmanifests:\n{text}",
-        render_text(&again),
-        render_text(&p)
+        render_text(again),
+        render_text(&planned.plan)
     );
     Ok(())
 }
@@ -367,12 +366,11 @@ proptest! {
         let n = CASE.fetch_add(1, Ordering::Relaxed);
         let first = manifests(&c, n, 0);
         let (_d1, desired) = load(&first);
-        let session = Session::connect(&desired, URI).expect("connect to the test driver");
-        let mut inv = Inventory::default();
-        converge(&session, &desired, &mut inv, &first)?;
+        let mut lab = Lab::connect(&desired, URI);
+        converge(&mut lab, &desired, &first)?;
 
         let second = manifests(&c, n, 1);
         let (_d2, desired) = load(&second);
-        converge(&session, &desired, &mut inv, &second)?;
+        converge(&mut lab, &desired, &second)?;
     }
 }

@@ -1,15 +1,16 @@
-//! `plan` and `apply`: load, connect, observe, plan, (apply), report.
+//! `plan` and `apply`: load, connect, run the library's reconcile pass,
+//! confirm, print. No reconcile logic lives here.
 
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
 
 use super::{exit, ApplyArgs, CliError, ManifestArgs, Output, PlanArgs};
-use crate::apply::Status;
-use crate::engine::{self, Session};
+use crate::apply::{Outcome, Status};
+use crate::backend::ConnectOptions;
 use crate::inventory::Inventory;
 use crate::manifest::{self, ManifestError};
 use crate::model::DesiredState;
-use crate::plan::{render_text, Operation, Plan};
+use crate::plan::{render_text, Action, Plan};
+use crate::reconcile::{self, ApplyOptions, Planned, Reconciled, Reconciler, Target};
 
 /// Load manifests; on invalid input print every error to stderr.
 fn load(args: &ManifestArgs) -> Result<Option<DesiredState>, CliError> {
@@ -34,27 +35,28 @@ fn objects(d: &DesiredState) -> usize {
 }
 
 pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
-    let Some(desired) = load(&args.common)? else {
+    let common = &args.common;
+    let Some(desired) = load(common)? else {
         return Ok(exit::ERROR);
     };
-    let inventory = Inventory::load(&args.common.state_dir)?;
-    let session = Session::connect(&desired, &args.common.connect)?;
-    let revision = engine::git_revision(&args.common.dir);
-    let (_, p) = engine::plan(&session, &desired, &inventory, &revision)?;
-    let json = serde_json::to_string_pretty(&p.redacted())?;
+    let inventory = Inventory::load(&common.state_dir)?;
+    let revision = reconcile::git_revision(&common.dir);
+    let r = Reconciler::connect(&desired, &common.connect, ConnectOptions::default());
+    let planned = r.plan(&Target {
+        desired: &desired,
+        inventory: &inventory,
+        revision: &revision,
+    });
+    let json = serde_json::to_string_pretty(&planned.plan.redacted())?;
     if let Some(path) = &args.out {
         std::fs::write(path, format!("{json}\n"))?;
     }
     let mut out = std::io::stdout().lock();
-    match args.common.output {
+    match common.output {
         Output::Json => writeln!(out, "{json}")?,
-        Output::Text => write!(out, "{}", render_text(&p))?,
+        Output::Text => write!(out, "{}", render_text(&planned.plan))?,
     }
-    Ok(if args.exit_code && !p.is_empty() {
-        exit::CHANGES
-    } else {
-        exit::OK
-    })
+    Ok(planned.exit_code(args.exit_code))
 }
 
 fn confirm(p: &Plan, yes: bool) -> Result<bool, CliError> {
@@ -72,65 +74,63 @@ fn confirm(p: &Plan, yes: bool) -> Result<bool, CliError> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
+/// One line per finished action.
+fn outcome_line(a: &Action, o: &Outcome) -> String {
+    match &o.status {
+        Status::Done => format!("  done     {} ({} ms)", a.id, o.millis),
+        Status::Failed { error } => format!("  FAILED   {}: {error}", a.id),
+        Status::Skipped { because } => format!("  skipped  {} (depends on {because})", a.id),
+    }
+}
+
 pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     let common = &args.common;
     let Some(desired) = load(common)? else {
         return Ok(exit::ERROR);
     };
     let mut inventory = Inventory::load(&common.state_dir)?;
-    let session = Session::connect(&desired, &common.connect)?;
-    let revision = engine::git_revision(&common.dir);
-    let (_, p) = engine::plan(&session, &desired, &inventory, &revision)?;
+    let revision = reconcile::git_revision(&common.dir);
+    let r = Reconciler::connect(&desired, &common.connect, ConnectOptions::default());
+    let planned = r.plan(&Target {
+        desired: &desired,
+        inventory: &inventory,
+        revision: &revision,
+    });
     let json = common.output == Output::Json;
-    let mut out = std::io::stdout().lock();
-    if p.is_empty() {
-        // Nothing to do: the observation just made is the converged state.
-        if json {
-            writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "plan": p.redacted(), "outcomes": [], "converged": true, "calls": session.calls(),
-                }))?
-            )?;
-        } else {
-            for n in &p.notices {
-                writeln!(out, "! {} {}: {}", n.kind, n.name, n.message)?;
-            }
-            writeln!(out, "converged: {} objects in sync", objects(&desired))?;
-        }
-        return Ok(exit::OK);
+    if planned.plan.is_empty() {
+        // Nothing to do: the observation just made is the final state.
+        print_unchanged(&planned, &desired, &r, json)?;
+        return Ok(planned.exit_code(false));
     }
     if !json {
-        write!(out, "{}", render_text(&p))?;
+        let mut out = std::io::stdout().lock();
+        write!(out, "{}", render_text(&planned.plan))?;
         out.flush()?;
     }
-    drop(out);
-    if !confirm(&p, args.yes)? {
+    if !confirm(&planned.plan, args.yes)? {
         eprintln!("apply cancelled; nothing was changed");
         return Ok(exit::ERROR);
     }
-    // Ownership of what apply creates must be recordable: find out now, not
-    // after the pools and volumes exist.
-    inventory.save(&common.state_dir)?;
-    let progress = if std::io::stderr().is_terminal() && !json {
-        let bar = indicatif::ProgressBar::new(p.actions.len() as u64);
+    let progress = (std::io::stderr().is_terminal() && !json).then(|| {
+        let bar = indicatif::ProgressBar::new(planned.plan.actions.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {wide_msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        Some(bar)
-    } else {
-        None
+        bar
+    });
+    let opts = ApplyOptions {
+        parallel: args.parallel as usize,
+        state_dir: Some(common.state_dir.clone()),
     };
-    let lines = Mutex::new(Vec::new());
-    let report = engine::apply(&session, &p, args.parallel as usize, &|a, o| {
-        let line = match &o.status {
-            Status::Done => format!("  done     {} ({} ms)", a.id, o.millis),
-            Status::Failed { error } => format!("  FAILED   {}: {error}", a.id),
-            Status::Skipped { because } => format!("  skipped  {} (depends on {because})", a.id),
-        };
+    let target = Target {
+        desired: &desired,
+        inventory: &inventory.clone(),
+        revision: &revision,
+    };
+    let done = r.apply(&target, &mut inventory, &planned, &opts, &|a, o| {
+        let line = outcome_line(a, o);
         match &progress {
             Some(bar) => {
                 bar.inc(1);
@@ -139,117 +139,136 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
             None if !json => println!("{line}"),
             None => {}
         }
-        lines.lock().expect("lines").push(line);
-    });
+    })?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    // Re-observe: the only judge of "converged". Ownership of what was
-    // just created is recorded first, so the re-plan recognises it.
-    let replan = match session.observe(&desired) {
-        Ok(after) => {
-            engine::record_created(&mut inventory, &p, &report, &after, &desired);
-            inventory.save(&common.state_dir)?;
-            let input = crate::plan::PlanInput {
-                desired: &desired,
-                observed: &after,
-                inventory: &inventory,
-                revision: &revision,
-            };
-            match crate::plan::plan(&input) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    eprintln!("error: cannot re-plan after apply: {e}");
-                    None
-                }
-            }
+    print_reconciled(&planned, &done, &desired, &r, json)?;
+    Ok(done.exit_code())
+}
+
+/// Blocked objects and unreachable hosts, as a `not converged` reason.
+fn blocked_reason(p: &Plan) -> Option<String> {
+    (!p.blocked.is_empty()).then(|| {
+        let names: Vec<String> = p
+            .blocked
+            .iter()
+            .map(|b| format!("{} {}", crate::plan::kind_noun(b.kind), b.name))
+            .collect();
+        format!("{} blocked ({})", p.blocked.len(), names.join(", "))
+    })
+}
+
+fn print_unchanged(
+    planned: &Planned,
+    desired: &DesiredState,
+    r: &Reconciler,
+    json: bool,
+) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    let p = &planned.plan;
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "plan": p.redacted(), "outcomes": [], "converged": planned.converged(),
+                "changed": false, "calls": r.calls(),
+            }))?
+        )?;
+        return Ok(());
+    }
+    if !p.is_complete() || !p.unreachable_hosts.is_empty() {
+        write!(out, "{}", render_text(p))?;
+    } else {
+        for n in &p.notices {
+            writeln!(out, "! {} {}: {}", n.kind, n.name, n.message)?;
         }
-        Err(e) => {
-            eprintln!("error: cannot re-observe after apply: {e}");
-            None
-        }
-    };
-    let done = report.done().count();
-    let failed: Vec<_> = report.failed().collect();
-    let skipped: Vec<_> = report.skipped().collect();
-    let converged = replan.as_ref().is_some_and(|r| r.is_empty());
+    }
+    match blocked_reason(p) {
+        None => writeln!(out, "converged: {} objects in sync", objects(desired))?,
+        Some(why) => writeln!(out, "not converged: {why}; nothing was changed")?,
+    }
+    Ok(())
+}
+
+fn print_reconciled(
+    planned: &Planned,
+    done: &Reconciled,
+    desired: &DesiredState,
+    r: &Reconciler,
+    json: bool,
+) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(
             out,
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "plan": p.redacted(),
-                "outcomes": report.outcomes,
-                "converged": converged,
-                "remaining": replan.as_ref().map(|r| &r.actions),
-                "calls": session.calls(),
+                "plan": planned.plan.redacted(),
+                "outcomes": done.outcomes,
+                "converged": done.converged,
+                "changed": done.changed,
+                "remaining": done.residual.as_ref().map(|p| &p.actions),
+                "blocked": done.residual.as_ref().map(|p| &p.blocked),
+                "calls": r.calls(),
             }))?
         )?;
-    } else {
-        writeln!(
-            out,
-            "\nApply: {done} done, {} failed, {} skipped",
-            failed.len(),
-            skipped.len()
-        )?;
-        for f in &failed {
-            if let Status::Failed { error } = &f.status {
-                writeln!(out, "  failed:  {}: {error}", f.id)?;
+        return Ok(());
+    }
+    let count = |s: fn(&Status) -> bool| done.outcomes.iter().filter(|o| s(&o.status)).count();
+    let failed = count(|s| matches!(s, Status::Failed { .. }));
+    let skipped = count(|s| matches!(s, Status::Skipped { .. }));
+    writeln!(
+        out,
+        "\nApply: {} done, {failed} failed, {skipped} skipped",
+        count(|s| *s == Status::Done)
+    )?;
+    for o in &done.outcomes {
+        match &o.status {
+            Status::Failed { error } => writeln!(out, "  failed:  {}: {error}", o.id)?,
+            Status::Skipped { because } => {
+                writeln!(out, "  skipped: {} (because {because} failed)", o.id)?
             }
-        }
-        for s in &skipped {
-            if let Status::Skipped { because } = &s.status {
-                writeln!(out, "  skipped: {} (because {because} failed)", s.id)?;
-            }
-        }
-        match &replan {
-            Some(r) if r.is_empty() => {
-                writeln!(out, "Re-plan after apply: no changes.")?;
-                for n in &r.notices {
-                    writeln!(out, "! {} {}: {}", n.kind, n.name, n.message)?;
-                }
-                writeln!(out, "converged: {} objects in sync", objects(&desired))?;
-            }
-            Some(r) => {
-                let what: Vec<String> = r
-                    .actions
-                    .iter()
-                    .map(|a| format!("{} {}", a.operation.as_str(), a.id))
-                    .collect();
-                writeln!(
-                    out,
-                    "not converged: {} action(s) still needed: {}",
-                    r.actions.len(),
-                    what.join(", ")
-                )?;
-            }
-            None => writeln!(
-                out,
-                "not converged: the hosts could not be re-observed or re-planned (see the error above)"
-            )?,
+            Status::Done => {}
         }
     }
-    // A failed action of several calls (shutdown then destroy, restart,
-    // several DHCP hosts or live updates) may have changed something.
-    let multi_call = |id: &str| {
-        p.actions.iter().any(|a| {
-            a.id == id
-                && matches!(
-                    a.operation,
-                    Operation::Shutdown
-                        | Operation::Restart
-                        | Operation::UpdateLive
-                        | Operation::UpdateDhcpHosts
-                )
-        })
+    let Some(residual) = &done.residual else {
+        writeln!(out, "not converged: no host could be observed after apply")?;
+        return Ok(());
     };
-    let nothing_changed = done == 0 && !failed.iter().any(|f| multi_call(&f.id));
-    Ok(if nothing_changed && !failed.is_empty() {
-        exit::ERROR
-    } else if failed.is_empty() && converged {
-        exit::OK
-    } else {
-        exit::PARTIAL
-    })
+    if residual.is_empty() {
+        writeln!(out, "Re-plan after apply: no changes.")?;
+    }
+    for n in &residual.notices {
+        writeln!(out, "! {} {}: {}", n.kind, n.name, n.message)?;
+    }
+    if done.converged {
+        writeln!(out, "converged: {} objects in sync", objects(desired))?;
+        return Ok(());
+    }
+    let mut why = Vec::new();
+    if failed > 0 {
+        why.push(format!("{failed} action(s) failed"));
+    }
+    if skipped > 0 {
+        why.push(format!("{skipped} skipped"));
+    }
+    if let Some(b) = blocked_reason(residual) {
+        why.push(b);
+    }
+    if !residual.is_empty() {
+        let what: Vec<String> = residual
+            .actions
+            .iter()
+            .map(|a| format!("{} {}", a.operation.as_str(), a.id))
+            .collect();
+        why.push(format!(
+            "{} action(s) still needed: {}",
+            residual.actions.len(),
+            what.join(", ")
+        ));
+    }
+    writeln!(out, "not converged: {}", why.join("; "))?;
+    Ok(())
 }

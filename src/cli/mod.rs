@@ -12,13 +12,8 @@ use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
 
 mod commands;
 
-/// Exit codes shared by every command (design.md).
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const ERROR: u8 = 1;
-    pub const CHANGES: u8 = 2;
-    pub const PARTIAL: u8 = 3;
-}
+/// Exit codes shared by every command (docs/commands.md).
+pub use crate::reconcile::exit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -135,7 +130,7 @@ pub enum CliError {
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error(transparent)]
-    Engine(#[from] crate::engine::EngineError),
+    Reconcile(#[from] crate::reconcile::ReconcileError),
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),
     #[error("{0}")]

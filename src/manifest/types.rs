@@ -1,4 +1,4 @@
-//! The manifest documents exactly as they are written in YAML (manifests.md).
+//! The manifest documents exactly as they are written in YAML (docs/manifests.md).
 //!
 //! These types are the *shape* of a manifest: serde reads them with
 //! `deny_unknown_fields`, and schemars derives `schemas/virtsync.schema.json`
@@ -1218,7 +1218,7 @@ pub fn json_schema() -> Value {
 }
 
 /// A document's `spec` schema, required fields and rules, which depend on
-/// its kind and on `metadata.external` (manifests.md): an external Network
+/// its kind and on `metadata.external` (docs/manifests.md): an external Network
 /// or StoragePool takes no spec, an external Volume only `spec.pool`, other
 /// volumes need a capacity, and the other kinds cannot be external.
 fn document_rules(kind: Kind, spec: Value) -> (Value, Vec<&'static str>, Vec<Value>) {

@@ -83,8 +83,10 @@ fn created_summary(a: &Action) -> Option<String> {
 /// files and CI logs).
 pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
-    if plan.actions.is_empty() {
+    if plan.actions.is_empty() && plan.blocked.is_empty() {
         out.push_str("No changes: the hosts match the manifests.\n");
+    } else if plan.actions.is_empty() {
+        out.push_str("No changes for the objects that could be planned; some are blocked:\n");
     }
     for a in &plan.actions {
         let host = if a.host.is_empty() {
@@ -131,6 +133,34 @@ pub fn render_text(plan: &Plan) -> String {
             }
         }
     }
+    for h in &plan.unreachable_hosts {
+        let name = if h.host.is_empty() {
+            "the default connection".to_string()
+        } else {
+            format!("host {}", h.host)
+        };
+        let _ = writeln!(
+            out,
+            "! {name} ({}) could not be observed: {}",
+            h.uri, h.error
+        );
+    }
+    for b in &plan.blocked {
+        let host = if b.host.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", b.host)
+        };
+        let _ = writeln!(
+            out,
+            "x {} {}{host}: blocked: {} ({}:{})",
+            kind_noun(b.kind),
+            b.name,
+            b.reason,
+            b.file,
+            b.line
+        );
+    }
     for n in &plan.notices {
         let host = if n.host.is_empty() {
             String::new()
@@ -148,7 +178,7 @@ pub fn render_text(plan: &Plan) -> String {
     let s = &plan.summary;
     let _ = writeln!(
         out,
-        "\nPlan: {} to create, {} to update, {} power, {} to delete ({} actions){}",
+        "\nPlan: {} to create, {} to update, {} power, {} to delete ({} actions){}{}",
         s.create,
         s.update,
         s.power,
@@ -156,6 +186,11 @@ pub fn render_text(plan: &Plan) -> String {
         s.total,
         if s.restart_pending > 0 {
             format!("; {} restart pending", s.restart_pending)
+        } else {
+            String::new()
+        },
+        if s.blocked > 0 {
+            format!("; {} blocked", s.blocked)
         } else {
             String::new()
         }

@@ -469,10 +469,12 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             );
         }
     }
-    let Some(host) = b.observed(&d.meta.host) else {
-        b.error(Kind::Domain, &d.meta, "its host was not observed");
+    let Some(host) = b.host_of(Kind::Domain, &d.meta) else {
         return;
     };
+    if b.unreadable(Kind::Domain, &d.meta, host, &d.meta.name) {
+        return;
+    }
     let caps = &host.caps;
     let desired = b.input.desired;
     let hname = d.meta.host.clone();
@@ -667,7 +669,9 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                     Operation::Undefine,
                     Effect::Delete,
                     vec![],
-                    Payload::None,
+                    Payload::Undefine {
+                        flags: replace_undefine_flags(&root),
+                    },
                     &[],
                     false,
                 );
@@ -840,5 +844,25 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             deps,
             true,
         );
+    }
+}
+
+/// Undefining a domain to define it anew (replace): its snapshot metadata,
+/// checkpoints and managed save go with the old definition, and its UEFI
+/// variables stay for the new one, which names the same NVRAM file.
+fn replace_undefine_flags(root: &Element) -> crate::backend::UndefineFlags {
+    let os = root.child("os");
+    let has_nvram = os.is_some_and(|o| {
+        o.child("nvram").is_some()
+            || o.attr("firmware") == Some("efi")
+            || o.child("loader")
+                .is_some_and(|l| l.attr("type") == Some("pflash"))
+    });
+    crate::backend::UndefineFlags {
+        managed_save: true,
+        snapshots_metadata: true,
+        checkpoints_metadata: true,
+        nvram: false,
+        keep_nvram: has_nvram,
     }
 }

@@ -32,6 +32,11 @@ pub struct Plan {
     /// sha256 over the desired and observed state the plan was made from.
     pub fingerprint: String,
     pub actions: Vec<Action>,
+    /// Objects that cannot be planned this pass, with the reason: they and
+    /// the objects that depend on them wait; everything else is planned.
+    pub blocked: Vec<Blocked>,
+    /// Hosts that could not be observed (their objects are blocked).
+    pub unreachable_hosts: Vec<UnreachableHost>,
     /// Things that differ but need no action now (e.g. restart pending
     /// under `restartPolicy: never`).
     pub notices: Vec<Notice>,
@@ -45,8 +50,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// No actions. A plan can be empty and still not converged: see
+    /// [`Plan::is_complete`].
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty()
+    }
+
+    /// Every object of the desired state was planned: nothing blocked.
+    /// (An unreachable host without objects blocks nothing; it is listed
+    /// in [`Plan::unreachable_hosts`].)
+    pub fn is_complete(&self) -> bool {
+        self.blocked.is_empty()
     }
 
     /// The plan with secrets (graphics `passwd`) masked in the XML it
@@ -95,6 +109,7 @@ pub struct Summary {
     pub delete: usize,
     pub total: usize,
     pub restart_pending: usize,
+    pub blocked: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +250,9 @@ pub enum Payload {
     Autostart {
         on: bool,
     },
+    Undefine {
+        flags: crate::backend::UndefineFlags,
+    },
     Live {
         memory_kib: Option<u64>,
         vcpus: Option<u32>,
@@ -276,18 +294,26 @@ pub struct PlanInput<'a> {
     pub revision: &'a str,
 }
 
-/// One planning error: an object the plan cannot handle safely.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct PlanError {
+/// An object the plan cannot handle safely this pass (a collision with an
+/// unmanaged object, a missing external object, an unreachable host, an
+/// object that vanished while it was observed, a change libvirt would
+/// refuse), or one that depends on such an object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocked {
     pub kind: Kind,
     pub name: String,
     pub host: String,
     pub file: String,
     pub line: usize,
-    pub message: String,
+    pub reason: String,
+    /// The blocked object this one waits for, when it is blocked only
+    /// because it depends on it (`[host/]kind/name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<String>,
 }
 
-impl std::fmt::Display for PlanError {
+impl std::fmt::Display for Blocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -297,21 +323,28 @@ impl std::fmt::Display for PlanError {
         if !self.host.is_empty() {
             write!(f, " on host {}", self.host)?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", self.reason)
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{} planning error{}:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" },
-    .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
-pub struct PlanErrors(pub Vec<PlanError>);
+/// A host the pass could not observe.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreachableHost {
+    /// The Host manifest's name, or empty for the default connection.
+    pub host: String,
+    pub uri: String,
+    pub error: String,
+}
 
 /// Accumulates actions with their dependency bookkeeping.
 pub(crate) struct Builder<'a> {
     pub input: &'a PlanInput<'a>,
     pub actions: Vec<Action>,
     pub notices: Vec<Notice>,
-    pub errors: Vec<PlanError>,
+    pub blocked: Vec<Blocked>,
+    /// Object key → the object keys its actions wait for.
+    deps: BTreeMap<String, BTreeSet<String>>,
     pub live_xml_wanted: BTreeSet<(HostName, String)>,
     /// Object key → the id of the action after which it is usable.
     ready: BTreeMap<String, String>,
@@ -344,7 +377,7 @@ pub(crate) fn xml_changes(patches: &[XmlPatch], root: &crate::xml::Element) -> V
 }
 
 /// How messages name a kind.
-pub(crate) fn kind_noun(k: Kind) -> &'static str {
+pub fn kind_noun(k: Kind) -> &'static str {
     match k {
         Kind::Domain => "domain",
         Kind::Network => "network",
@@ -391,6 +424,10 @@ impl<'a> Builder<'a> {
     ) -> String {
         let key = obj_key(kind, host, name);
         let id = format!("{key}/{}", operation.as_str());
+        self.deps
+            .entry(key.clone())
+            .or_default()
+            .extend(deps.iter().cloned());
         let mut depends_on: BTreeSet<String> = deps
             .iter()
             .filter_map(|d| self.ready.get(d).cloned())
@@ -416,15 +453,49 @@ impl<'a> Builder<'a> {
         id
     }
 
-    pub fn error(&mut self, kind: Kind, meta: &Meta, message: impl Into<String>) {
-        self.errors.push(PlanError {
+    /// Block the object of `meta`: it (and whatever depends on it) is left
+    /// out of this plan, with `reason`.
+    pub fn error(&mut self, kind: Kind, meta: &Meta, reason: impl Into<String>) {
+        self.blocked.push(Blocked {
             kind,
             name: meta.name.clone(),
             host: host_label(&meta.host),
             file: meta.source.file.display().to_string(),
             line: meta.source.line,
-            message: message.into(),
+            reason: reason.into(),
+            depends_on: None,
         });
+    }
+
+    /// Block the object if its XML could not be read (it vanished between
+    /// the listing and the read, or the read was refused). `name` is the
+    /// observed name (`pool/volume` for volumes).
+    pub fn unreadable(&mut self, kind: Kind, meta: &Meta, host: &ObservedHost, name: &str) -> bool {
+        match host.read_errors.get(&(kind, name.to_string())) {
+            Some(e) => {
+                self.error(
+                    kind,
+                    meta,
+                    format!("it could not be read from the host: {e}"),
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The observed host of an object, or block the object with the reason
+    /// its host is missing.
+    pub fn host_of(&mut self, kind: Kind, meta: &Meta) -> Option<&'a ObservedHost> {
+        if let Some(h) = self.observed(&meta.host) {
+            return Some(h);
+        }
+        let reason = match self.input.observed.unreachable.get(&meta.host) {
+            Some(e) => format!("its host cannot be reached: {e}"),
+            None => "its host was not observed".to_string(),
+        };
+        self.error(kind, meta, reason);
+        None
     }
 
     pub fn notice(&mut self, kind: Kind, meta: &Meta, message: impl Into<String>) {
@@ -522,7 +593,16 @@ impl<'a> Builder<'a> {
         what_to_do: &str,
     ) -> Option<crate::xml::Element> {
         let Some(root) = xml.and_then(|x| crate::xml::Element::parse(x).ok()) else {
-            self.error(kind, meta, "its XML could not be read from the host");
+            let why = self
+                .observed(&meta.host)
+                .and_then(|h| h.read_errors.get(&(kind, meta.name.clone())))
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            self.error(
+                kind,
+                meta,
+                format!("its XML could not be read from the host{why}"),
+            );
             return None;
         };
         if crate::render::read_marker(&root).is_none() {
@@ -568,12 +648,16 @@ impl<'a> Builder<'a> {
 }
 
 /// Compute the plan. Pure: same input, same plan.
-pub fn plan(input: &PlanInput) -> Result<Plan, PlanErrors> {
+///
+/// Objects that cannot be planned are blocked, with the objects that
+/// depend on them; the rest is planned as if they were not there.
+pub fn plan(input: &PlanInput) -> Plan {
     let mut b = Builder {
         input,
         actions: Vec::new(),
         notices: Vec::new(),
-        errors: Vec::new(),
+        blocked: Vec::new(),
+        deps: BTreeMap::new(),
         live_xml_wanted: BTreeSet::new(),
         ready: BTreeMap::new(),
         last: BTreeMap::new(),
@@ -595,10 +679,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanErrors> {
     for d in input.desired.domains.values() {
         domain::plan_domain(&mut b, d);
     }
-    if !b.errors.is_empty() {
-        b.errors.sort();
-        return Err(PlanErrors(b.errors));
-    }
+    block_dependents(&mut b);
     let mut summary = Summary::default();
     for a in &b.actions {
         match a.effect {
@@ -614,14 +695,122 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanErrors> {
         .iter()
         .filter(|n| n.message.starts_with("restart pending"))
         .count();
-    Ok(Plan {
+    b.blocked.sort();
+    b.blocked.dedup();
+    summary.blocked = b.blocked.len();
+    let unreachable_hosts = input
+        .observed
+        .unreachable
+        .iter()
+        .map(|(h, e)| UnreachableHost {
+            host: host_label(h),
+            uri: input.observed.uris.get(h).cloned().unwrap_or_default(),
+            error: e.clone(),
+        })
+        .collect();
+    Plan {
         format_version: FORMAT_VERSION,
         fingerprint: fingerprint(input.desired, input.observed),
         actions: b.actions,
+        blocked: b.blocked,
+        unreachable_hosts,
         notices: b.notices,
         summary,
         live_xml_wanted: b.live_xml_wanted,
-    })
+    }
+}
+
+/// Every desired object by its dependency key, with its kind and manifest.
+fn objects_by_key(d: &DesiredState) -> BTreeMap<String, (Kind, &Meta)> {
+    let mut out = BTreeMap::new();
+    for (k, x) in &d.domains {
+        out.insert(
+            obj_key(Kind::Domain, &k.host, &k.name),
+            (Kind::Domain, &x.meta),
+        );
+    }
+    for (k, x) in &d.networks {
+        out.insert(
+            obj_key(Kind::Network, &k.host, &k.name),
+            (Kind::Network, &x.meta),
+        );
+    }
+    for (k, x) in &d.pools {
+        out.insert(
+            obj_key(Kind::StoragePool, &k.host, &k.name),
+            (Kind::StoragePool, &x.meta),
+        );
+    }
+    for (k, x) in &d.volumes {
+        let name = format!("{}/{}", k.pool, k.name);
+        out.insert(
+            obj_key(Kind::Volume, &k.host, &name),
+            (Kind::Volume, &x.meta),
+        );
+    }
+    for (k, x) in &d.snapshots {
+        let name = format!("{}/{}", k.domain, k.name);
+        out.insert(
+            obj_key(Kind::Snapshot, &k.host, &name),
+            (Kind::Snapshot, &x.meta),
+        );
+    }
+    out
+}
+
+/// Block every object that waits (transitively) for a blocked one, and
+/// drop the actions of all blocked objects.
+fn block_dependents(b: &mut Builder) {
+    if b.blocked.is_empty() {
+        return;
+    }
+    let objects = objects_by_key(b.input.desired);
+    // The blocked objects by key (an object's manifest identifies it).
+    let mut blocked: BTreeSet<String> = objects
+        .iter()
+        .filter(|(_, (kind, meta))| {
+            b.blocked.iter().any(|x| {
+                x.kind == *kind
+                    && x.file == meta.source.file.display().to_string()
+                    && x.line == meta.source.line
+                    && x.name == meta.name
+            })
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    loop {
+        let newly: Vec<(String, String)> = b
+            .deps
+            .iter()
+            .filter(|(k, _)| !blocked.contains(*k))
+            .filter_map(|(k, deps)| {
+                deps.iter()
+                    .find(|d| blocked.contains(*d))
+                    .map(|d| (k.clone(), d.clone()))
+            })
+            .collect();
+        if newly.is_empty() {
+            break;
+        }
+        for (key, on) in newly {
+            blocked.insert(key.clone());
+            if let Some((kind, meta)) = objects.get(&key) {
+                b.blocked.push(Blocked {
+                    kind: *kind,
+                    name: meta.name.clone(),
+                    host: host_label(&meta.host),
+                    file: meta.source.file.display().to_string(),
+                    line: meta.source.line,
+                    reason: format!("waits for {on}, which is blocked"),
+                    depends_on: Some(on),
+                });
+            }
+        }
+    }
+    b.actions.retain(|a| {
+        let host = (!a.host.is_empty()).then(|| a.host.clone());
+        !blocked.contains(&obj_key(a.kind, &host, &a.name))
+    });
 }
 
 /// sha256 over the canonical JSON of desired and observed state.

@@ -163,9 +163,12 @@ fn norm_range(r: &str) -> String {
 }
 
 pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
-    let Some(host) = b.observed(&n.meta.host) else {
-        return b.error(Kind::Network, &n.meta, "its host was not observed");
+    let Some(host) = b.host_of(Kind::Network, &n.meta) else {
+        return;
     };
+    if b.unreadable(Kind::Network, &n.meta, host, &n.meta.name) {
+        return;
+    }
     let hname = n.meta.host.clone();
     let name = n.meta.name.clone();
     let obs = host.networks.get(&name);

@@ -54,9 +54,12 @@ fn pool_changes(p: &Pool, have: &PoolFacts) -> Vec<Change> {
 }
 
 pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
-    let Some(host) = b.observed(&p.meta.host) else {
-        return b.error(Kind::StoragePool, &p.meta, "its host was not observed");
+    let Some(host) = b.host_of(Kind::StoragePool, &p.meta) else {
+        return;
     };
+    if b.unreadable(Kind::StoragePool, &p.meta, host, &p.meta.name) {
+        return;
+    }
     let hname = p.meta.host.clone();
     let name = p.meta.name.clone();
     let obs = host.pools.get(&name);
@@ -248,9 +251,17 @@ fn running_user(
 }
 
 pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
-    let Some(host) = b.observed(&v.meta.host) else {
-        return b.error(Kind::Volume, &v.meta, "its host was not observed");
+    let Some(host) = b.host_of(Kind::Volume, &v.meta) else {
+        return;
     };
+    if b.unreadable(
+        Kind::Volume,
+        &v.meta,
+        host,
+        &format!("{}/{}", v.pool, v.meta.name),
+    ) {
+        return;
+    }
     let hname = v.meta.host.clone();
     let key_name = format!("{}/{}", v.pool, v.meta.name);
     let obs = host.volumes.get(&(v.pool.clone(), v.meta.name.clone()));

@@ -1,8 +1,8 @@
 //! Domains: write a [`Domain`] into libvirt domain XML, and read libvirt's
 //! XML back into [`DomainFacts`] normalised the way the planner compares.
 
-use crate::model::*;
 use super::Marker;
+use crate::model::*;
 use crate::units::kib;
 use crate::xml::{Element, Node};
 

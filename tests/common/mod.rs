@@ -1,6 +1,16 @@
-//! Test harness: a throw-away private libvirtd per test (scripts/private-libvirtd),
-//! always stopped when the test ends, even on panic.
+//! Test support shared by every integration test (and the benchmark):
+//! writing and loading manifests, the converge loop through the library's
+//! reconcile pass, and a throw-away private libvirtd per test
+//! (scripts/private-libvirtd), always stopped when the test ends, even on
+//! panic. Tests that need root or a tool that is missing say so and skip.
 #![allow(dead_code)]
+
+use virtsync::apply::Status;
+use virtsync::backend::ConnectOptions;
+use virtsync::inventory::Inventory;
+use virtsync::model::DesiredState;
+use virtsync::plan::{render_text, Plan};
+use virtsync::reconcile::{ApplyOptions, Planned, Reconciled, Reconciler, Target};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,10 +25,44 @@ pub struct PrivateDaemon {
     pub uri: String,
 }
 
+/// Why a test that needs root and a private libvirtd cannot run here, if
+/// it cannot.
+pub fn daemon_unavailable() -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok();
+    let root = uid.is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        return Some("not root (private libvirt daemons need root)".into());
+    }
+    for tool in ["libvirtd", "virsh"] {
+        let found = std::env::var_os("PATH").is_some_and(|p| {
+            std::env::split_paths(&p).any(|d| d.join(tool).exists())
+                || Path::new("/usr/sbin").join(tool).exists()
+        });
+        if !found {
+            return Some(format!(
+                "{tool} is not installed (run scripts/setup.sh as root)"
+            ));
+        }
+    }
+    None
+}
+
+/// Skip the calling test (return early) with a message when no private
+/// daemon can run here.
+#[macro_export]
+macro_rules! require_daemon {
+    () => {
+        if let Some(why) = common::daemon_unavailable() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
 impl PrivateDaemon {
     /// Start a daemon in a fresh directory. Panics with the daemon's own
-    /// message when it cannot start (not root, libvirtd missing: run
-    /// scripts/setup.sh as root).
+    /// message when it cannot start (call [`require_daemon!`] first to
+    /// skip where it cannot run at all).
     pub fn start() -> PrivateDaemon {
         let dir = tempfile::Builder::new()
             .prefix("virtsync-test-libvirtd-")
@@ -157,4 +201,82 @@ pub fn manifest_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
         std::fs::write(p, content).unwrap();
     }
     dir
+}
+
+/// Load a manifest directory that must be valid.
+pub fn load(dir: &Path) -> DesiredState {
+    match virtsync::manifest::load_dir(dir, &virtsync::manifest::LoadOptions::default()) {
+        Ok((d, _)) => d,
+        Err(e) => panic!("manifests do not load: {e}"),
+    }
+}
+
+/// One reconciler and its ownership inventory: the loop a test drives
+/// through the library's reconcile pass, exactly as `apply` runs it.
+pub struct Lab {
+    pub reconciler: Reconciler,
+    pub inventory: Inventory,
+}
+
+impl Lab {
+    /// Connect to the hosts `desired` knows; objects without a host go to
+    /// `uri`.
+    pub fn connect(desired: &DesiredState, uri: &str) -> Lab {
+        Lab {
+            reconciler: Reconciler::connect(desired, uri, ConnectOptions::default()),
+            inventory: Inventory::default(),
+        }
+    }
+
+    pub fn plan(&self, desired: &DesiredState) -> Planned {
+        self.reconciler.plan(&Target {
+            desired,
+            inventory: &self.inventory,
+            revision: "",
+        })
+    }
+
+    /// Apply a plan (4 actions in parallel per host) and observe again.
+    pub fn apply(&mut self, desired: &DesiredState, planned: &Planned) -> Reconciled {
+        let inv = self.inventory.clone();
+        let t = Target {
+            desired,
+            inventory: &inv,
+            revision: "",
+        };
+        let opts = ApplyOptions {
+            parallel: 4,
+            state_dir: None,
+        };
+        self.reconciler
+            .apply(&t, &mut self.inventory, planned, &opts, &|_, _| {})
+            .expect("apply")
+    }
+
+    /// Plan, apply; every action must succeed and the hosts converge.
+    /// Returns the plan that was applied.
+    pub fn converge(&mut self, desired: &DesiredState) -> Plan {
+        let planned = self.plan(desired);
+        let done = self.apply(desired, &planned);
+        let failed: Vec<String> = done
+            .outcomes
+            .iter()
+            .filter(|o| o.status != Status::Done)
+            .map(|o| format!("{}: {:?}", o.id, o.status))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "apply failed:\n{}\nplan:\n{}",
+            failed.join("\n"),
+            render_text(&planned.plan)
+        );
+        let residual = done.residual.as_ref().expect("re-observed");
+        assert!(
+            done.converged,
+            "not converged after apply:\n{}\n(after applying:\n{})",
+            render_text(residual),
+            render_text(&planned.plan)
+        );
+        planned.plan
+    }
 }

@@ -1,13 +1,11 @@
-//! The one place that talks to libvirt: a connection per host, every call
-//! counted by kind.
-//!
-//! [`Backend`] is the narrow set of writes `apply` executes; [`LibvirtHost`]
-//! implements it with the `virt` crate and also offers the bulk reads
-//! `observe` needs. Calls block: callers run them on plain threads (apply's
-//! workers) or `spawn_blocking`, never on an async reactor. `Connect` is
-//! `Send + Sync`, so one connection per host is shared by all workers.
+//! [`LibvirtHost`]: one connection to one host through the `virt` crate,
+//! with keepalive (a dead or hung daemon fails calls within seconds
+//! instead of blocking them forever), an open timeout, and a per-kind call
+//! counter. It keeps the handles of its last listings, so reading the XML
+//! of an object just listed costs one call and no lookup.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -15,82 +13,53 @@ use virt::connect::Connect;
 use virt::domain::{Domain, DomainState};
 use virt::network::Network;
 use virt::storage_pool::StoragePool;
+use virt::storage_vol::StorageVol;
 use virt::sys;
 
-/// A libvirt call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BackendError {
-    #[error("cannot connect to {uri}: {message}")]
-    Connect { uri: String, message: String },
-    #[error("{call} {object}: {message}")]
-    Call {
-        call: &'static str,
-        object: String,
-        message: String,
-    },
-}
+use super::*;
 
 fn call_err(call: &'static str, object: &str, e: virt::error::Error) -> BackendError {
+    let code = match e.code() {
+        virt::enumutil::Enum::Known(k) => virt::enumutil::RawEnum::to_raw(k),
+        virt::enumutil::Enum::Unknown(u) => u,
+    };
     BackendError::Call {
         call,
         object: object.to_string(),
         message: e.message().to_string(),
+        code,
     }
 }
 
-pub type Result<T> = std::result::Result<T, BackendError>;
+/// How to connect: how long opening may take, and the keepalive that
+/// notices a dead or hung daemon (`interval` seconds between probes,
+/// `count` unanswered probes before the connection is closed: a call in
+/// flight then fails instead of blocking forever).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectOptions {
+    pub open_timeout: Duration,
+    pub keepalive_interval: i32,
+    pub keepalive_count: u32,
+}
 
-/// The writes `apply` performs. Each method is one decision-free step of a
-/// plan action.
-pub trait Backend: Send + Sync {
-    fn define_domain(&self, xml: &str) -> Result<()>;
-    /// Start a transient domain from XML (`virsh create`).
-    fn create_domain(&self, xml: &str, paused: bool) -> Result<()>;
-    fn start_domain(&self, name: &str, paused: bool) -> Result<()>;
-    fn suspend_domain(&self, name: &str) -> Result<()>;
-    fn resume_domain(&self, name: &str) -> Result<()>;
-    /// ACPI shutdown, waiting up to `timeout` for the guest to stop, then
-    /// destroy (a guest without an OS never reacts to ACPI).
-    fn shutdown_domain(&self, name: &str, timeout: Duration) -> Result<()>;
-    fn destroy_domain(&self, name: &str) -> Result<()>;
-    /// Undefine keeping disks; removes snapshot metadata, NVRAM and managed save.
-    fn undefine_domain(&self, name: &str) -> Result<()>;
-    fn set_domain_autostart(&self, name: &str, on: bool) -> Result<()>;
-    /// Balloon target of the running guest (KiB); not persistent.
-    fn set_live_memory(&self, name: &str, kib: u64) -> Result<()>;
-    /// Online vCPUs of the running guest; not persistent.
-    fn set_live_vcpus(&self, name: &str, n: u32) -> Result<()>;
-    /// Hot-plug a device into the running guest; not persistent.
-    fn attach_device(&self, name: &str, xml: &str) -> Result<()>;
-    /// Ask the running guest to release a device; not persistent.
-    fn detach_device(&self, name: &str, xml: &str) -> Result<()>;
+impl Default for ConnectOptions {
+    /// A hung daemon fails its host's calls within about 8 seconds.
+    fn default() -> Self {
+        ConnectOptions {
+            open_timeout: secs(10),
+            keepalive_interval: 2,
+            keepalive_count: 3,
+        }
+    }
+}
 
-    fn define_network(&self, xml: &str) -> Result<()>;
-    fn start_network(&self, name: &str) -> Result<()>;
-    fn destroy_network(&self, name: &str) -> Result<()>;
-    fn set_network_autostart(&self, name: &str, on: bool) -> Result<()>;
-    /// Add (`add = true`) or delete one `<host>` of the IPv4/IPv6 DHCP
-    /// section, in the persistent config and, when active, live.
-    fn update_network_dhcp_host(
-        &self,
-        name: &str,
-        xml: &str,
-        add: bool,
-        live: bool,
-        config: bool,
-    ) -> Result<()>;
-
-    fn define_pool(&self, xml: &str) -> Result<()>;
-    fn build_pool(&self, name: &str) -> Result<()>;
-    fn start_pool(&self, name: &str) -> Result<()>;
-    fn destroy_pool(&self, name: &str) -> Result<()>;
-    fn set_pool_autostart(&self, name: &str, on: bool) -> Result<()>;
-
-    /// Create a volume from XML, as a full copy of `clone_from` when given.
-    fn create_volume(&self, pool: &str, xml: &str, clone_from: Option<(&str, &str)>) -> Result<()>;
-    fn resize_volume(&self, pool: &str, name: &str, capacity: u64) -> Result<()>;
-    /// Grow the image behind disk `target` of running domain `domain`.
-    fn resize_disk(&self, domain: &str, target: &str, capacity: u64) -> Result<()>;
+/// Handles of the objects seen in the last listings, by name.
+#[derive(Default)]
+struct Handles {
+    domains: BTreeMap<String, Domain>,
+    networks: BTreeMap<String, Network>,
+    pools: BTreeMap<String, StoragePool>,
+    volumes: BTreeMap<(String, String), StorageVol>,
 }
 
 /// A connection to one host with a per-kind call counter.
@@ -98,22 +67,77 @@ pub struct LibvirtHost {
     uri: String,
     conn: Connect,
     calls: Mutex<BTreeMap<&'static str, u64>>,
+    handles: Mutex<Handles>,
+    cancelled: AtomicBool,
+}
+
+/// libvirt runs keepalive (and, later, events) on an event loop the
+/// application provides: register libvirt's default one once, before the
+/// first connection, and run it on a thread of its own.
+fn ensure_event_loop() {
+    static LOOP: std::sync::Once = std::sync::Once::new();
+    LOOP.call_once(|| {
+        if virt::event::event_register_default_impl().is_ok() {
+            let spawned = std::thread::Builder::new()
+                .name("libvirt-events".into())
+                .spawn(|| loop {
+                    if virt::event::event_run_default_impl().is_err() {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!("cannot start libvirt's event loop thread: {e}");
+            }
+        }
+    });
 }
 
 impl LibvirtHost {
     pub fn open(uri: &str) -> Result<LibvirtHost> {
+        Self::open_with(uri, ConnectOptions::default())
+    }
+
+    pub fn open_with(uri: &str, opts: ConnectOptions) -> Result<LibvirtHost> {
         // libvirt prints every error to stderr by default; ours carry
         // context and are reported where they matter.
         static QUIET: std::sync::Once = std::sync::Once::new();
         QUIET.call_once(virt::error::clear_error_callback);
-        let conn = Connect::open(Some(uri)).map_err(|e| BackendError::Connect {
+        ensure_event_loop();
+        let connect_err = |message: String| BackendError::Connect {
             uri: uri.to_string(),
-            message: e.message().to_string(),
-        })?;
+            message,
+        };
+        // Opening talks to the daemon before keepalive can run: a hung
+        // daemon would block here forever, so open on a thread and stop
+        // waiting after the timeout (the thread is left to finish or hang).
+        let (tx, rx) = std::sync::mpsc::channel();
+        let owned = uri.to_string();
+        std::thread::Builder::new()
+            .name("libvirt-open".into())
+            .spawn(move || {
+                let r = Connect::open(Some(&owned)).map_err(|e| e.message().to_string());
+                let _ = tx.send(r);
+            })
+            .map_err(|e| connect_err(e.to_string()))?;
+        let conn = match rx.recv_timeout(opts.open_timeout) {
+            Ok(r) => r.map_err(connect_err)?,
+            Err(_) => {
+                return Err(connect_err(format!(
+                    "the daemon did not answer within {} s (is libvirtd hung or stopped?)",
+                    opts.open_timeout.as_secs()
+                )))
+            }
+        };
+        // Drivers without a daemon (test:///) have no keepalive: that is fine.
+        if let Err(e) = conn.set_keep_alive(opts.keepalive_interval, opts.keepalive_count) {
+            tracing::debug!("no keepalive on {uri}: {}", e.message());
+        }
         let host = LibvirtHost {
             uri: uri.to_string(),
             conn,
             calls: Mutex::new(BTreeMap::new()),
+            handles: Mutex::new(Handles::default()),
+            cancelled: AtomicBool::new(false),
         };
         host.count("open");
         Ok(host)
@@ -136,56 +160,8 @@ impl LibvirtHost {
         self.calls().values().sum()
     }
 
-    // ------------------------------------------------------------ reads
-
-    pub fn capabilities(&self) -> Result<String> {
-        self.count("capabilities");
-        self.conn
-            .capabilities()
-            .map_err(|e| call_err("capabilities", &self.uri, e))
-    }
-
-    /// All domains, plus the names of the paused, autostarting (when asked)
-    /// and transient ones: three calls for any number of domains (bulk stats give every
-    /// domain with its state; two filtered lists give the rest).
-    pub fn list_domains(&self, with_autostart: bool) -> Result<DomainListing> {
-        let list = |flags: u32, what: &'static str| -> Result<Vec<Domain>> {
-            self.count("list_all_domains");
-            self.conn
-                .list_all_domains(flags)
-                .map_err(|e| call_err(what, &self.uri, e))
-        };
-        let names =
-            |v: Vec<Domain>| -> Vec<String> { v.iter().filter_map(|d| d.name().ok()).collect() };
-        let (all, paused) = match self.domains_with_state() {
-            Some(x) => x,
-            // A driver without bulk stats: one more list call instead.
-            None => (
-                list(0, "list domains")?,
-                names(list(
-                    sys::VIR_CONNECT_LIST_DOMAINS_PAUSED,
-                    "list paused domains",
-                )?),
-            ),
-        };
-        let autostart = if with_autostart {
-            names(list(
-                sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART,
-                "list autostart domains",
-            )?)
-        } else {
-            Vec::new()
-        };
-        let transient = names(list(
-            sys::VIR_CONNECT_LIST_DOMAINS_TRANSIENT,
-            "list transient domains",
-        )?);
-        Ok(DomainListing {
-            domains: all,
-            paused,
-            autostart,
-            transient,
-        })
+    fn handles(&self) -> std::sync::MutexGuard<'_, Handles> {
+        self.handles.lock().expect("handles")
     }
 
     /// Every domain and the names of the paused ones, from one
@@ -239,14 +215,6 @@ impl LibvirtHost {
         }
     }
 
-    /// The persistent XML, secrets included: a re-define built from it must
-    /// keep graphics passwords and the like (plans redact them for display).
-    pub fn domain_xml(&self, d: &Domain) -> Result<String> {
-        self.count("domain_xml");
-        d.xml_desc(sys::VIR_DOMAIN_XML_INACTIVE | sys::VIR_DOMAIN_XML_SECURE)
-            .map_err(|e| call_err("read XML of domain", &d.name().unwrap_or_default(), e))
-    }
-
     /// All objects of a kind, the names of the active ones, and (when
     /// asked) the names of the autostarting ones: two or three list calls.
     fn list_with_subsets<T>(
@@ -270,22 +238,6 @@ impl LibvirtHost {
         Ok((all, active, autostart))
     }
 
-    /// All networks, the active ones, and (when asked) the autostarting ones.
-    pub fn list_networks(
-        &self,
-        with_autostart: bool,
-    ) -> Result<(Vec<Network>, Vec<String>, Vec<String>)> {
-        self.list_with_subsets(
-            ("list_all_networks", "list networks"),
-            |f| self.conn.list_all_networks(f),
-            |n| n.name().ok(),
-            (
-                sys::VIR_CONNECT_LIST_NETWORKS_ACTIVE,
-                with_autostart.then_some(sys::VIR_CONNECT_LIST_NETWORKS_AUTOSTART),
-            ),
-        )
-    }
-
     /// The inactive (persistent) XML; the test driver refuses the inactive
     /// flag for networks and pools (its one definition is the persistent
     /// one), so a failure is retried without it, and a real error repeats.
@@ -303,58 +255,13 @@ impl LibvirtHost {
         })
     }
 
-    pub fn network_xml(&self, n: &Network) -> Result<String> {
-        let name = n.name().unwrap_or_default();
-        self.inactive_xml(
-            ("network_xml", "read XML of network"),
-            &name,
-            sys::VIR_NETWORK_XML_INACTIVE,
-            |f| n.xml_desc(f),
-        )
-    }
-
-    /// All pools, the active ones, and (when asked) the autostarting ones.
-    pub fn list_pools(
-        &self,
-        with_autostart: bool,
-    ) -> Result<(Vec<StoragePool>, Vec<String>, Vec<String>)> {
-        self.list_with_subsets(
-            ("list_all_storage_pools", "list storage pools"),
-            |f| self.conn.list_all_storage_pools(f),
-            |p| p.name().ok(),
-            (
-                sys::VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE,
-                with_autostart.then_some(sys::VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART),
-            ),
-        )
-    }
-
-    pub fn pool_xml(&self, p: &StoragePool) -> Result<String> {
-        let name = p.name().unwrap_or_default();
-        self.inactive_xml(
-            ("pool_xml", "read XML of pool"),
-            &name,
-            sys::VIR_STORAGE_XML_INACTIVE,
-            |f| p.xml_desc(f),
-        )
-    }
-
-    /// Volumes of an active pool (an inactive pool lists none).
-    pub fn list_volumes(&self, p: &StoragePool) -> Result<Vec<virt::storage_vol::StorageVol>> {
-        self.count("list_all_volumes");
-        p.list_all_volumes(0)
-            .map_err(|e| call_err("list volumes of pool", &p.name().unwrap_or_default(), e))
-    }
-
-    pub fn volume_xml(&self, v: &virt::storage_vol::StorageVol) -> Result<String> {
-        self.count("volume_xml");
-        v.xml_desc(0)
-            .map_err(|e| call_err("read XML of volume", &v.name().unwrap_or_default(), e))
-    }
-
     // ------------------------------------------------------------ lookups
 
+    /// The handle of the last listing, else a lookup by name.
     fn domain(&self, name: &str) -> Result<Domain> {
+        if let Some(d) = self.handles().domains.get(name) {
+            return Ok(d.clone());
+        }
         self.count("lookup_domain");
         self.conn
             .lookup_domain_by_name(name)
@@ -362,6 +269,9 @@ impl LibvirtHost {
     }
 
     fn network(&self, name: &str) -> Result<Network> {
+        if let Some(n) = self.handles().networks.get(name) {
+            return Ok(n.clone());
+        }
         self.count("lookup_network");
         self.conn
             .lookup_network_by_name(name)
@@ -369,10 +279,24 @@ impl LibvirtHost {
     }
 
     fn pool(&self, name: &str) -> Result<StoragePool> {
+        if let Some(p) = self.handles().pools.get(name) {
+            return Ok(p.clone());
+        }
         self.count("lookup_pool");
         self.conn
             .lookup_storage_pool_by_name(name)
             .map_err(|e| call_err("find pool", name, e))
+    }
+
+    fn volume(&self, pool: &str, name: &str) -> Result<StorageVol> {
+        let key = (pool.to_string(), name.to_string());
+        if let Some(v) = self.handles().volumes.get(&key) {
+            return Ok(v.clone());
+        }
+        let p = self.pool(pool)?;
+        self.count("lookup_volume");
+        p.lookup_storage_vol_by_name(name)
+            .map_err(|e| call_err("find volume", &format!("{pool}/{name}"), e))
     }
 
     fn domain_state(&self, d: &Domain) -> Result<DomainState> {
@@ -383,12 +307,192 @@ impl LibvirtHost {
     }
 }
 
-/// Result of [`LibvirtHost::list_domains`].
-pub struct DomainListing {
-    pub domains: Vec<Domain>,
-    pub paused: Vec<String>,
-    pub autostart: Vec<String>,
-    pub transient: Vec<String>,
+impl HostRead for LibvirtHost {
+    fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    fn capabilities(&self) -> Result<String> {
+        self.count("capabilities");
+        self.conn
+            .capabilities()
+            .map_err(|e| call_err("capabilities", &self.uri, e))
+    }
+
+    /// Bulk stats give every domain with its state; filtered lists give
+    /// the transient and (when asked) the autostarting ones: two or three
+    /// calls for any number of domains.
+    fn list_domains(&self, with_autostart: bool) -> Result<Vec<DomainEntry>> {
+        let list = |flags: u32, what: &'static str| -> Result<Vec<Domain>> {
+            self.count("list_all_domains");
+            self.conn
+                .list_all_domains(flags)
+                .map_err(|e| call_err(what, &self.uri, e))
+        };
+        let names = |v: Vec<Domain>| -> std::collections::BTreeSet<String> {
+            v.iter().filter_map(|d| d.name().ok()).collect()
+        };
+        let (all, paused) = match self.domains_with_state() {
+            Some((all, paused)) => (all, paused.into_iter().collect()),
+            // A driver without bulk stats: one more list call instead.
+            None => (
+                list(0, "list domains")?,
+                names(list(
+                    sys::VIR_CONNECT_LIST_DOMAINS_PAUSED,
+                    "list paused domains",
+                )?),
+            ),
+        };
+        let autostart = if with_autostart {
+            names(list(
+                sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART,
+                "list autostart domains",
+            )?)
+        } else {
+            Default::default()
+        };
+        let transient = names(list(
+            sys::VIR_CONNECT_LIST_DOMAINS_TRANSIENT,
+            "list transient domains",
+        )?);
+        let mut out = Vec::with_capacity(all.len());
+        let mut handles = BTreeMap::new();
+        for d in all {
+            // name, UUID and id are held by the handle: no call.
+            let Ok(name) = d.name() else { continue };
+            let state = if paused.contains(&name) {
+                PowerState::Paused
+            } else if d.id().is_some() {
+                PowerState::Running
+            } else {
+                PowerState::Shutoff
+            };
+            out.push(DomainEntry {
+                uuid: d.uuid_string().unwrap_or_default(),
+                state,
+                persistent: !transient.contains(&name),
+                autostart: autostart.contains(&name),
+                name: name.clone(),
+            });
+            handles.insert(name, d);
+        }
+        self.handles().domains = handles;
+        Ok(out)
+    }
+
+    fn domain_xml(&self, name: &str, live: bool) -> Result<String> {
+        let d = self.domain(name)?;
+        self.count("domain_xml");
+        let flags = if live {
+            sys::VIR_DOMAIN_XML_SECURE
+        } else {
+            sys::VIR_DOMAIN_XML_INACTIVE | sys::VIR_DOMAIN_XML_SECURE
+        };
+        d.xml_desc(flags)
+            .map_err(|e| call_err("read XML of domain", name, e))
+    }
+
+    fn list_networks(&self, with_autostart: bool) -> Result<Vec<Entry>> {
+        let (all, active, autostart) = self.list_with_subsets(
+            ("list_all_networks", "list networks"),
+            |f| self.conn.list_all_networks(f),
+            |n| n.name().ok(),
+            (
+                sys::VIR_CONNECT_LIST_NETWORKS_ACTIVE,
+                with_autostart.then_some(sys::VIR_CONNECT_LIST_NETWORKS_AUTOSTART),
+            ),
+        )?;
+        let mut handles = BTreeMap::new();
+        let out = all
+            .into_iter()
+            .filter_map(|n| {
+                let name = n.name().ok()?;
+                let e = Entry {
+                    uuid: n.uuid_string().unwrap_or_default(),
+                    active: active.contains(&name),
+                    autostart: autostart.contains(&name),
+                    name: name.clone(),
+                };
+                handles.insert(name, n);
+                Some(e)
+            })
+            .collect();
+        self.handles().networks = handles;
+        Ok(out)
+    }
+
+    fn network_xml(&self, name: &str) -> Result<String> {
+        let n = self.network(name)?;
+        self.inactive_xml(
+            ("network_xml", "read XML of network"),
+            name,
+            sys::VIR_NETWORK_XML_INACTIVE,
+            |f| n.xml_desc(f),
+        )
+    }
+
+    fn list_pools(&self, with_autostart: bool) -> Result<Vec<Entry>> {
+        let (all, active, autostart) = self.list_with_subsets(
+            ("list_all_storage_pools", "list storage pools"),
+            |f| self.conn.list_all_storage_pools(f),
+            |p| p.name().ok(),
+            (
+                sys::VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE,
+                with_autostart.then_some(sys::VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART),
+            ),
+        )?;
+        let mut handles = BTreeMap::new();
+        let out = all
+            .into_iter()
+            .filter_map(|p| {
+                let name = p.name().ok()?;
+                let e = Entry {
+                    uuid: p.uuid_string().unwrap_or_default(),
+                    active: active.contains(&name),
+                    autostart: autostart.contains(&name),
+                    name: name.clone(),
+                };
+                handles.insert(name, p);
+                Some(e)
+            })
+            .collect();
+        self.handles().pools = handles;
+        Ok(out)
+    }
+
+    fn pool_xml(&self, name: &str) -> Result<String> {
+        let p = self.pool(name)?;
+        self.inactive_xml(
+            ("pool_xml", "read XML of pool"),
+            name,
+            sys::VIR_STORAGE_XML_INACTIVE,
+            |f| p.xml_desc(f),
+        )
+    }
+
+    fn list_volumes(&self, pool: &str) -> Result<Vec<String>> {
+        let p = self.pool(pool)?;
+        self.count("list_all_volumes");
+        let vols = p
+            .list_all_volumes(0)
+            .map_err(|e| call_err("list volumes of pool", pool, e))?;
+        let mut names = Vec::with_capacity(vols.len());
+        let mut handles = self.handles();
+        handles.volumes.retain(|(p, _), _| p != pool);
+        for v in vols {
+            let Ok(name) = v.name() else { continue };
+            names.push(name.clone());
+            handles.volumes.insert((pool.to_string(), name), v);
+        }
+        Ok(names)
+    }
+
+    fn volume_xml(&self, pool: &str, name: &str) -> Result<String> {
+        let v = self.volume(pool, name)?;
+        self.count("volume_xml");
+        v.xml_desc(0)
+            .map_err(|e| call_err("read XML of volume", &format!("{pool}/{name}"), e))
+    }
 }
 
 impl Backend for LibvirtHost {
@@ -470,6 +574,12 @@ impl Backend for LibvirtHost {
                 let deadline = Instant::now() + timeout;
                 let mut wait = Duration::from_millis(50);
                 while Instant::now() < deadline {
+                    if self.cancelled.load(Ordering::SeqCst) {
+                        return Err(BackendError::Cancelled {
+                            call: "wait for the shutdown of domain",
+                            object: name.to_string(),
+                        });
+                    }
                     std::thread::sleep(
                         wait.min(deadline.saturating_duration_since(Instant::now())),
                     );
@@ -501,15 +611,33 @@ impl Backend for LibvirtHost {
         d.destroy().map_err(|e| call_err("destroy domain", name, e))
     }
 
-    fn undefine_domain(&self, name: &str) -> Result<()> {
+    fn undefine_domain(&self, name: &str, flags: UndefineFlags) -> Result<()> {
         let d = self.domain(name)?;
         self.count("undefine_domain");
-        d.undefine_flags(
-            sys::VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-                | sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-                | sys::VIR_DOMAIN_UNDEFINE_NVRAM,
-        )
-        .map_err(|e| call_err("undefine domain", name, e))
+        let mut f = 0;
+        for (on, bit) in [
+            (flags.managed_save, sys::VIR_DOMAIN_UNDEFINE_MANAGED_SAVE),
+            (
+                flags.snapshots_metadata,
+                sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+            ),
+            (
+                flags.checkpoints_metadata,
+                sys::VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
+            ),
+            (flags.nvram, sys::VIR_DOMAIN_UNDEFINE_NVRAM),
+            (flags.keep_nvram, sys::VIR_DOMAIN_UNDEFINE_KEEP_NVRAM),
+        ] {
+            if on {
+                f |= bit;
+            }
+        }
+        d.undefine_flags(f)
+            .map_err(|e| call_err("undefine domain", name, e))
+    }
+
+    fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
     }
 
     fn set_domain_autostart(&self, name: &str, on: bool) -> Result<()> {
@@ -682,11 +810,7 @@ impl Backend for LibvirtHost {
     }
 
     fn resize_volume(&self, pool: &str, name: &str, capacity: u64) -> Result<()> {
-        let p = self.pool(pool)?;
-        self.count("lookup_volume");
-        let v = p
-            .lookup_storage_vol_by_name(name)
-            .map_err(|e| call_err("find volume", &format!("{pool}/{name}"), e))?;
+        let v = self.volume(pool, name)?;
         self.count("resize_volume");
         v.resize(capacity, 0)
             .map(|_| ())
@@ -707,12 +831,4 @@ fn unsupported_flags(e: &virt::error::Error) -> bool {
         e.code(),
         virt::enumutil::Enum::Known(virt::error::ErrorNumber::InvalidArg)
     )
-}
-
-/// The `<name>` of an XML document, for error messages.
-fn xml_name(xml: &str) -> String {
-    crate::xml::Element::parse(xml)
-        .ok()
-        .and_then(|e| e.child("name").map(|n| n.text()))
-        .unwrap_or_else(|| "?".into())
 }

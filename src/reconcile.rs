@@ -1,0 +1,455 @@
+//! The reconcile pass, once, in the library: observe → plan → apply →
+//! record ownership → re-observe → re-plan → converged or not.
+//!
+//! [`Reconciler`] holds one connection per host the manifests know (the
+//! default connection and every Host manifest, reachable or not) and runs
+//! the pass as two calls: [`Reconciler::plan`] (observe and plan; nothing
+//! is written) and [`Reconciler::apply`] (execute a plan, record what it
+//! created, observe again and say whether the hosts converged). `plan`,
+//! `apply`, the tests, the benchmark and the coming controller all call
+//! these two; none of them re-implements a step.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::apply::{self, ApplyReport, Outcome};
+use crate::backend::{Backend, ConnectOptions, HostRead, LibvirtHost};
+use crate::inventory::{Inventory, InventoryError};
+use crate::model::*;
+use crate::observe::{self, Interest};
+use crate::plan::{self, Action, Operation, Plan, PlanInput};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+}
+
+/// A host's connection: its reads and writes, or why there is none.
+#[derive(Clone)]
+pub enum HostConn {
+    Up {
+        read: Arc<dyn HostRead>,
+        write: Arc<dyn Backend>,
+        /// Set for real libvirt connections: their call counters.
+        libvirt: Option<Arc<LibvirtHost>>,
+    },
+    Down {
+        error: String,
+    },
+}
+
+impl HostConn {
+    /// A libvirt connection used for reads and writes alike.
+    pub fn libvirt(h: LibvirtHost) -> HostConn {
+        let h = Arc::new(h);
+        HostConn::Up {
+            read: h.clone(),
+            write: h.clone(),
+            libvirt: Some(h),
+        }
+    }
+
+    /// Any implementation of both traits (a fault-injecting wrapper, say).
+    pub fn custom<T: HostRead + Backend + 'static>(h: Arc<T>) -> HostConn {
+        HostConn::Up {
+            read: h.clone(),
+            write: h,
+            libvirt: None,
+        }
+    }
+}
+
+/// What a pass plans against: the manifests, who owns what, and the git
+/// revision the ownership markers record.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub desired: &'a DesiredState,
+    pub inventory: &'a Inventory,
+    pub revision: &'a str,
+}
+
+/// An observation and the plan made from it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub observed: ObservedState,
+    pub plan: Plan,
+}
+
+/// How to apply.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// Concurrent actions per host (at least 1).
+    pub parallel: usize,
+    /// Where the ownership inventory is saved (before apply, to find out
+    /// early that it can be, and after); `None` keeps it in memory only.
+    pub state_dir: Option<std::path::PathBuf>,
+}
+
+/// The result of applying a plan and observing again.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reconciled {
+    /// Per action: done, failed (with the error) or skipped, and whether
+    /// it changed something.
+    pub outcomes: Vec<Outcome>,
+    /// The plan made from the observation after apply: empty and complete
+    /// when the hosts converged. `None` when no host could be observed.
+    pub residual: Option<Plan>,
+    /// Everything done, nothing blocked, and the re-plan empty.
+    pub converged: bool,
+    /// Some action changed a host.
+    pub changed: bool,
+}
+
+impl Reconciled {
+    pub fn failed(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.status, apply::Status::Failed { .. }))
+    }
+}
+
+/// Exit codes shared by the commands (0 ok, 1 error and nothing changed,
+/// 2 `plan --exit-code` with changes pending, 3 apply changed something
+/// but did not converge).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const CHANGES: u8 = 2;
+    pub const PARTIAL: u8 = 3;
+}
+
+impl Reconciled {
+    /// 0 converged; 3 something changed but an action failed, an object
+    /// is blocked or a host still differs; 1 nothing changed and it did
+    /// not converge.
+    pub fn exit_code(&self) -> u8 {
+        if self.converged {
+            exit::OK
+        } else if self.changed {
+            exit::PARTIAL
+        } else {
+            exit::ERROR
+        }
+    }
+}
+
+impl Planned {
+    /// Converged without doing anything: no actions, nothing blocked.
+    pub fn converged(&self) -> bool {
+        self.plan.is_empty() && self.plan.is_complete()
+    }
+
+    /// Exit code of `plan`: 1 when something is blocked or a host is
+    /// unreachable, else 2 with pending changes when asked to tell, else 0.
+    pub fn exit_code(&self, tell_changes: bool) -> u8 {
+        if !self.plan.is_complete() {
+            exit::ERROR
+        } else if tell_changes && !self.plan.is_empty() {
+            exit::CHANGES
+        } else {
+            exit::OK
+        }
+    }
+}
+
+/// Every host the manifests know: the default connection (`None`) and one
+/// per Host manifest, with its URI.
+pub fn known_hosts(desired: &DesiredState, default_uri: &str) -> BTreeMap<HostName, String> {
+    let mut out = BTreeMap::new();
+    out.insert(None, default_uri.to_string());
+    for (name, h) in &desired.hosts {
+        out.insert(Some(name.clone()), h.uri.clone());
+    }
+    out
+}
+
+/// Connections to every host a desired state knows, and the pass over them.
+pub struct Reconciler {
+    hosts: BTreeMap<HostName, HostConn>,
+    uris: BTreeMap<HostName, String>,
+}
+
+impl Reconciler {
+    /// Connect to every host `desired` knows (in parallel: an unreachable
+    /// one costs its timeout once, not once per host). A host that cannot
+    /// be reached is kept as down: its objects are blocked, the others
+    /// proceed.
+    pub fn connect(desired: &DesiredState, default_uri: &str, opts: ConnectOptions) -> Reconciler {
+        let uris = known_hosts(desired, default_uri);
+        let hosts = std::thread::scope(|s| {
+            let handles: Vec<_> = uris
+                .iter()
+                .map(|(name, uri)| {
+                    (
+                        name.clone(),
+                        s.spawn(move || match LibvirtHost::open_with(uri, opts) {
+                            Ok(h) => HostConn::libvirt(h),
+                            Err(e) => HostConn::Down {
+                                error: e.to_string(),
+                            },
+                        }),
+                    )
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|(n, h)| (n, h.join().expect("connect thread panicked")))
+                .collect()
+        });
+        Reconciler { hosts, uris }
+    }
+
+    /// A reconciler over connections made elsewhere (tests: a
+    /// fault-injecting backend; one shared test-driver connection).
+    pub fn with_hosts(hosts: BTreeMap<HostName, (String, HostConn)>) -> Reconciler {
+        let uris = hosts
+            .iter()
+            .map(|(k, (u, _))| (k.clone(), u.clone()))
+            .collect();
+        let hosts = hosts.into_iter().map(|(k, (_, c))| (k, c)).collect();
+        Reconciler { hosts, uris }
+    }
+
+    /// The hosts and their connections.
+    pub fn hosts(&self) -> &BTreeMap<HostName, HostConn> {
+        &self.hosts
+    }
+
+    /// Observe every reachable host, in parallel (libvirt calls block).
+    /// `live` names running domains whose live XML is wanted too.
+    pub fn observe(
+        &self,
+        desired: &DesiredState,
+        live: &BTreeSet<(HostName, String)>,
+    ) -> ObservedState {
+        let mut out = ObservedState {
+            uris: self.uris.clone(),
+            ..ObservedState::default()
+        };
+        let results: Vec<(HostName, Result<ObservedHost, String>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .hosts
+                .iter()
+                .filter_map(|(name, conn)| match conn {
+                    HostConn::Up { read, .. } => Some((name, read.clone())),
+                    HostConn::Down { .. } => None,
+                })
+                .map(|(name, read)| {
+                    let mut want = Interest::of(desired, name);
+                    want.live_domains = live
+                        .iter()
+                        .filter(|(h, _)| h == name)
+                        .map(|(_, d)| d.clone())
+                        .collect();
+                    (
+                        name.clone(),
+                        s.spawn(move || {
+                            observe::observe_host(read.as_ref(), &want).map_err(|e| e.to_string())
+                        }),
+                    )
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|(n, h)| (n, h.join().expect("observer thread panicked")))
+                .collect()
+        });
+        for (name, conn) in &self.hosts {
+            if let HostConn::Down { error } = conn {
+                out.unreachable.insert(name.clone(), error.clone());
+            }
+        }
+        for (name, r) in results {
+            match r {
+                Ok(h) => {
+                    out.hosts.insert(name, h);
+                }
+                Err(e) => {
+                    out.unreachable.insert(name, e);
+                }
+            }
+        }
+        out
+    }
+
+    /// Observe and plan. When the planner needs the live definition of
+    /// running domains (live actions address the device the guest has),
+    /// those are read and the plan made again: a converged pass reads no
+    /// live XML at all.
+    pub fn plan(&self, t: &Target) -> Planned {
+        let mut observed = self.observe(t.desired, &BTreeSet::new());
+        let mut p = plan_from(t, &observed);
+        if !p.live_xml_wanted.is_empty() {
+            observed = self.observe(t.desired, &p.live_xml_wanted);
+            p = plan_from(t, &observed);
+        }
+        Planned { observed, plan: p }
+    }
+
+    /// Execute `planned.plan`; `on_done` sees each outcome as it happens.
+    /// Ownership of the pools and volumes created is recorded in
+    /// `inventory` (and saved under `opts.state_dir`); then the hosts are
+    /// observed again and planned, which alone says "converged".
+    pub fn apply(
+        &self,
+        t: &Target,
+        inventory: &mut Inventory,
+        planned: &Planned,
+        opts: &ApplyOptions,
+        on_done: &(dyn Fn(&Action, &Outcome) + Sync),
+    ) -> Result<Reconciled, ReconcileError> {
+        if let Some(dir) = &opts.state_dir {
+            // Ownership of what apply creates must be recordable: find out
+            // now, not after the pools and volumes exist.
+            inventory.save(dir)?;
+        }
+        let report = apply::execute(
+            &planned.plan,
+            &self.backends(),
+            opts.parallel.max(1),
+            on_done,
+        );
+        let after = self.observe(t.desired, &BTreeSet::new());
+        record_created(inventory, &planned.plan, &report, &after, t.desired);
+        if let Some(dir) = &opts.state_dir {
+            inventory.save(dir)?;
+        }
+        let target = Target { inventory, ..*t };
+        let residual = if after.hosts.is_empty() {
+            None
+        } else {
+            let mut p = plan_from(&target, &after);
+            if !p.live_xml_wanted.is_empty() {
+                let again = self.observe(t.desired, &p.live_xml_wanted);
+                p = plan_from(&target, &again);
+            }
+            Some(p)
+        };
+        let all_done = report.failed().next().is_none() && report.skipped().next().is_none();
+        let converged = all_done
+            && residual
+                .as_ref()
+                .is_some_and(|r| r.is_empty() && r.is_complete());
+        Ok(Reconciled {
+            changed: report.changed_anything(),
+            outcomes: report.outcomes,
+            residual,
+            converged,
+        })
+    }
+
+    /// Stop waiting in every backend (graceful shutdowns in progress end).
+    pub fn cancel(&self) {
+        for c in self.hosts.values() {
+            if let HostConn::Up { write, .. } = c {
+                write.cancel();
+            }
+        }
+    }
+
+    /// Writers by the host label actions carry (`""` for the default host).
+    fn backends(&self) -> BTreeMap<String, Arc<dyn Backend>> {
+        self.hosts
+            .iter()
+            .filter_map(|(k, v)| match v {
+                HostConn::Up { write, .. } => Some((plan::host_label(k), write.clone())),
+                HostConn::Down { .. } => None,
+            })
+            .collect()
+    }
+
+    /// libvirt calls made so far, by kind, summed over hosts.
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        let mut out = BTreeMap::new();
+        for c in self.hosts.values() {
+            if let HostConn::Up {
+                libvirt: Some(h), ..
+            } = c
+            {
+                for (k, v) in h.calls() {
+                    *out.entry(k).or_default() += v;
+                }
+            }
+        }
+        out
+    }
+
+    pub fn total_calls(&self) -> u64 {
+        self.calls().values().sum()
+    }
+}
+
+fn plan_from(t: &Target, observed: &ObservedState) -> Plan {
+    plan::plan(&PlanInput {
+        desired: t.desired,
+        observed,
+        inventory: t.inventory,
+        revision: t.revision,
+    })
+}
+
+/// The git revision of the manifest directory, or empty when it is not in
+/// a repository (it goes into the ownership marker).
+pub fn git_revision(dir: &Path) -> String {
+    let dir = if dir.is_file() {
+        dir.parent().unwrap_or(dir)
+    } else {
+        dir
+    };
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Record ownership of the pools and volumes `report` shows created; their
+/// UUIDs come from `after`, the observation made after apply.
+fn record_created(
+    inventory: &mut Inventory,
+    p: &Plan,
+    report: &ApplyReport,
+    after: &ObservedState,
+    desired: &DesiredState,
+) {
+    let done: BTreeSet<&str> = report.done().map(|o| o.id.as_str()).collect();
+    for a in &p.actions {
+        if !done.contains(a.id.as_str()) {
+            continue;
+        }
+        let host: HostName = (!a.host.is_empty()).then(|| a.host.clone());
+        let Some(obs) = after.hosts.get(&host) else {
+            continue;
+        };
+        match (a.kind, a.operation) {
+            (Kind::StoragePool, Operation::Define) => {
+                if let Some(pool) = obs.pools.get(&a.name) {
+                    inventory.record_pool(&obs.uri, &a.name, &pool.uuid);
+                }
+            }
+            (Kind::Volume, Operation::CreateVolume) => {
+                if let Some((pool, name)) = a.name.split_once('/') {
+                    let wanted = desired.volumes.contains_key(&VolKey {
+                        host: host.clone(),
+                        pool: pool.into(),
+                        name: name.into(),
+                    });
+                    if wanted {
+                        inventory.record_volume(&obs.uri, pool, name);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
