@@ -4,7 +4,15 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = virtsync::cli::Cli::parse();
+    // Usage errors exit 1 like every other error (clap's own code, 2, is
+    // `plan --exit-code`'s "changes pending"); --help and --version exit 0.
+    let cli = match virtsync::cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return std::process::ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

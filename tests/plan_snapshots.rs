@@ -1059,3 +1059,21 @@ fn a_transient_domains_live_memory_rounding_is_no_change() {
     let p = plan_ok(&d, &h, &inv);
     assert_eq!(ids(&p), ["domain/web/shutdown", "domain/web/create"]);
 }
+
+#[test]
+fn networks_without_a_bridge_name_are_defined_one_at_a_time() {
+    // libvirt picks the bridge name at define time from the names in use:
+    // two defines in parallel could pick the same one.
+    let files = format!(
+        "{API}kind: Network\nmetadata: {{name: n1}}\nspec: {{forward: {{mode: nat}}}}\n---\n\
+         {API}kind: Network\nmetadata: {{name: n2}}\nspec: {{forward: {{mode: nat}}}}\n---\n\
+         {API}kind: Network\nmetadata: {{name: n3}}\nspec: {{bridge: {{name: br-n3}}}}\n"
+    );
+    let d = desired(&[("m.yaml", &files)]);
+    let p = plan_ok(&d, &empty_host(caps_qemu()), &Inventory::default());
+    assert!(action(&p, "network/n2/define")
+        .depends_on
+        .contains(&"network/n1/define".to_string()));
+    // A network that names its bridge does not wait.
+    assert!(action(&p, "network/n3/define").depends_on.is_empty());
+}

@@ -350,6 +350,9 @@ pub(crate) struct Builder<'a> {
     ready: BTreeMap<String, String>,
     /// Object key → its last action (chains an object's actions).
     last: BTreeMap<String, String>,
+    /// Per group and host, the last action that must not run alongside the
+    /// others of its group.
+    serial: BTreeMap<(&'static str, HostName), String>,
 }
 
 /// Autostart changes take effect at once: they are live.
@@ -455,6 +458,21 @@ impl<'a> Builder<'a> {
 
     /// Block the object of `meta`: it (and whatever depends on it) is left
     /// out of this plan, with `reason`.
+    /// Make action `id` wait for the previous action of `group` on `host`.
+    /// libvirt picks the bridge name of a network that names none when it
+    /// is defined, from the names in use at that moment: two such defines
+    /// at once can pick the same bridge, and one network then never starts.
+    pub fn one_at_a_time(&mut self, group: &'static str, host: &HostName, id: &str) {
+        if let Some(prev) = self.serial.insert((group, host.clone()), id.to_string()) {
+            if let Some(a) = self.actions.iter_mut().find(|a| a.id == id) {
+                if !a.depends_on.contains(&prev) {
+                    a.depends_on.push(prev);
+                    a.depends_on.sort();
+                }
+            }
+        }
+    }
+
     pub fn error(&mut self, kind: Kind, meta: &Meta, reason: impl Into<String>) {
         self.blocked.push(Blocked {
             kind,
@@ -661,6 +679,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         live_xml_wanted: BTreeSet::new(),
         ready: BTreeMap::new(),
         last: BTreeMap::new(),
+        serial: BTreeMap::new(),
     };
     // Snapshots come with the snapshot work; never ignore them silently.
     for s in input.desired.snapshots.values() {

@@ -187,7 +187,7 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
             Ok(x) => x.to_xml(),
             Err(e) => return b.error(Kind::Network, &n.meta, e),
         };
-        b.push(
+        let id = b.push(
             Kind::Network,
             &hname,
             &name,
@@ -198,6 +198,9 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
             &[],
             !n.active,
         );
+        if n.bridge.as_ref().and_then(|x| x.name.as_ref()).is_none() {
+            b.one_at_a_time("auto-bridge", &hname, &id);
+        }
         if n.active {
             b.push(
                 Kind::Network,

@@ -280,3 +280,44 @@ impl Lab {
         planned.plan
     }
 }
+
+/// A Domain manifest for a tiny guest that sits halted without using the
+/// CPU (boots from `hd` only and never retries); `spec` is the indented
+/// rest of its spec (`"  memory: 64MiB\n  vcpus: 1\n"`).
+pub fn halted_domain(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: virtsync.io/v1alpha1\nkind: Domain\nmetadata:\n  name: {name}\nspec:\n\
+         {spec}  boot: [hd]\n  xml:\n    - at: /domain/os\n      merge: \"<bios rebootTimeout='-1'/>\"\n"
+    )
+}
+
+/// Run the `virtsync` binary (at most `limit`), without inheriting
+/// `LIBVIRT_DEFAULT_URI`. Returns the output and how long it took.
+pub fn virtsync(
+    args: &[&str],
+    limit: std::time::Duration,
+) -> (std::process::Output, std::time::Duration) {
+    let start = std::time::Instant::now();
+    // Integration tests know the binary; the benchmark (an example) does
+    // not use this helper.
+    let bin = match option_env!("CARGO_BIN_EXE_virtsync") {
+        Some(b) => b,
+        None => panic!("the virtsync binary is known to integration tests only"),
+    };
+    let out = assert_cmd::Command::new(bin)
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .timeout(limit)
+        .args(args)
+        .output()
+        .expect("run virtsync");
+    (out, start.elapsed())
+}
+
+/// stdout and stderr of a finished command, for assertion messages.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

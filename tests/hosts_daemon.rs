@@ -1,0 +1,199 @@
+//! Hosts on real, private libvirt daemons: every host the manifests know is
+//! observed on every pass (so a domain moved away from an otherwise empty
+//! default host is still seen there), a host that cannot be reached blocks
+//! only its own objects, and a hung daemon fails its host within seconds
+//! instead of blocking `plan` forever.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{halted_domain, manifest_dir, output_text, virtsync, PrivateDaemon};
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+fn host_manifest(name: &str, uri: &str) -> String {
+    format!("apiVersion: virtsync.io/v1alpha1\nkind: Host\nmetadata: {{name: {name}}}\nspec: {{uri: \"{uri}\"}}\n")
+}
+
+/// `virtsync CMD DIR --connect URI --state-dir STATE ARGS...`
+fn run(
+    cmd: &str,
+    dir: &std::path::Path,
+    uri: &str,
+    state: &std::path::Path,
+    args: &[&str],
+) -> (std::process::Output, Duration) {
+    let dir = dir.to_string_lossy();
+    let state = state.to_string_lossy();
+    let mut all = vec![cmd, &dir, "--connect", uri, "--state-dir", &state];
+    all.extend_from_slice(args);
+    virtsync(&all, LIMIT)
+}
+
+#[test]
+fn a_domain_moved_off_an_otherwise_empty_default_host_is_refused() {
+    require_daemon!();
+    let a = PrivateDaemon::start();
+    let b = PrivateDaemon::start();
+    let state = tempfile::tempdir().unwrap();
+    let guest = |host: &str| {
+        halted_domain("hd-mv", "  memory: 64MiB\n  vcpus: 1\n  state: shutoff\n")
+            .replace("  name: hd-mv\n", &format!("  name: hd-mv\n{host}"))
+    };
+    // Only the domain lives on the default host (a); host b is known.
+    let dir = manifest_dir(&[
+        ("hosts.yaml", &host_manifest("hostb", &b.uri)),
+        ("guest.yaml", &guest("")),
+    ]);
+    let (out, _) = run("apply", dir.path(), &a.uri, state.path(), &["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    // Move it: nothing else stays on a.
+    std::fs::write(dir.path().join("guest.yaml"), guest("  host: hostb\n")).unwrap();
+    let (out, _) = run("plan", dir.path(), &a.uri, state.path(), &[]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("blocked") && text.contains("is not supported yet"),
+        "{text}"
+    );
+    let (out, _) = run("apply", dir.path(), &a.uri, state.path(), &["--yes"]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "nothing changed: {text}");
+    // No second copy on b; the first is still on a.
+    assert!(b.virsh(&["list", "--all", "--name"]).trim().is_empty());
+    assert!(a.virsh(&["list", "--all", "--name"]).contains("hd-mv"));
+}
+
+#[test]
+fn an_unreachable_host_blocks_only_its_objects() {
+    require_daemon!();
+    let a = PrivateDaemon::start();
+    let state = tempfile::tempdir().unwrap();
+    let gone = "qemu+unix:///system?socket=/nonexistent/virtsync-test/libvirt-sock";
+    let dir = manifest_dir(&[
+        ("hosts.yaml", &host_manifest("gone", gone)),
+        (
+            "here.yaml",
+            &halted_domain("ur-here", "  memory: 64MiB\n  vcpus: 1\n  state: shutoff\n"),
+        ),
+        (
+            "there.yaml",
+            &halted_domain(
+                "ur-there",
+                "  memory: 64MiB\n  vcpus: 1\n  state: shutoff\n",
+            )
+            .replace("  name: ur-there\n", "  name: ur-there\n  host: gone\n"),
+        ),
+    ]);
+    let (out, _) = run(
+        "plan",
+        dir.path(),
+        &a.uri,
+        state.path(),
+        &["--output", "json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    assert_eq!(plan["unreachableHosts"][0]["host"], "gone");
+    assert_eq!(plan["blocked"][0]["name"], "ur-there");
+    assert!(plan["blocked"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("cannot be reached"));
+    let (out, _) = run("apply", dir.path(), &a.uri, state.path(), &["--yes"]);
+    let text = output_text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "changed something, one blocked: {text}"
+    );
+    assert!(
+        text.contains("not converged") && text.contains("ur-there"),
+        "{text}"
+    );
+    assert!(a.virsh(&["list", "--all", "--name"]).contains("ur-here"));
+}
+
+/// Resumes a stopped daemon however the test ends.
+struct Resume(String);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.0])
+            .status();
+    }
+}
+
+#[test]
+fn a_hung_daemon_fails_its_host_within_seconds() {
+    require_daemon!();
+    let a = PrivateDaemon::start();
+    let state = tempfile::tempdir().unwrap();
+    let dir = manifest_dir(&[(
+        "d.yaml",
+        &halted_domain("hung-1", "  memory: 64MiB\n  vcpus: 1\n  state: shutoff\n"),
+    )]);
+    let (out, _) = run("apply", dir.path(), &a.uri, state.path(), &["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let pid = std::fs::read_to_string(a.path().join("libvirtd.pid"))
+        .expect("daemon pid")
+        .trim()
+        .to_string();
+    let _resume = Resume(pid.clone());
+    let st = std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (out, took) = run("plan", dir.path(), &a.uri, state.path(), &[]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("could not be observed") || text.contains("cannot be reached"),
+        "{text}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "plan took {took:?} against a hung daemon"
+    );
+}
+
+#[test]
+fn a_daemon_that_hangs_after_connecting_is_noticed_by_keepalive() {
+    require_daemon!();
+    let a = PrivateDaemon::start();
+    let dir = manifest_dir(&[(
+        "d.yaml",
+        &halted_domain("hung-2", "  memory: 64MiB\n  vcpus: 1\n  state: shutoff\n"),
+    )]);
+    let desired = common::load(dir.path());
+    let lab = common::Lab::connect(&desired, &a.uri);
+    assert!(lab.plan(&desired).plan.is_complete());
+    let pid = std::fs::read_to_string(a.path().join("libvirtd.pid"))
+        .expect("daemon pid")
+        .trim()
+        .to_string();
+    let _resume = Resume(pid.clone());
+    let st = std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The connection is open: only keepalive can tell the daemon is gone.
+    let start = std::time::Instant::now();
+    let planned = lab.plan(&desired);
+    let took = start.elapsed();
+    assert_eq!(
+        planned.plan.unreachable_hosts.len(),
+        1,
+        "{:?}",
+        planned.plan
+    );
+    assert_eq!(planned.plan.blocked.len(), 1);
+    assert!(
+        took < Duration::from_secs(20),
+        "observing a hung daemon took {took:?}"
+    );
+}
