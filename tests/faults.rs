@@ -1,0 +1,164 @@
+//! What neither libvirt's test driver nor a private daemon produces on
+//! demand — an object that vanishes between the listing and the read, a
+//! call that fails half-way through an action, a connection lost during
+//! apply, slow calls — injected by `backend::fault::FaultyHost` around the
+//! real test driver, through the library's reconcile pass.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{halted_domain, load, manifest_dir, Lab};
+use virtsync::apply::Status;
+use virtsync::backend::fault::{Fault, FaultyHost};
+use virtsync::backend::{code, LibvirtHost};
+use virtsync::inventory::Inventory;
+use virtsync::reconcile::{HostConn, Reconciler};
+
+const URI: &str = "test:///default";
+
+/// A lab whose default host is the test driver behind a fault injector.
+fn faulty_lab(faults: Vec<Fault>) -> (Lab, Arc<FaultyHost<LibvirtHost>>) {
+    let host = Arc::new(FaultyHost::new(
+        LibvirtHost::open(URI).expect("test driver"),
+        faults,
+    ));
+    let hosts = BTreeMap::from([(None, (URI.to_string(), HostConn::custom(host.clone())))]);
+    let lab = Lab {
+        reconciler: Reconciler::with_hosts(hosts),
+        inventory: Inventory::default(),
+    };
+    (lab, host)
+}
+
+fn domains(prefix: &str, n: usize, memory: &str) -> tempfile::TempDir {
+    let text: Vec<String> = (0..n)
+        .map(|i| {
+            halted_domain(
+                &format!("{prefix}-{i}"),
+                &format!("  memory: {memory}\n  vcpus: 1\n"),
+            )
+        })
+        .collect();
+    manifest_dir(&[("d.yaml", &text.join("---\n"))])
+}
+
+#[test]
+fn an_object_that_vanishes_mid_observation_blocks_only_itself() {
+    let (mut lab, host) = faulty_lab(vec![]);
+    let desired = load(domains("fv", 2, "64MiB").path());
+    lab.converge(&desired);
+    // Both change; fv-1 vanishes between the listing and its XML read.
+    let changed = load(domains("fv", 2, "96MiB").path());
+    host.inject(Fault::fail("domain_xml", Some("fv-1"), code::NO_DOMAIN));
+    let planned = lab.plan(&changed);
+    let p = &planned.plan;
+    assert_eq!(p.blocked.len(), 1, "{p:?}");
+    assert_eq!(p.blocked[0].name, "fv-1");
+    assert!(
+        p.blocked[0].reason.contains("could not be read"),
+        "{:?}",
+        p.blocked
+    );
+    assert!(
+        p.actions.iter().all(|a| a.name == "fv-0"),
+        "{:?}",
+        p.actions
+    );
+    assert!(p.actions.iter().any(|a| a.id == "domain/fv-0/define"));
+}
+
+#[test]
+fn a_restart_that_fails_half_way_counts_as_a_change() {
+    let (mut lab, host) = faulty_lab(vec![]);
+    let spec = |vcpus: u32| {
+        halted_domain(
+            "fr-0",
+            &format!("  memory: 64MiB\n  vcpus: {vcpus}\n  maxVcpus: {vcpus}\n  restartPolicy: onConfigChange\n  shutdownTimeout: 0s\n"),
+        )
+    };
+    let dir = manifest_dir(&[("d.yaml", &spec(1))]);
+    lab.converge(&load(dir.path()));
+    // A next-boot change restarts the guest: it stops, and then the start
+    // fails.
+    let dir = manifest_dir(&[("d.yaml", &spec(2))]);
+    let desired = load(dir.path());
+    host.inject(Fault::fail("start_domain", Some("fr-0"), code::OPERATION_FAILED).once());
+    let planned = lab.plan(&desired);
+    assert!(planned
+        .plan
+        .actions
+        .iter()
+        .any(|a| a.id == "domain/fr-0/restart"));
+    let done = lab.apply(&desired, &planned);
+    let restart = done
+        .outcomes
+        .iter()
+        .find(|o| o.id == "domain/fr-0/restart")
+        .expect("restart outcome");
+    assert!(
+        matches!(restart.status, Status::Failed { .. }),
+        "{restart:?}"
+    );
+    assert!(restart.changed, "the guest was shut down: that is a change");
+    assert!(!done.converged);
+    assert_eq!(done.exit_code(), 3);
+    // The next pass starts the guest again.
+    lab.converge(&desired);
+}
+
+#[test]
+fn a_connection_lost_during_apply_fails_the_rest_and_is_reported() {
+    let (mut lab, host) = faulty_lab(vec![]);
+    let desired = load(domains("fl", 3, "64MiB").path());
+    // The first define loses the connection: nothing after it gets through.
+    host.inject(Fault::disconnect("define_domain", None));
+    let planned = lab.plan(&desired);
+    let done = lab.apply(&desired, &planned);
+    assert!(!done.converged);
+    assert!(!done.changed, "{:?}", done.outcomes);
+    assert_eq!(done.exit_code(), 1, "nothing changed");
+    assert!(done.failed().count() >= 1);
+    // Observing afterwards failed too: the host is reported unreachable.
+    let residual = done.residual.as_ref();
+    assert!(
+        residual.is_none_or(|r| !r.unreachable_hosts.is_empty()),
+        "{residual:?}"
+    );
+}
+
+#[test]
+fn slow_calls_run_in_parallel() {
+    let (mut lab, _host) = faulty_lab(vec![Fault::delay(
+        "define_domain",
+        Duration::from_millis(300),
+    )]);
+    let desired = load(domains("fs", 4, "64MiB").path());
+    let planned = lab.plan(&desired);
+    let start = Instant::now();
+    let done = lab.apply(&desired, &planned);
+    let took = start.elapsed();
+    assert!(done.converged, "{:?}", done.outcomes);
+    // Four defines of 300 ms each, four at a time.
+    assert!(took < Duration::from_millis(1000), "apply took {took:?}");
+}
+
+#[test]
+fn errors_keep_libvirts_code() {
+    let (lab, host) = faulty_lab(vec![]);
+    host.inject(Fault::fail("list_domains", None, code::RPC).once());
+    let desired = load(domains("fe", 1, "64MiB").path());
+    let planned = lab.plan(&desired);
+    // The listing failed: the host is unreachable this pass, its domain blocked.
+    assert_eq!(planned.plan.unreachable_hosts.len(), 1);
+    assert_eq!(planned.plan.blocked.len(), 1);
+    let e = virtsync::backend::BackendError::Call {
+        call: "list domains",
+        object: URI.into(),
+        message: "x".into(),
+        code: code::RPC,
+    };
+    assert!(e.is_transient() && !e.is_not_found());
+}
