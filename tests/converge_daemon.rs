@@ -235,6 +235,7 @@ fn macs(f: &Fixture, dom: &str) -> Vec<String> {
 
 #[test]
 fn directory_converges_and_virsh_agrees() {
+    require_daemon!();
     let f = full_fixture();
     let t = Instant::now();
     let out = f.apply_ok();
@@ -287,6 +288,7 @@ fn directory_converges_and_virsh_agrees() {
 
 #[test]
 fn libvirts_normalisation_leaves_nothing_to_plan() {
+    require_daemon!();
     // Sizes that are not whole KiB (qemu-img rounds volumes up to a KiB),
     // disks on two buses (libvirt sorts them by bus and target), an empty
     // cdrom, a path disk with a far target, a non-default NIC model,
@@ -413,6 +415,7 @@ fn stop_watch(mut c: Child) -> String {
 
 #[test]
 fn converged_apply_writes_nothing_and_reads_little() {
+    require_daemon!();
     let f = full_fixture();
     f.apply_ok();
     let (code, out) = f.plan_exit_code();
@@ -512,6 +515,7 @@ fn ch(field: &str, from: &str, to: &str, class: &str) -> (String, String, String
 
 #[test]
 fn memory_and_vcpu_changes_plan_and_apply_for_exactly_those_domains() {
+    require_daemon!();
     let f = full_fixture();
     f.apply_ok();
     let bare_mac = macs(&f, "cv-bare");
@@ -579,6 +583,7 @@ fn memory_and_vcpu_changes_plan_and_apply_for_exactly_those_domains() {
 
 #[test]
 fn plan_json_is_stable_and_complete() {
+    require_daemon!();
     let f = full_fixture();
     // A cold plan: everything to create, with dependencies.
     let (raw, plan) = f.plan_json();
@@ -659,6 +664,7 @@ fn plan_json_is_stable_and_complete() {
 
 #[test]
 fn a_failed_action_fails_only_its_dependents() {
+    require_daemon!();
     // The volume is valid to virtsync but far beyond what qcow2 can hold:
     // qemu-img refuses it at create time.
     let storage = format!(
@@ -739,6 +745,7 @@ fn a_failed_action_fails_only_its_dependents() {
 
 #[test]
 fn state_shutoff_shuts_down_and_falls_back_to_destroy() {
+    require_daemon!();
     let stop = |state: &str| {
         domain(
             "cv-stop",
@@ -771,6 +778,7 @@ fn state_shutoff_shuts_down_and_falls_back_to_destroy() {
 
 #[test]
 fn restart_policy_on_config_change_restarts_the_guest() {
+    require_daemon!();
     let restart = |mem: &str| {
         domain(
             "cv-restart",
@@ -823,6 +831,7 @@ fn restart_policy_on_config_change_restarts_the_guest() {
 /// applied live, and each step re-plans to nothing.
 #[test]
 fn overlays_clones_transient_domains_and_live_dhcp_hosts() {
+    require_daemon!();
     let storage = r#"apiVersion: virtsync.io/v1alpha1
 kind: StoragePool
 metadata: {name: cv-pool}
@@ -910,6 +919,7 @@ spec: {pool: cv-pool, capacity: 32MiB, cloneFrom: {name: base.qcow2}}
 /// device (qemu holds a write lock on the image), and converges.
 #[test]
 fn growing_a_volume_in_use_by_a_running_guest() {
+    require_daemon!();
     let storage = |cap: &str| {
         format!(
             "apiVersion: virtsync.io/v1alpha1\nkind: StoragePool\nmetadata: {{name: cv-pool}}\nspec: {{type: dir, path: /var/lib/libvirt/images/cv-pool}}\n---\napiVersion: virtsync.io/v1alpha1\nkind: Volume\nmetadata: {{name: grow.qcow2}}\nspec: {{pool: cv-pool, capacity: {cap}}}\n"
@@ -942,6 +952,7 @@ fn growing_a_volume_in_use_by_a_running_guest() {
 /// removed again leaves the persistent config; each step re-plans to nothing.
 #[test]
 fn devices_added_to_a_running_guest_are_hot_plugged() {
+    require_daemon!();
     let storage = "apiVersion: virtsync.io/v1alpha1\nkind: StoragePool\nmetadata: {name: cv-pool}\nspec: {type: dir, path: /var/lib/libvirt/images/cv-pool}\n---\napiVersion: virtsync.io/v1alpha1\nkind: Volume\nmetadata: {name: extra.qcow2}\nspec: {pool: cv-pool, capacity: 16MiB}\n";
     let network = "apiVersion: virtsync.io/v1alpha1\nkind: Network\nmetadata: {name: cv-net}\nspec:\n  forward: {mode: nat}\n  ipv4: {address: 10.124.0.1, prefix: 24}\n";
     let guest =
@@ -993,6 +1004,7 @@ fn devices_added_to_a_running_guest_are_hot_plugged() {
 /// managed copy runs on the first one (no second copy of the guest).
 #[test]
 fn moving_a_domain_between_hosts_is_refused_until_migration_exists() {
+    require_daemon!();
     let b = PrivateDaemon::start();
     let net = |name: &str, host: &str| {
         format!("apiVersion: virtsync.io/v1alpha1\nkind: Network\nmetadata: {{name: {name}{host}}}\nspec: {{active: false}}\n")
