@@ -2,33 +2,41 @@
 //!
 //! Operators keep the desired state of their hosts as YAML manifests;
 //! virtsync validates them, plans, applies, and reports whether the hosts
-//! converged. The crate is laid out along that pipeline, each stage a module
-//! with its own error type:
+//! converged. The crate is laid out bottom to top along that pipeline, each
+//! stage a module with its own error type; no module reaches up:
 //!
-//! - [`manifest`]: find, parse and validate manifest files into a
-//!   [`model::DesiredState`], reporting every error with `file:line:column`;
 //! - [`model`]: desired and observed state as plain, deterministic data
 //!   (BTreeMaps), plus the host's capabilities;
+//! - [`units`]: sizes, the one place that knows units (bytes vs KiB);
+//! - [`xml`]: the small element tree used to read and patch libvirt XML;
+//! - [`render`]: the libvirt vocabulary shared by observer, planner and
+//!   renderer — the ownership marker, XML patching, device identity, and
+//!   per kind a reader (libvirt XML → comparable facts) next to a writer
+//!   (model → new XML, or a patch of the observed XML that keeps everything
+//!   virtsync does not model);
+//! - [`manifest`]: find, parse and validate manifest files into a
+//!   [`model::DesiredState`], reporting every error with `file:line:column`;
+//! - [`inventory`]: ownership of pools and volumes, which have no `<metadata>`;
+//! - [`backend`]: the only code that calls libvirt: [`backend::HostRead`]
+//!   for observing, [`backend::Backend`] for writing, the `virt`
+//!   implementation with keepalive and call counters, and a fault-injecting
+//!   wrapper for tests;
 //! - [`observe`]: libvirt → [`model::ObservedState`] with a fixed number of
 //!   bulk calls per host and one XML read per object the manifests name;
-//! - [`render`]: model → libvirt XML (new objects, and patches of observed
-//!   XML that keep everything virtsync does not model), and libvirt XML →
-//!   comparable facts, normalised the same way;
 //! - [`plan`]: the pure planner (desired + observed + [`inventory`] →
-//!   [`plan::Plan`], plain serialisable data) and its human rendering;
+//!   [`plan::Plan`], plain serialisable data; objects it cannot plan are
+//!   *blocked*, the rest proceeds) and its human rendering;
 //! - [`apply`]: executes a plan's actions along their dependencies, in
-//!   parallel, through the narrow [`backend::Backend`] trait, deciding nothing;
-//! - [`backend`]: the only code that calls libvirt (the `virt` crate), with a
-//!   per-kind call counter;
-//! - [`engine`]: connect / observe / plan / apply wired together for commands
-//!   and tests;
-//! - [`inventory`]: ownership of pools and volumes, which have no `<metadata>`;
-//! - [`xml`]: the small element tree used to read and patch libvirt XML;
-//! - [`cli`]: the thin command layer (`validate`, `plan`, `apply`, `schema`).
+//!   parallel, through [`backend::Backend`], deciding nothing;
+//! - [`reconcile`]: the reconcile pass — [`reconcile::Reconciler::plan`]
+//!   and [`reconcile::Reconciler::apply`] — that commands, tests, the
+//!   benchmark and the controller share;
+//! - [`cli`]: the thin command layer (`validate`, `plan`, `apply`, `schema`):
+//!   load, confirm, print.
 //!
 //! The binary (`src/main.rs`) only parses arguments and maps errors to exit
-//! codes; everything testable lives here. `src/bin/virtsync-bench.rs` is the
-//! benchmark.
+//! codes; everything testable lives here. `examples/bench.rs` is the
+//! benchmark (`scripts/bench.sh`).
 
 pub mod apply;
 pub mod backend;
