@@ -41,6 +41,9 @@ pub struct Outcome {
     /// failed action of several calls whose first calls succeeded (a
     /// restart that shut the guest down and could not start it again).
     pub changed: bool,
+    /// The identity libvirt gave the object the action defined or created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<crate::backend::Created>,
     pub millis: u64,
 }
 
@@ -72,8 +75,15 @@ impl ApplyReport {
 }
 
 /// Run one action's backend calls; `wrote` tells whether any of them
-/// changed the host, also when a later one failed.
-pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> crate::backend::Result<()> {
+/// changed the host, also when a later one failed. Returns the identity
+/// of what a define or create made.
+pub fn execute_action(
+    b: &dyn Backend,
+    a: &Action,
+    wrote: &mut bool,
+) -> crate::backend::Result<Option<crate::backend::Created>> {
+    let made = |r: crate::backend::Result<crate::backend::Created>| r.map(Some);
+    let unit = |r: crate::backend::Result<()>| r.map(|()| None);
     let n = a.name.as_str();
     // The first call of a multi-call action that succeeds marks the action
     // as having changed something.
@@ -84,26 +94,28 @@ pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> crate::b
         r
     };
     match (a.kind, a.operation, &a.payload) {
-        (Kind::Domain, Operation::Define, Payload::Xml { xml }) => b.define_domain(xml),
+        (Kind::Domain, Operation::Define, Payload::Xml { xml }) => made(b.define_domain(xml)),
         (Kind::Domain, Operation::Create, Payload::CreateDomain { xml, paused }) => {
-            b.create_domain(xml, *paused)
+            made(b.create_domain(xml, *paused))
         }
         (Kind::Domain, Operation::Undefine, Payload::Undefine { flags }) => {
-            b.undefine_domain(n, *flags)
+            unit(b.undefine_domain(n, *flags))
         }
-        (Kind::Domain, Operation::Start, Payload::Start { paused }) => b.start_domain(n, *paused),
+        (Kind::Domain, Operation::Start, Payload::Start { paused }) => {
+            unit(b.start_domain(n, *paused))
+        }
         (Kind::Domain, Operation::Shutdown, Payload::Shutdown { timeout_ms }) => {
-            b.shutdown_domain(n, Duration::from_millis(*timeout_ms))
+            unit(b.shutdown_domain(n, Duration::from_millis(*timeout_ms)))
         }
-        (Kind::Domain, Operation::Destroy, _) => b.destroy_domain(n),
-        (Kind::Domain, Operation::Suspend, _) => b.suspend_domain(n),
-        (Kind::Domain, Operation::Resume, _) => b.resume_domain(n),
+        (Kind::Domain, Operation::Destroy, _) => unit(b.destroy_domain(n)),
+        (Kind::Domain, Operation::Suspend, _) => unit(b.suspend_domain(n)),
+        (Kind::Domain, Operation::Resume, _) => unit(b.resume_domain(n)),
         (Kind::Domain, Operation::Restart, Payload::Restart { timeout_ms, paused }) => {
             step(b.shutdown_domain(n, Duration::from_millis(*timeout_ms)))?;
-            step(b.start_domain(n, *paused))
+            unit(step(b.start_domain(n, *paused)))
         }
         (Kind::Domain, Operation::SetAutostart, Payload::Autostart { on }) => {
-            b.set_domain_autostart(n, *on)
+            unit(b.set_domain_autostart(n, *on))
         }
         (
             Kind::Domain,
@@ -127,17 +139,17 @@ pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> crate::b
             for x in attach {
                 step(b.attach_device(n, x))?;
             }
-            Ok(())
+            Ok(None)
         }
-        (Kind::Network, Operation::Define, Payload::Xml { xml }) => b.define_network(xml),
-        (Kind::Network, Operation::Start, _) => b.start_network(n),
-        (Kind::Network, Operation::Destroy, _) => b.destroy_network(n),
+        (Kind::Network, Operation::Define, Payload::Xml { xml }) => made(b.define_network(xml)),
+        (Kind::Network, Operation::Start, _) => unit(b.start_network(n)),
+        (Kind::Network, Operation::Destroy, _) => unit(b.destroy_network(n)),
         (Kind::Network, Operation::Restart, _) => {
             step(b.destroy_network(n))?;
-            step(b.start_network(n))
+            unit(step(b.start_network(n)))
         }
         (Kind::Network, Operation::SetAutostart, Payload::Autostart { on }) => {
-            b.set_network_autostart(n, *on)
+            unit(b.set_network_autostart(n, *on))
         }
         (
             Kind::Network,
@@ -155,14 +167,14 @@ pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> crate::b
             for x in add {
                 step(b.update_network_dhcp_host(n, x, true, *live, *config))?;
             }
-            Ok(())
+            Ok(None)
         }
-        (Kind::StoragePool, Operation::Define, Payload::Xml { xml }) => b.define_pool(xml),
-        (Kind::StoragePool, Operation::Build, _) => b.build_pool(n),
-        (Kind::StoragePool, Operation::Start, _) => b.start_pool(n),
-        (Kind::StoragePool, Operation::Destroy, _) => b.destroy_pool(n),
+        (Kind::StoragePool, Operation::Define, Payload::Xml { xml }) => made(b.define_pool(xml)),
+        (Kind::StoragePool, Operation::Build, _) => unit(b.build_pool(n)),
+        (Kind::StoragePool, Operation::Start, _) => unit(b.start_pool(n)),
+        (Kind::StoragePool, Operation::Destroy, _) => unit(b.destroy_pool(n)),
         (Kind::StoragePool, Operation::SetAutostart, Payload::Autostart { on }) => {
-            b.set_pool_autostart(n, *on)
+            unit(b.set_pool_autostart(n, *on))
         }
         (
             Kind::Volume,
@@ -172,11 +184,11 @@ pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> crate::b
                 xml,
                 clone_from,
             },
-        ) => b.create_volume(
+        ) => made(b.create_volume(
             pool,
             xml,
             clone_from.as_ref().map(|(p, v)| (p.as_str(), v.as_str())),
-        ),
+        )),
         (
             Kind::Volume,
             Operation::ResizeVolume,
@@ -186,8 +198,8 @@ pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> crate::b
                 in_use_by,
             },
         ) => match in_use_by {
-            Some((domain, target)) => b.resize_disk(domain, target, *capacity),
-            None => b.resize_volume(pool, n.rsplit('/').next().unwrap_or(n), *capacity),
+            Some((domain, target)) => unit(b.resize_disk(domain, target, *capacity)),
+            None => unit(b.resize_volume(pool, n.rsplit('/').next().unwrap_or(n), *capacity)),
         },
         (kind, op, _) => Err(crate::backend::BackendError::Call {
             call: "apply",
@@ -266,6 +278,7 @@ pub fn execute(
                             because: plan.actions[failed].id.clone(),
                         },
                         changed: false,
+                        created: None,
                         millis: 0,
                     });
                     s.remaining -= 1;
@@ -312,12 +325,13 @@ pub fn execute(
                 let outcome = Outcome {
                     id: a.id.clone(),
                     status: match &result {
-                        Ok(()) => Status::Done,
+                        Ok(_) => Status::Done,
                         Err(e) => Status::Failed {
                             error: e.to_string(),
                         },
                     },
                     changed: result.is_ok() || wrote,
+                    created: result.as_ref().ok().cloned().flatten(),
                     millis: start.elapsed().as_millis() as u64,
                 };
                 on_done(a, &outcome);

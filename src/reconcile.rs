@@ -314,8 +314,8 @@ impl Reconciler {
             opts.parallel.max(1),
             on_done,
         );
+        record_created(inventory, &planned.plan, &report, &self.uris, t.desired);
         let after = self.observe(t.desired, &BTreeSet::new());
-        record_created(inventory, &planned.plan, &report, &after, t.desired);
         if let Some(dir) = &opts.state_dir {
             inventory.save(dir)?;
         }
@@ -413,28 +413,26 @@ pub fn git_revision(dir: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Record ownership of the pools and volumes `report` shows created; their
-/// UUIDs come from `after`, the observation made after apply.
+/// Record ownership of the pools and volumes `report` shows created, by
+/// the identity libvirt returned when it made them.
 fn record_created(
     inventory: &mut Inventory,
     p: &Plan,
     report: &ApplyReport,
-    after: &ObservedState,
+    uris: &BTreeMap<HostName, String>,
     desired: &DesiredState,
 ) {
-    let done: BTreeSet<&str> = report.done().map(|o| o.id.as_str()).collect();
-    for a in &p.actions {
-        if !done.contains(a.id.as_str()) {
-            continue;
-        }
-        let host: HostName = (!a.host.is_empty()).then(|| a.host.clone());
-        let Some(obs) = after.hosts.get(&host) else {
+    for o in &report.outcomes {
+        let Some(created) = &o.created else { continue };
+        let Some(a) = p.actions.iter().find(|a| a.id == o.id) else {
             continue;
         };
+        let host: HostName = (!a.host.is_empty()).then(|| a.host.clone());
+        let Some(uri) = uris.get(&host) else { continue };
         match (a.kind, a.operation) {
             (Kind::StoragePool, Operation::Define) => {
-                if let Some(pool) = obs.pools.get(&a.name) {
-                    inventory.record_pool(&obs.uri, &a.name, &pool.uuid);
+                if let Some(uuid) = &created.uuid {
+                    inventory.record_pool(uri, &a.name, uuid);
                 }
             }
             (Kind::Volume, Operation::CreateVolume) => {
@@ -445,7 +443,7 @@ fn record_created(
                         name: name.into(),
                     });
                     if wanted {
-                        inventory.record_volume(&obs.uri, pool, name);
+                        inventory.record_volume(uri, pool, name);
                     }
                 }
             }

@@ -192,10 +192,10 @@ impl<H: HostRead> HostRead for FaultyHost<H> {
 }
 
 impl<H: Backend> Backend for FaultyHost<H> {
-    fn define_domain(&self, xml: &str) -> Result<()> {
+    fn define_domain(&self, xml: &str) -> Result<Created> {
         pass!(self, define_domain, &xml_name(xml), xml)
     }
-    fn create_domain(&self, xml: &str, paused: bool) -> Result<()> {
+    fn create_domain(&self, xml: &str, paused: bool) -> Result<Created> {
         pass!(self, create_domain, &xml_name(xml), xml, paused)
     }
     fn start_domain(&self, name: &str, paused: bool) -> Result<()> {
@@ -231,7 +231,7 @@ impl<H: Backend> Backend for FaultyHost<H> {
     fn detach_device(&self, name: &str, xml: &str) -> Result<()> {
         pass!(self, detach_device, name, name, xml)
     }
-    fn define_network(&self, xml: &str) -> Result<()> {
+    fn define_network(&self, xml: &str) -> Result<Created> {
         pass!(self, define_network, &xml_name(xml), xml)
     }
     fn start_network(&self, name: &str) -> Result<()> {
@@ -262,7 +262,7 @@ impl<H: Backend> Backend for FaultyHost<H> {
             config
         )
     }
-    fn define_pool(&self, xml: &str) -> Result<()> {
+    fn define_pool(&self, xml: &str) -> Result<Created> {
         pass!(self, define_pool, &xml_name(xml), xml)
     }
     fn build_pool(&self, name: &str) -> Result<()> {
@@ -277,7 +277,12 @@ impl<H: Backend> Backend for FaultyHost<H> {
     fn set_pool_autostart(&self, name: &str, on: bool) -> Result<()> {
         pass!(self, set_pool_autostart, name, name, on)
     }
-    fn create_volume(&self, pool: &str, xml: &str, clone_from: Option<(&str, &str)>) -> Result<()> {
+    fn create_volume(
+        &self,
+        pool: &str,
+        xml: &str,
+        clone_from: Option<(&str, &str)>,
+    ) -> Result<Created> {
         let object = format!("{pool}/{}", xml_name(xml));
         pass!(self, create_volume, &object, pool, xml, clone_from)
     }

@@ -496,15 +496,15 @@ impl HostRead for LibvirtHost {
 }
 
 impl Backend for LibvirtHost {
-    fn define_domain(&self, xml: &str) -> Result<()> {
+    fn define_domain(&self, xml: &str) -> Result<Created> {
         self.count("define_domain");
         self.conn
             .define_domain_xml(xml)
-            .map(|_| ())
+            .map(|d| Created::uuid(d.uuid_string()))
             .map_err(|e| call_err("define domain", &xml_name(xml), e))
     }
 
-    fn create_domain(&self, xml: &str, paused: bool) -> Result<()> {
+    fn create_domain(&self, xml: &str, paused: bool) -> Result<Created> {
         self.count("create_domain");
         let flags = if paused {
             sys::VIR_DOMAIN_START_PAUSED
@@ -512,7 +512,7 @@ impl Backend for LibvirtHost {
             0
         };
         match self.conn.create_domain_xml(xml, flags) {
-            Ok(_) => Ok(()),
+            Ok(d) => Ok(Created::uuid(d.uuid_string())),
             // A driver without VIR_DOMAIN_START_PAUSED (the test driver):
             // start, then pause at once.
             Err(e) if paused && unsupported_flags(&e) => {
@@ -523,7 +523,8 @@ impl Backend for LibvirtHost {
                     .map_err(|e| call_err("create transient domain", &xml_name(xml), e))?;
                 self.count("suspend_domain");
                 d.suspend()
-                    .map_err(|e| call_err("suspend domain", &xml_name(xml), e))
+                    .map_err(|e| call_err("suspend domain", &xml_name(xml), e))?;
+                Ok(Created::uuid(d.uuid_string()))
             }
             Err(e) => Err(call_err("create transient domain", &xml_name(xml), e)),
         }
@@ -687,11 +688,11 @@ impl Backend for LibvirtHost {
         }
     }
 
-    fn define_network(&self, xml: &str) -> Result<()> {
+    fn define_network(&self, xml: &str) -> Result<Created> {
         self.count("define_network");
         self.conn
             .define_network_xml(xml)
-            .map(|_| ())
+            .map(|n| Created::uuid(n.uuid_string()))
             .map_err(|e| call_err("define network", &xml_name(xml), e))
     }
 
@@ -743,11 +744,11 @@ impl Backend for LibvirtHost {
             .map_err(|e| call_err("update DHCP hosts of network", name, e))
     }
 
-    fn define_pool(&self, xml: &str) -> Result<()> {
+    fn define_pool(&self, xml: &str) -> Result<Created> {
         self.count("define_pool");
         self.conn
             .define_storage_pool_xml(xml, 0)
-            .map(|_| ())
+            .map(|p| Created::uuid(p.uuid_string()))
             .map_err(|e| call_err("define pool", &xml_name(xml), e))
     }
 
@@ -781,14 +782,19 @@ impl Backend for LibvirtHost {
             .map_err(|e| call_err("set autostart of pool", name, e))
     }
 
-    fn create_volume(&self, pool: &str, xml: &str, clone_from: Option<(&str, &str)>) -> Result<()> {
+    fn create_volume(
+        &self,
+        pool: &str,
+        xml: &str,
+        clone_from: Option<(&str, &str)>,
+    ) -> Result<Created> {
         let p = self.pool(pool)?;
         let object = format!("{pool}/{}", xml_name(xml));
         match clone_from {
             None => {
                 self.count("create_volume");
                 virt::storage_vol::StorageVol::create_xml(&p, xml, 0)
-                    .map(|_| ())
+                    .map(|v| Created::key(v.key()))
                     .map_err(|e| call_err("create volume", &object, e))
             }
             Some((src_pool, src_name)) => {
@@ -803,7 +809,7 @@ impl Backend for LibvirtHost {
                     .map_err(|e| call_err("find volume", &format!("{src_pool}/{src_name}"), e))?;
                 self.count("create_volume_from");
                 virt::storage_vol::StorageVol::create_xml_from(&p, xml, &src, 0)
-                    .map(|_| ())
+                    .map(|v| Created::key(v.key()))
                     .map_err(|e| call_err("clone volume", &object, e))
             }
         }

@@ -88,6 +88,36 @@ impl BackendError {
 
 pub type Result<T> = std::result::Result<T, BackendError>;
 
+/// The identity libvirt gave an object it defined or created: the UUID of
+/// a domain, network or pool, the key (path) of a volume. Ownership is
+/// recorded from it, not from a guess by name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Created {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl Created {
+    /// From the `virt` crate's answer (a failure to read the identity back
+    /// leaves it unknown; the object exists all the same).
+    pub fn uuid<E>(r: std::result::Result<String, E>) -> Created {
+        Created {
+            uuid: r.ok(),
+            key: None,
+        }
+    }
+
+    pub fn key<E>(r: std::result::Result<String, E>) -> Created {
+        Created {
+            uuid: None,
+            key: r.ok(),
+        }
+    }
+}
+
 /// One domain of a bulk listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainEntry {
@@ -131,9 +161,9 @@ pub trait HostRead: Send + Sync {
 /// The writes `apply` performs. Each method is one decision-free step of a
 /// plan action.
 pub trait Backend: Send + Sync {
-    fn define_domain(&self, xml: &str) -> Result<()>;
+    fn define_domain(&self, xml: &str) -> Result<Created>;
     /// Start a transient domain from XML (`virsh create`).
-    fn create_domain(&self, xml: &str, paused: bool) -> Result<()>;
+    fn create_domain(&self, xml: &str, paused: bool) -> Result<Created>;
     fn start_domain(&self, name: &str, paused: bool) -> Result<()>;
     fn suspend_domain(&self, name: &str) -> Result<()>;
     fn resume_domain(&self, name: &str) -> Result<()>;
@@ -155,7 +185,7 @@ pub trait Backend: Send + Sync {
     /// Ask the running guest to release a device; not persistent.
     fn detach_device(&self, name: &str, xml: &str) -> Result<()>;
 
-    fn define_network(&self, xml: &str) -> Result<()>;
+    fn define_network(&self, xml: &str) -> Result<Created>;
     fn start_network(&self, name: &str) -> Result<()>;
     fn destroy_network(&self, name: &str) -> Result<()>;
     fn set_network_autostart(&self, name: &str, on: bool) -> Result<()>;
@@ -170,14 +200,19 @@ pub trait Backend: Send + Sync {
         config: bool,
     ) -> Result<()>;
 
-    fn define_pool(&self, xml: &str) -> Result<()>;
+    fn define_pool(&self, xml: &str) -> Result<Created>;
     fn build_pool(&self, name: &str) -> Result<()>;
     fn start_pool(&self, name: &str) -> Result<()>;
     fn destroy_pool(&self, name: &str) -> Result<()>;
     fn set_pool_autostart(&self, name: &str, on: bool) -> Result<()>;
 
     /// Create a volume from XML, as a full copy of `clone_from` when given.
-    fn create_volume(&self, pool: &str, xml: &str, clone_from: Option<(&str, &str)>) -> Result<()>;
+    fn create_volume(
+        &self,
+        pool: &str,
+        xml: &str,
+        clone_from: Option<(&str, &str)>,
+    ) -> Result<Created>;
     fn resize_volume(&self, pool: &str, name: &str, capacity: u64) -> Result<()>;
     /// Grow the image behind disk `target` of running domain `domain`.
     fn resize_disk(&self, domain: &str, target: &str, capacity: u64) -> Result<()>;
