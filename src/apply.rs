@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::backend::Backend;
-use crate::model::Kind;
-use crate::plan::{Action, Operation, Payload, Plan};
+use crate::backend::{Created, Result};
+use crate::plan::{Action, Plan, Step};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "status")]
@@ -77,56 +77,39 @@ impl ApplyReport {
 /// Run one action's backend calls; `wrote` tells whether any of them
 /// changed the host, also when a later one failed. Returns the identity
 /// of what a define or create made.
-pub fn execute_action(
-    b: &dyn Backend,
-    a: &Action,
-    wrote: &mut bool,
-) -> crate::backend::Result<Option<crate::backend::Created>> {
-    let made = |r: crate::backend::Result<crate::backend::Created>| r.map(Some);
-    let unit = |r: crate::backend::Result<()>| r.map(|()| None);
+pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> Result<Option<Created>> {
     let n = a.name.as_str();
-    // The first call of a multi-call action that succeeds marks the action
-    // as having changed something.
-    let mut step = |r: crate::backend::Result<()>| {
+    let made = |r: Result<Created>| r.map(Some);
+    let unit = |r: Result<()>| r.map(|()| None);
+    // A multi-call step has changed something once one call succeeded.
+    let mut step = |r: Result<()>| {
         if r.is_ok() {
             *wrote = true;
         }
         r
     };
-    match (a.kind, a.operation, &a.payload) {
-        (Kind::Domain, Operation::Define, Payload::Xml { xml }) => made(b.define_domain(xml)),
-        (Kind::Domain, Operation::Create, Payload::CreateDomain { xml, paused }) => {
-            made(b.create_domain(xml, *paused))
-        }
-        (Kind::Domain, Operation::Undefine, Payload::Undefine { flags }) => {
-            unit(b.undefine_domain(n, *flags))
-        }
-        (Kind::Domain, Operation::Start, Payload::Start { paused }) => {
-            unit(b.start_domain(n, *paused))
-        }
-        (Kind::Domain, Operation::Shutdown, Payload::Shutdown { timeout_ms }) => {
+    match &a.step {
+        Step::DefineDomain { xml } => made(b.define_domain(xml)),
+        Step::CreateDomain { xml, paused } => made(b.create_domain(xml, *paused)),
+        Step::UndefineDomain { flags } => unit(b.undefine_domain(n, *flags)),
+        Step::StartDomain { paused } => unit(b.start_domain(n, *paused)),
+        Step::ShutdownDomain { timeout_ms } => {
             unit(b.shutdown_domain(n, Duration::from_millis(*timeout_ms)))
         }
-        (Kind::Domain, Operation::Destroy, _) => unit(b.destroy_domain(n)),
-        (Kind::Domain, Operation::Suspend, _) => unit(b.suspend_domain(n)),
-        (Kind::Domain, Operation::Resume, _) => unit(b.resume_domain(n)),
-        (Kind::Domain, Operation::Restart, Payload::Restart { timeout_ms, paused }) => {
+        Step::DestroyDomain => unit(b.destroy_domain(n)),
+        Step::SuspendDomain => unit(b.suspend_domain(n)),
+        Step::ResumeDomain => unit(b.resume_domain(n)),
+        Step::RestartDomain { timeout_ms, paused } => {
             step(b.shutdown_domain(n, Duration::from_millis(*timeout_ms)))?;
             unit(step(b.start_domain(n, *paused)))
         }
-        (Kind::Domain, Operation::SetAutostart, Payload::Autostart { on }) => {
-            unit(b.set_domain_autostart(n, *on))
-        }
-        (
-            Kind::Domain,
-            Operation::UpdateLive,
-            Payload::Live {
-                memory_kib,
-                vcpus,
-                attach,
-                detach,
-            },
-        ) => {
+        Step::SetDomainAutostart { on } => unit(b.set_domain_autostart(n, *on)),
+        Step::UpdateLive {
+            memory_kib,
+            vcpus,
+            attach,
+            detach,
+        } => {
             if let Some(v) = vcpus {
                 step(b.set_live_vcpus(n, *v))?;
             }
@@ -141,26 +124,20 @@ pub fn execute_action(
             }
             Ok(None)
         }
-        (Kind::Network, Operation::Define, Payload::Xml { xml }) => made(b.define_network(xml)),
-        (Kind::Network, Operation::Start, _) => unit(b.start_network(n)),
-        (Kind::Network, Operation::Destroy, _) => unit(b.destroy_network(n)),
-        (Kind::Network, Operation::Restart, _) => {
+        Step::DefineNetwork { xml } => made(b.define_network(xml)),
+        Step::StartNetwork => unit(b.start_network(n)),
+        Step::DestroyNetwork => unit(b.destroy_network(n)),
+        Step::RestartNetwork => {
             step(b.destroy_network(n))?;
             unit(step(b.start_network(n)))
         }
-        (Kind::Network, Operation::SetAutostart, Payload::Autostart { on }) => {
-            unit(b.set_network_autostart(n, *on))
-        }
-        (
-            Kind::Network,
-            Operation::UpdateDhcpHosts,
-            Payload::DhcpHosts {
-                add,
-                delete,
-                live,
-                config,
-            },
-        ) => {
+        Step::SetNetworkAutostart { on } => unit(b.set_network_autostart(n, *on)),
+        Step::UpdateDhcpHosts {
+            add,
+            delete,
+            live,
+            config,
+        } => {
             for x in delete {
                 step(b.update_network_dhcp_host(n, x, false, *live, *config))?;
             }
@@ -169,47 +146,28 @@ pub fn execute_action(
             }
             Ok(None)
         }
-        (Kind::StoragePool, Operation::Define, Payload::Xml { xml }) => made(b.define_pool(xml)),
-        (Kind::StoragePool, Operation::Build, _) => unit(b.build_pool(n)),
-        (Kind::StoragePool, Operation::Start, _) => unit(b.start_pool(n)),
-        (Kind::StoragePool, Operation::Destroy, _) => unit(b.destroy_pool(n)),
-        (Kind::StoragePool, Operation::SetAutostart, Payload::Autostart { on }) => {
-            unit(b.set_pool_autostart(n, *on))
-        }
-        (
-            Kind::Volume,
-            Operation::CreateVolume,
-            Payload::Volume {
-                pool,
-                xml,
-                clone_from,
-            },
-        ) => made(b.create_volume(
+        Step::DefinePool { xml } => made(b.define_pool(xml)),
+        Step::BuildPool => unit(b.build_pool(n)),
+        Step::StartPool => unit(b.start_pool(n)),
+        Step::DestroyPool => unit(b.destroy_pool(n)),
+        Step::SetPoolAutostart { on } => unit(b.set_pool_autostart(n, *on)),
+        Step::CreateVolume {
+            pool,
+            xml,
+            clone_from,
+        } => made(b.create_volume(
             pool,
             xml,
             clone_from.as_ref().map(|(p, v)| (p.as_str(), v.as_str())),
         )),
-        (
-            Kind::Volume,
-            Operation::ResizeVolume,
-            Payload::Resize {
-                pool,
-                capacity,
-                in_use_by,
-            },
-        ) => match in_use_by {
+        Step::ResizeVolume {
+            pool,
+            capacity,
+            in_use_by,
+        } => match in_use_by {
             Some((domain, target)) => unit(b.resize_disk(domain, target, *capacity)),
             None => unit(b.resize_volume(pool, n.rsplit('/').next().unwrap_or(n), *capacity)),
         },
-        (kind, op, _) => Err(crate::backend::BackendError::Call {
-            call: "apply",
-            code: 0,
-            object: a.id.clone(),
-            message: format!(
-                "no way to {} a {kind} with this payload (plan file from another version?)",
-                op.as_str()
-            ),
-        }),
     }
 }
 
@@ -374,22 +332,21 @@ mod tests {
     use crate::backend::LibvirtHost;
     use crate::plan::{Effect, Summary};
 
-    fn action(kind: Kind, name: &str, op: Operation, deps: &[&str], payload: Payload) -> Action {
-        Action {
-            id: format!(
-                "{}/{name}/{}",
-                kind.as_str().to_ascii_lowercase(),
-                op.as_str()
-            ),
-            kind,
-            name: name.into(),
-            host: String::new(),
-            operation: op,
-            effect: Effect::Create,
-            changes: vec![],
-            depends_on: deps.iter().map(|d| d.to_string()).collect(),
-            payload,
-        }
+    fn action(name: &str, deps: &[&str], step: Step) -> Action {
+        let id = format!(
+            "{}/{name}/{}",
+            step.kind().as_str().to_ascii_lowercase(),
+            step.operation().as_str()
+        );
+        Action::new(
+            id,
+            name.into(),
+            String::new(),
+            Effect::Create,
+            vec![],
+            deps.iter().map(|d| d.to_string()).collect(),
+            step,
+        )
     }
 
     #[test]
@@ -397,43 +354,27 @@ mod tests {
         let vol = "volume/p/v/create-volume";
         let define = "domain/d/define";
         let p = Plan {
-            format_version: 1,
+            format_version: crate::plan::FORMAT_VERSION,
             fingerprint: String::new(),
             actions: vec![
                 action(
-                    Kind::Volume,
                     "p/v",
-                    Operation::CreateVolume,
                     &[],
-                    Payload::Volume {
+                    Step::CreateVolume {
                         pool: "p".into(),
                         xml: "<volume/>".into(),
                         clone_from: None,
                     },
                 ),
                 action(
-                    Kind::Domain,
                     "d",
-                    Operation::Define,
                     &[vol],
-                    Payload::Xml {
+                    Step::DefineDomain {
                         xml: "<domain/>".into(),
                     },
                 ),
-                action(
-                    Kind::Domain,
-                    "d",
-                    Operation::SetAutostart,
-                    &[define],
-                    Payload::Autostart { on: true },
-                ),
-                action(
-                    Kind::Domain,
-                    "test",
-                    Operation::SetAutostart,
-                    &[],
-                    Payload::Autostart { on: true },
-                ),
+                action("d", &[define], Step::SetDomainAutostart { on: true }),
+                action("test", &[], Step::SetDomainAutostart { on: true }),
             ],
             blocked: vec![],
             unreachable_hosts: vec![],

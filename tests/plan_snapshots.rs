@@ -18,7 +18,7 @@ use virtsync::inventory::Inventory;
 use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::*;
 use virtsync::observe::parse_capabilities;
-use virtsync::plan::{self, render_text, ChangeClass, Effect, Operation, Payload, Plan, PlanInput};
+use virtsync::plan::{self, render_text, ChangeClass, Effect, Operation, Plan, PlanInput, Step};
 use virtsync::xml::{Element, Node};
 
 /// The URI of the hand-built host (only the inventory keys on it).
@@ -251,13 +251,11 @@ fn pretty(xml: &str) -> String {
 fn xml_documents(p: &Plan) -> Vec<(String, &'static str, String)> {
     let mut out = Vec::new();
     for a in &p.actions {
-        let (schema, xml) = match (&a.payload, a.kind) {
-            (Payload::Xml { xml }, Kind::Domain) => ("domain", xml),
-            (Payload::CreateDomain { xml, .. }, _) => ("domain", xml),
-            (Payload::Xml { xml }, Kind::Network) => ("network", xml),
-            (Payload::Xml { xml }, Kind::StoragePool) => ("storagepool", xml),
-            (Payload::Volume { xml, .. }, _) => ("storagevol", xml),
-            (Payload::Xml { .. }, k) => panic!("XML payload for a {k}"),
+        let (schema, xml) = match &a.step {
+            Step::DefineDomain { xml } | Step::CreateDomain { xml, .. } => ("domain", xml),
+            Step::DefineNetwork { xml } => ("network", xml),
+            Step::DefinePool { xml } => ("storagepool", xml),
+            Step::CreateVolume { xml, .. } => ("storagevol", xml),
             _ => continue,
         };
         out.push((a.id.clone(), schema, xml.clone()));
@@ -309,10 +307,12 @@ fn ids(p: &Plan) -> Vec<&str> {
 }
 
 fn payload_xml(a: &plan::Action) -> &str {
-    match &a.payload {
-        Payload::Xml { xml } | Payload::CreateDomain { xml, .. } | Payload::Volume { xml, .. } => {
-            xml
-        }
+    match &a.step {
+        Step::DefineDomain { xml }
+        | Step::CreateDomain { xml, .. }
+        | Step::DefineNetwork { xml }
+        | Step::DefinePool { xml }
+        | Step::CreateVolume { xml, .. } => xml,
         other => panic!("{} has no XML payload: {other:?}", a.id),
     }
 }
@@ -533,8 +533,8 @@ fn fresh_host_creates_everything_in_dependency_order() {
     assert!(!ids(&p).contains(&"domain/db-1/start"));
     assert!(!ids(&p).contains(&"network/isolated/start"));
     assert!(matches!(
-        action(&p, "domain/tmp-1/create").payload,
-        Payload::CreateDomain { paused: true, .. }
+        action(&p, "domain/tmp-1/create").step,
+        Step::CreateDomain { paused: true, .. }
     ));
 
     insta::assert_snapshot!("fresh_host_text", render_text(&p));
@@ -607,8 +607,8 @@ fn memory_and_vcpus_on_a_running_domain_are_live() {
         class_of(&p, "domain/web/define", "vcpus"),
         ChangeClass::Live
     );
-    match &action(&p, "domain/web/update-live").payload {
-        Payload::Live {
+    match &action(&p, "domain/web/update-live").step {
+        Step::UpdateLive {
             memory_kib, vcpus, ..
         } => {
             assert_eq!(*memory_kib, Some(768 * 1024));
@@ -904,8 +904,8 @@ fn volume_shrink_is_an_error_and_growth_a_resize() {
     let d = existing_desired(&[("capacity: 2GiB", "capacity: 3GiB")]);
     let p = plan_ok(&d, &h, &inv);
     assert_eq!(ids(&p), ["volume/images/web.qcow2/resize-volume"]);
-    match &action(&p, "volume/images/web.qcow2/resize-volume").payload {
-        Payload::Resize { pool, capacity, .. } => {
+    match &action(&p, "volume/images/web.qcow2/resize-volume").step {
+        Step::ResizeVolume { pool, capacity, .. } => {
             assert_eq!(pool, "images");
             assert_eq!(*capacity, 3 << 30);
         }
@@ -943,8 +943,8 @@ fn power_state_transitions() {
             let ops: Vec<String> = p
                 .actions
                 .iter()
-                .map(|a| match &a.payload {
-                    Payload::Start { paused: true } => "start (paused)".to_string(),
+                .map(|a| match &a.step {
+                    Step::StartDomain { paused: true } => "start (paused)".to_string(),
                     _ => a.operation.as_str().to_string(),
                 })
                 .collect();
@@ -991,8 +991,8 @@ fn a_restart_of_a_paused_guest_brings_it_back_paused() {
     let (h, inv) = existing_host(PowerState::Paused);
     let p = plan_ok(&d, &h, &inv);
     assert_eq!(ids(&p), ["domain/web/define", "domain/web/restart"]);
-    match &action(&p, "domain/web/restart").payload {
-        Payload::Restart { paused, .. } => assert!(*paused),
+    match &action(&p, "domain/web/restart").step {
+        Step::RestartDomain { paused, .. } => assert!(*paused),
         other => panic!("{other:?}"),
     }
     // From paused to running: the restart starts it running, no resume.

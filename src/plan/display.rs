@@ -18,12 +18,7 @@ fn symbol(e: Effect) -> char {
 /// (display only: the plan data stays what apply executes).
 fn created_summary(a: &Action) -> Option<String> {
     use crate::render::{domain, network, storage};
-    let xml = match &a.payload {
-        Payload::Xml { xml } | Payload::CreateDomain { xml, .. } | Payload::Volume { xml, .. } => {
-            xml
-        }
-        _ => return None,
-    };
+    let xml = a.step.xml()?;
     let root = crate::xml::Element::parse(xml).ok()?;
     Some(match a.kind {
         Kind::Domain => {
@@ -66,10 +61,10 @@ fn created_summary(a: &Action) -> Option<String> {
             if let Some(b) = f.backing_path {
                 s.push_str(&format!(", backed by {b}"));
             }
-            if let Payload::Volume {
+            if let Step::CreateVolume {
                 clone_from: Some((p, v)),
                 ..
-            } = &a.payload
+            } = &a.step
             {
                 s.push_str(&format!(", copy of {p}/{v}"));
             }

@@ -535,13 +535,11 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             if d.state != PowerState::Shutoff {
                 let paused = d.state == PowerState::Paused;
                 b.push(
-                    Kind::Domain,
                     &hname,
                     &d.meta.name,
-                    Operation::Create,
                     Effect::Create,
                     vec![],
-                    Payload::CreateDomain { xml, paused },
+                    Step::CreateDomain { xml, paused },
                     &deps,
                     true,
                 );
@@ -549,13 +547,11 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             return;
         }
         b.push(
-            Kind::Domain,
             &hname,
             &d.meta.name,
-            Operation::Define,
             Effect::Create,
             vec![],
-            Payload::Xml { xml },
+            Step::DefineDomain { xml },
             &deps,
             true,
         );
@@ -565,13 +561,11 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         if d.state != PowerState::Shutoff {
             let paused = d.state == PowerState::Paused;
             b.push(
-                Kind::Domain,
                 &hname,
                 &d.meta.name,
-                Operation::Start,
                 Effect::Power,
                 vec![],
-                Payload::Start { paused },
+                Step::StartDomain { paused },
                 &deps,
                 true,
             );
@@ -633,13 +627,11 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             // Defining a (running) transient domain makes it persistent;
             // the guest keeps running.
             b.push(
-                Kind::Domain,
                 &hname,
                 &name,
-                Operation::Define,
                 Effect::Update,
                 changes,
-                Payload::Xml { xml },
+                Step::DefineDomain { xml },
                 &deps,
                 true,
             );
@@ -649,13 +641,11 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             let flip_only = changes.iter().all(|c| c.field == "persistent");
             if !flip_only && state != PowerState::Shutoff {
                 b.push(
-                    Kind::Domain,
                     &hname,
                     &name,
-                    Operation::Shutdown,
                     Effect::Power,
                     vec![],
-                    Payload::Shutdown { timeout_ms },
+                    Step::ShutdownDomain { timeout_ms },
                     &[],
                     false,
                 );
@@ -663,13 +653,11 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             }
             if obs.persistent {
                 b.push(
-                    Kind::Domain,
                     &hname,
                     &name,
-                    Operation::Undefine,
                     Effect::Delete,
                     vec![],
-                    Payload::Undefine {
+                    Step::UndefineDomain {
                         flags: replace_undefine_flags(&root),
                     },
                     &[],
@@ -678,26 +666,22 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             }
             if d.persistent {
                 b.push(
-                    Kind::Domain,
                     &hname,
                     &name,
-                    Operation::Define,
                     Effect::Update,
                     changes,
-                    Payload::Xml { xml },
+                    Step::DefineDomain { xml },
                     &deps,
                     true,
                 );
             } else if state == PowerState::Shutoff && d.state != PowerState::Shutoff {
                 let paused = d.state == PowerState::Paused;
                 b.push(
-                    Kind::Domain,
                     &hname,
                     &name,
-                    Operation::Create,
                     Effect::Create,
                     changes,
-                    Payload::CreateDomain { xml, paused },
+                    Step::CreateDomain { xml, paused },
                     &deps,
                     true,
                 );
@@ -732,26 +716,22 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             .collect();
         if d.persistent {
             b.push(
-                Kind::Domain,
                 &hname,
                 &name,
-                Operation::Define,
                 Effect::Update,
                 changes,
-                Payload::Xml { xml },
+                Step::DefineDomain { xml },
                 &deps,
                 true,
             );
         }
         if running && (live_mem || live_cpu || !attach.is_empty() || !detach.is_empty()) {
             b.push(
-                Kind::Domain,
                 &hname,
                 &name,
-                Operation::UpdateLive,
                 Effect::Update,
                 vec![],
-                Payload::Live {
+                Step::UpdateLive {
                     memory_kib: live_mem.then(|| kib(d.memory)),
                     vcpus: live_cpu.then_some(d.vcpus),
                     attach,
@@ -764,13 +744,11 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         if running && !next_boot.is_empty() && d.state != PowerState::Shutoff {
             if d.restart_policy == RestartPolicy::OnConfigChange {
                 b.push(
-                    Kind::Domain,
                     &hname,
                     &name,
-                    Operation::Restart,
                     Effect::Power,
                     vec![],
-                    Payload::Restart {
+                    Step::RestartDomain {
                         timeout_ms,
                         paused: d.state == PowerState::Paused,
                     },
@@ -796,54 +774,34 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         if let Some(a) = d.autostart {
             if a != obs.autostart {
                 b.push(
-                    Kind::Domain,
                     &hname,
                     &name,
-                    Operation::SetAutostart,
                     Effect::Update,
                     vec![autostart_change(obs.autostart, a)],
-                    Payload::Autostart { on: a },
+                    Step::SetDomainAutostart { on: a },
                     &[],
                     false,
                 );
             }
         }
     }
-    // Power state.
+    // Power state: the step from the observed state to the desired one.
     let power = match (state, d.state) {
-        (PowerState::Shutoff, PowerState::Running) => Some((
-            Operation::Start,
-            Payload::Start { paused: false },
-            &deps[..],
-        )),
+        (PowerState::Shutoff, PowerState::Running) => {
+            Some((Step::StartDomain { paused: false }, &deps[..]))
+        }
         (PowerState::Shutoff, PowerState::Paused) => {
-            Some((Operation::Start, Payload::Start { paused: true }, &deps[..]))
+            Some((Step::StartDomain { paused: true }, &deps[..]))
         }
-        (PowerState::Paused, PowerState::Running) => {
-            Some((Operation::Resume, Payload::None, &[][..]))
+        (PowerState::Paused, PowerState::Running) => Some((Step::ResumeDomain, &[][..])),
+        (PowerState::Running, PowerState::Paused) => Some((Step::SuspendDomain, &[][..])),
+        (PowerState::Running | PowerState::Paused, PowerState::Shutoff) => {
+            Some((Step::ShutdownDomain { timeout_ms }, &[][..]))
         }
-        (PowerState::Running, PowerState::Paused) => {
-            Some((Operation::Suspend, Payload::None, &[][..]))
-        }
-        (PowerState::Running | PowerState::Paused, PowerState::Shutoff) => Some((
-            Operation::Shutdown,
-            Payload::Shutdown { timeout_ms },
-            &[][..],
-        )),
         _ => None,
     };
-    if let Some((op, payload, deps)) = power {
-        b.push(
-            Kind::Domain,
-            &hname,
-            &name,
-            op,
-            Effect::Power,
-            vec![],
-            payload,
-            deps,
-            true,
-        );
+    if let Some((step, deps)) = power {
+        b.push(&hname, &name, Effect::Power, vec![], step, deps, true);
     }
 }
 

@@ -10,6 +10,7 @@
 mod display;
 mod domain;
 mod network;
+mod step;
 mod storage;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,9 +22,10 @@ use crate::inventory::Inventory;
 use crate::model::*;
 
 pub use display::render_text;
+pub use step::Step;
 
 /// Bumped whenever the JSON shape of a plan changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -68,7 +70,7 @@ impl Plan {
     pub fn redacted(&self) -> Plan {
         let mut p = self.clone();
         for a in &mut p.actions {
-            if let Payload::Xml { xml } | Payload::CreateDomain { xml, .. } = &mut a.payload {
+            if let Some(xml) = a.step.xml_mut() {
                 *xml = redact_passwords(xml);
             }
         }
@@ -121,8 +123,11 @@ pub struct Notice {
     pub message: String,
 }
 
+/// One action of a plan. `kind` and `operation` are read from `step` when
+/// the action is made ([`Action::new`]) and checked against it when a plan
+/// is read back, so what a plan shows is what apply executes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "ActionData")]
 pub struct Action {
     /// Unique in the plan: `[host/]kind/name/operation`.
     pub id: String,
@@ -134,8 +139,72 @@ pub struct Action {
     pub effect: Effect,
     pub changes: Vec<Change>,
     pub depends_on: Vec<String>,
-    /// What apply needs to execute the action.
-    pub payload: Payload,
+    /// What apply executes.
+    pub step: Step,
+}
+
+impl Action {
+    pub fn new(
+        id: String,
+        name: String,
+        host: String,
+        effect: Effect,
+        changes: Vec<Change>,
+        depends_on: Vec<String>,
+        step: Step,
+    ) -> Action {
+        Action {
+            id,
+            kind: step.kind(),
+            name,
+            host,
+            operation: step.operation(),
+            effect,
+            changes,
+            depends_on,
+            step,
+        }
+    }
+}
+
+/// An action as written in a plan file, before its kind and operation are
+/// checked against its step.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActionData {
+    id: String,
+    kind: Kind,
+    name: String,
+    host: String,
+    operation: Operation,
+    effect: Effect,
+    changes: Vec<Change>,
+    depends_on: Vec<String>,
+    step: Step,
+}
+
+impl TryFrom<ActionData> for Action {
+    type Error = String;
+
+    fn try_from(d: ActionData) -> Result<Action, String> {
+        if d.kind != d.step.kind() || d.operation != d.step.operation() {
+            return Err(format!(
+                "action {}: its kind and operation ({} {}) do not match its step",
+                d.id,
+                d.kind,
+                d.operation.as_str()
+            ));
+        }
+        Ok(Action::new(
+            d.id,
+            d.name,
+            d.host,
+            d.effect,
+            d.changes,
+            d.depends_on,
+            d.step,
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -217,69 +286,6 @@ pub struct Change {
     pub from: String,
     pub to: String,
     pub class: ChangeClass,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    tag = "type"
-)]
-pub enum Payload {
-    None,
-    /// Define or create from this XML.
-    Xml {
-        xml: String,
-    },
-    /// Create (transient domain) from this XML, optionally paused.
-    CreateDomain {
-        xml: String,
-        paused: bool,
-    },
-    Start {
-        paused: bool,
-    },
-    Shutdown {
-        timeout_ms: u64,
-    },
-    /// Shut down (graceful, then destroy) and start again, paused or not.
-    Restart {
-        timeout_ms: u64,
-        paused: bool,
-    },
-    Autostart {
-        on: bool,
-    },
-    Undefine {
-        flags: crate::backend::UndefineFlags,
-    },
-    Live {
-        memory_kib: Option<u64>,
-        vcpus: Option<u32>,
-        /// Device elements to hot-plug (already in the persistent config).
-        attach: Vec<String>,
-        /// Device elements to unplug (best effort: the guest must agree).
-        detach: Vec<String>,
-    },
-    DhcpHosts {
-        add: Vec<String>,
-        delete: Vec<String>,
-        live: bool,
-        config: bool,
-    },
-    Volume {
-        pool: String,
-        xml: String,
-        clone_from: Option<(String, String)>,
-    },
-    Resize {
-        pool: String,
-        capacity: u64,
-        /// A running domain using the volume, with the disk's target: the
-        /// image is then grown through the guest's block device (qemu holds
-        /// a write lock on it, so the storage API cannot resize it).
-        in_use_by: Option<(String, String)>,
-    },
 }
 
 pub use crate::render::{Marker, MARKER_NS};
@@ -415,18 +421,16 @@ impl<'a> Builder<'a> {
     #[allow(clippy::too_many_arguments)]
     pub fn push(
         &mut self,
-        kind: Kind,
         host: &HostName,
         name: &str,
-        operation: Operation,
         effect: Effect,
         changes: Vec<Change>,
-        payload: Payload,
+        step: Step,
         deps: &[String],
         makes_ready: bool,
     ) -> String {
-        let key = obj_key(kind, host, name);
-        let id = format!("{key}/{}", operation.as_str());
+        let key = obj_key(step.kind(), host, name);
+        let id = format!("{key}/{}", step.operation().as_str());
         self.deps
             .entry(key.clone())
             .or_default()
@@ -438,17 +442,15 @@ impl<'a> Builder<'a> {
         if let Some(prev) = self.last.get(&key) {
             depends_on.insert(prev.clone());
         }
-        self.actions.push(Action {
-            id: id.clone(),
-            kind,
-            name: name.to_string(),
-            host: host_label(host),
-            operation,
+        self.actions.push(Action::new(
+            id.clone(),
+            name.to_string(),
+            host_label(host),
             effect,
             changes,
-            depends_on: depends_on.into_iter().collect(),
-            payload,
-        });
+            depends_on.into_iter().collect(),
+            step,
+        ));
         self.last.insert(key.clone(), id.clone());
         if makes_ready {
             self.ready.insert(key, id.clone());
@@ -537,42 +539,28 @@ impl<'a> Builder<'a> {
     ) {
         if let Some(a) = want_autostart.filter(|a| *a != have_autostart) {
             let ch = autostart_change(have_autostart, a);
-            let payload = Payload::Autostart { on: a };
-            self.push(
-                kind,
-                host,
-                name,
-                Operation::SetAutostart,
-                Effect::Update,
-                vec![ch],
-                payload,
-                &[],
-                false,
-            );
+            let step = Step::set_autostart(kind, a);
+            self.push(host, name, Effect::Update, vec![ch], step, &[], false);
         }
         match (have_active, want_active) {
             (false, true) => {
                 self.push(
-                    kind,
                     host,
                     name,
-                    Operation::Start,
                     Effect::Power,
                     vec![],
-                    Payload::None,
+                    Step::start(kind),
                     &[],
                     true,
                 );
             }
             (true, false) => {
                 self.push(
-                    kind,
                     host,
                     name,
-                    Operation::Destroy,
                     Effect::Power,
                     vec![],
-                    Payload::None,
+                    Step::destroy(kind),
                     &[],
                     false,
                 );
@@ -638,13 +626,11 @@ impl<'a> Builder<'a> {
     /// A newly defined object starts without autostart: turn it on.
     pub fn enable_autostart(&mut self, kind: Kind, host: &HostName, name: &str) {
         self.push(
-            kind,
             host,
             name,
-            Operation::SetAutostart,
             Effect::Update,
             vec![autostart_change(false, true)],
-            Payload::Autostart { on: true },
+            Step::set_autostart(kind, true),
             &[],
             false,
         );

@@ -188,13 +188,11 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
             Err(e) => return b.error(Kind::Network, &n.meta, e),
         };
         let id = b.push(
-            Kind::Network,
             &hname,
             &name,
-            Operation::Define,
             Effect::Create,
             vec![],
-            Payload::Xml { xml },
+            Step::DefineNetwork { xml },
             &[],
             !n.active,
         );
@@ -203,13 +201,11 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
         }
         if n.active {
             b.push(
-                Kind::Network,
                 &hname,
                 &name,
-                Operation::Start,
                 Effect::Power,
                 vec![],
-                Payload::None,
+                Step::StartNetwork,
                 &[],
                 true,
             );
@@ -249,13 +245,11 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
             Err(e) => return b.error(Kind::Network, &n.meta, e),
         };
         b.push(
-            Kind::Network,
             &hname,
             &name,
-            Operation::Define,
             Effect::Update,
             changes.clone(),
-            Payload::Xml { xml },
+            Step::DefineNetwork { xml },
             &[],
             true,
         );
@@ -279,35 +273,23 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
             .collect();
         // After a define the config already holds the hosts: update only
         // the running network then.
-        let payload = Payload::DhcpHosts {
+        let step = Step::UpdateDhcpHosts {
             add,
             delete,
             live: obs.active,
             config: config.is_empty(),
         };
         let shown = if config.is_empty() { dhcp } else { vec![] };
-        b.push(
-            Kind::Network,
-            &hname,
-            &name,
-            Operation::UpdateDhcpHosts,
-            Effect::Update,
-            shown,
-            payload,
-            &[],
-            true,
-        );
+        b.push(&hname, &name, Effect::Update, shown, step, &[], true);
     }
     if obs.active && !config.is_empty() && n.active {
         if n.restart_policy == RestartPolicy::OnConfigChange {
             b.push(
-                Kind::Network,
                 &hname,
                 &name,
-                Operation::Restart,
                 Effect::Power,
                 vec![],
-                Payload::None,
+                Step::RestartNetwork,
                 &[],
                 true,
             );

@@ -75,38 +75,32 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
     let Some(obs) = obs else {
         let xml = render_pool(p, None).to_xml();
         b.push(
-            Kind::StoragePool,
             &hname,
             &name,
-            Operation::Define,
             Effect::Create,
             vec![],
-            Payload::Xml { xml },
+            Step::DefinePool { xml },
             &[],
             false,
         );
         if p.pool_type == Some(PoolType::Dir) {
             b.push(
-                Kind::StoragePool,
                 &hname,
                 &name,
-                Operation::Build,
                 Effect::Create,
                 vec![],
-                Payload::None,
+                Step::BuildPool,
                 &[],
                 false,
             );
         }
         if p.active {
             b.push(
-                Kind::StoragePool,
                 &hname,
                 &name,
-                Operation::Start,
                 Effect::Power,
                 vec![],
-                Payload::None,
+                Step::StartPool,
                 &[],
                 true,
             );
@@ -143,13 +137,11 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
         let xml = render_pool(p, Some(&root)).to_xml();
         let fields: Vec<String> = changes.iter().map(|c| c.field.clone()).collect();
         b.push(
-            Kind::StoragePool,
             &hname,
             &name,
-            Operation::Define,
             Effect::Update,
             changes,
-            Payload::Xml { xml },
+            Step::DefinePool { xml },
             &[],
             false,
         );
@@ -318,22 +310,12 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
         };
         let xml =
             render_volume(v, backing.as_ref().map(|(p, f)| (p.as_str(), f.as_str()))).to_xml();
-        let payload = Payload::Volume {
+        let step = Step::CreateVolume {
             pool: v.pool.clone(),
             xml,
             clone_from: v.clone_from.clone(),
         };
-        b.push(
-            Kind::Volume,
-            &hname,
-            &key_name,
-            Operation::CreateVolume,
-            Effect::Create,
-            vec![],
-            payload,
-            &deps,
-            true,
-        );
+        b.push(&hname, &key_name, Effect::Create, vec![], step, &deps, true);
         return;
     };
     if !b
@@ -389,13 +371,11 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             class: ChangeClass::Live,
         };
         b.push(
-            Kind::Volume,
             &hname,
             &key_name,
-            Operation::ResizeVolume,
             Effect::Update,
             vec![ch],
-            Payload::Resize {
+            Step::ResizeVolume {
                 pool: v.pool.clone(),
                 capacity,
                 in_use_by: running_user(host, &v.pool, &v.meta.name, facts.path.as_deref()),

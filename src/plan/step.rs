@@ -1,0 +1,247 @@
+//! What one action does: a typed [`Step`] per kind and operation, carrying
+//! exactly the data apply needs and nothing it would have to decide.
+//!
+//! The kind and operation an action shows (`domain`, `define`) are read
+//! from its step, so they cannot disagree with what apply executes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::UndefineFlags;
+use crate::model::Kind;
+
+use super::Operation;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
+pub enum Step {
+    /// Define (or re-define) a persistent domain from this XML.
+    DefineDomain {
+        xml: String,
+    },
+    /// Start a transient domain from this XML (`virsh create`).
+    CreateDomain {
+        xml: String,
+        paused: bool,
+    },
+    /// Undefine, keeping disks and removing what `flags` name.
+    UndefineDomain {
+        flags: UndefineFlags,
+    },
+    StartDomain {
+        paused: bool,
+    },
+    /// Graceful (ACPI) shutdown, destroy after `timeout_ms`.
+    ShutdownDomain {
+        timeout_ms: u64,
+    },
+    DestroyDomain,
+    SuspendDomain,
+    ResumeDomain,
+    /// Shut down (graceful, then destroy) and start again.
+    RestartDomain {
+        timeout_ms: u64,
+        paused: bool,
+    },
+    SetDomainAutostart {
+        on: bool,
+    },
+    /// Changes to the running guest only (the persistent config is defined
+    /// by its own step).
+    UpdateLive {
+        memory_kib: Option<u64>,
+        vcpus: Option<u32>,
+        /// Device elements to hot-plug (already in the persistent config).
+        attach: Vec<String>,
+        /// Device elements to unplug, as the running guest has them (best
+        /// effort: the guest must agree).
+        detach: Vec<String>,
+    },
+    DefineNetwork {
+        xml: String,
+    },
+    StartNetwork,
+    DestroyNetwork,
+    RestartNetwork,
+    SetNetworkAutostart {
+        on: bool,
+    },
+    /// Delete, then add `<host>` entries of the DHCP section, in the
+    /// persistent config (`config`) and the running network (`live`).
+    UpdateDhcpHosts {
+        add: Vec<String>,
+        delete: Vec<String>,
+        live: bool,
+        config: bool,
+    },
+    DefinePool {
+        xml: String,
+    },
+    /// mkdir the target of a dir pool.
+    BuildPool,
+    StartPool,
+    DestroyPool,
+    SetPoolAutostart {
+        on: bool,
+    },
+    /// Create a volume from XML, as a full copy of `clone_from` when given.
+    CreateVolume {
+        pool: String,
+        xml: String,
+        clone_from: Option<(String, String)>,
+    },
+    ResizeVolume {
+        pool: String,
+        capacity: u64,
+        /// A running domain using the volume, with the disk's target in the
+        /// running guest: the image is then grown through the guest's block
+        /// device (qemu holds a write lock on it, so the storage API cannot
+        /// resize it).
+        in_use_by: Option<(String, String)>,
+    },
+}
+
+impl Step {
+    /// The kind of object the step acts on.
+    pub fn kind(&self) -> Kind {
+        use Step::*;
+        match self {
+            DefineDomain { .. }
+            | CreateDomain { .. }
+            | UndefineDomain { .. }
+            | StartDomain { .. }
+            | ShutdownDomain { .. }
+            | DestroyDomain
+            | SuspendDomain
+            | ResumeDomain
+            | RestartDomain { .. }
+            | SetDomainAutostart { .. }
+            | UpdateLive { .. } => Kind::Domain,
+            DefineNetwork { .. }
+            | StartNetwork
+            | DestroyNetwork
+            | RestartNetwork
+            | SetNetworkAutostart { .. }
+            | UpdateDhcpHosts { .. } => Kind::Network,
+            DefinePool { .. } | BuildPool | StartPool | DestroyPool | SetPoolAutostart { .. } => {
+                Kind::StoragePool
+            }
+            CreateVolume { .. } | ResizeVolume { .. } => Kind::Volume,
+        }
+    }
+
+    /// The operation it shows in plans.
+    pub fn operation(&self) -> Operation {
+        use Step::*;
+        match self {
+            DefineDomain { .. } | DefineNetwork { .. } | DefinePool { .. } => Operation::Define,
+            CreateDomain { .. } => Operation::Create,
+            UndefineDomain { .. } => Operation::Undefine,
+            StartDomain { .. } | StartNetwork | StartPool => Operation::Start,
+            ShutdownDomain { .. } => Operation::Shutdown,
+            DestroyDomain | DestroyNetwork | DestroyPool => Operation::Destroy,
+            SuspendDomain => Operation::Suspend,
+            ResumeDomain => Operation::Resume,
+            RestartDomain { .. } | RestartNetwork => Operation::Restart,
+            SetDomainAutostart { .. } | SetNetworkAutostart { .. } | SetPoolAutostart { .. } => {
+                Operation::SetAutostart
+            }
+            UpdateLive { .. } => Operation::UpdateLive,
+            UpdateDhcpHosts { .. } => Operation::UpdateDhcpHosts,
+            BuildPool => Operation::Build,
+            CreateVolume { .. } => Operation::CreateVolume,
+            ResizeVolume { .. } => Operation::ResizeVolume,
+        }
+    }
+
+    /// The XML document the step defines or creates, if any.
+    pub fn xml(&self) -> Option<&str> {
+        match self {
+            Step::DefineDomain { xml }
+            | Step::CreateDomain { xml, .. }
+            | Step::DefineNetwork { xml }
+            | Step::DefinePool { xml }
+            | Step::CreateVolume { xml, .. } => Some(xml),
+            _ => None,
+        }
+    }
+
+    /// The XML document, mutable (for redacting secrets).
+    pub(crate) fn xml_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Step::DefineDomain { xml }
+            | Step::CreateDomain { xml, .. }
+            | Step::DefineNetwork { xml }
+            | Step::DefinePool { xml }
+            | Step::CreateVolume { xml, .. } => Some(xml),
+            _ => None,
+        }
+    }
+
+    /// Set autostart of an object of `kind` (domains, networks, pools).
+    pub fn set_autostart(kind: Kind, on: bool) -> Step {
+        match kind {
+            Kind::Network => Step::SetNetworkAutostart { on },
+            Kind::StoragePool => Step::SetPoolAutostart { on },
+            _ => Step::SetDomainAutostart { on },
+        }
+    }
+
+    /// Start a network or pool (domains start with [`Step::StartDomain`]).
+    pub fn start(kind: Kind) -> Step {
+        match kind {
+            Kind::StoragePool => Step::StartPool,
+            _ => Step::StartNetwork,
+        }
+    }
+
+    /// Stop a network or pool (domains: [`Step::DestroyDomain`]).
+    pub fn destroy(kind: Kind) -> Step {
+        match kind {
+            Kind::StoragePool => Step::DestroyPool,
+            _ => Step::DestroyNetwork,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Action, Effect};
+    use super::*;
+
+    fn action(step: Step) -> Action {
+        Action::new(
+            "domain/d/define".into(),
+            "d".into(),
+            String::new(),
+            Effect::Create,
+            vec![],
+            vec![],
+            step,
+        )
+    }
+
+    #[test]
+    fn kind_and_operation_come_from_the_step() {
+        let a = action(Step::DefineDomain {
+            xml: "<domain/>".into(),
+        });
+        assert_eq!((a.kind, a.operation), (Kind::Domain, Operation::Define));
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!(json["operation"], "define");
+        assert_eq!(json["step"]["type"], "define-domain");
+        let back: Action = serde_json::from_value(json).unwrap();
+        assert_eq!(back, a);
+    }
+
+    #[test]
+    fn a_plan_file_whose_operation_disagrees_with_its_step_is_refused() {
+        let mut json = serde_json::to_value(action(Step::StartPool)).unwrap();
+        json["operation"] = "destroy".into();
+        let e = serde_json::from_value::<Action>(json).unwrap_err();
+        assert!(e.to_string().contains("do not match its step"), "{e}");
+    }
+}
