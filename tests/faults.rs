@@ -162,3 +162,32 @@ fn errors_keep_libvirts_code() {
     };
     assert!(e.is_transient() && !e.is_not_found());
 }
+
+#[test]
+fn a_failed_action_is_never_reported_converged_even_when_the_replan_is_empty() {
+    let (mut lab, host) = faulty_lab(vec![]);
+    let spec = |mem: &str| {
+        halted_domain(
+            "fc-0",
+            &format!("  memory: {mem}\n  maxMemory: 256MiB\n  vcpus: 1\n"),
+        )
+    };
+    let dir = manifest_dir(&[("d.yaml", &spec("64MiB"))]);
+    lab.converge(&load(dir.path()));
+    // A live memory change: the persistent config is defined, the balloon
+    // call fails. Drift is judged on the persistent config, so the re-plan
+    // is empty — the failure must still be reported.
+    let dir = manifest_dir(&[("d.yaml", &spec("128MiB"))]);
+    let desired = load(dir.path());
+    host.inject(Fault::fail("set_live_memory", Some("fc-0"), code::OPERATION_FAILED).once());
+    let planned = lab.plan(&desired);
+    assert!(planned
+        .plan
+        .actions
+        .iter()
+        .any(|a| a.id == "domain/fc-0/update-live"));
+    let done = lab.apply(&desired, &planned);
+    assert!(done.residual.as_ref().is_some_and(|r| r.is_empty()));
+    assert!(!done.converged, "a failed action, yet converged");
+    assert_eq!(done.exit_code(), 3);
+}
