@@ -5,7 +5,8 @@
 //!   backup files ignored, symlink loops survived);
 //! - [`yaml`] indexes each file's YAML events: positions of every field,
 //!   duplicate keys, alias budget;
-//! - [`load`] reads each document with serde into the shapes of [`types`];
+//! - [`load`] reads each document with serde into the shapes of [`types`]
+//!   ([`schema`] turns the same shapes into the published JSON Schema);
 //! - [`validate`] checks names, units, references, uniqueness, paths and the
 //!   `xml` escape hatch ([`xmlpatch`]) and builds the model.
 //!
@@ -14,6 +15,7 @@
 
 pub mod load;
 pub mod scan;
+pub mod schema;
 pub mod types;
 pub mod units;
 pub mod validate;
