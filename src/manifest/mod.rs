@@ -12,10 +12,14 @@
 //!
 //! Every stage adds to one list of [`Diagnostic`]s instead of stopping, so a
 //! directory's errors are all reported at once, sorted by file and line.
+//! Loading and validation report through one [`sink::Sink`], and every
+//! "did you mean" hint comes from [`suggest`].
 
 pub mod load;
 pub mod scan;
 pub mod schema;
+pub mod sink;
+pub mod suggest;
 pub mod types;
 pub mod units;
 pub mod validate;

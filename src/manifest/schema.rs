@@ -118,7 +118,7 @@ pub(super) mod syntax {
         }
     );
     string_syntax!(
-        /// validate::check_ifname.
+        /// validate::fields::check_ifname.
         InterfaceName => {
             "description": "A host network interface name: 1 to 15 characters, without `/`, `:` or spaces.",
             "minLength": 1,
@@ -127,7 +127,7 @@ pub(super) mod syntax {
         }
     );
     string_syntax!(
-        /// validate::check_abs_path.
+        /// validate::fields::check_abs_path.
         AbsolutePath => {
             "description": "An absolute path without `..` components.",
             "pattern": "^/",
@@ -135,7 +135,7 @@ pub(super) mod syntax {
         }
     );
     string_syntax!(
-        /// validate::check_dns_name.
+        /// validate::fields::check_dns_name.
         DnsName => {
             "description": "A DNS name: dot-separated labels of letters, digits and `-` (not at a label's ends).",
             "maxLength": 253,
@@ -143,7 +143,7 @@ pub(super) mod syntax {
         }
     );
     string_syntax!(
-        /// validate::check_uri.
+        /// validate::fields::check_uri.
         ConnectionUri => {
             "description": "A libvirt connection URI, e.g. qemu:///system or qemu+ssh://kvm-a.example/system.",
             "pattern": "^[A-Za-z0-9+-]+://"
