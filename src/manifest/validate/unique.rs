@@ -100,16 +100,13 @@ impl<'a, 'd> Registry<'a, 'd> {
     }
 
     fn volume(&mut self, doc: &'a LoadedDoc, o: &Volume) {
-        self.host_known(doc, &o.meta.host);
-        let found = owner_host(&self.state.pools, &o.meta.host, &o.pool);
-        let Some(host) = report_owner(
-            &mut self.sink,
-            doc,
-            ("spec.pool", Kind::StoragePool, &o.pool),
-            found,
-            self.state.pools.keys().map(|k| k.name.as_str()),
-            "add its manifest (with `metadata.external: true` if it exists already)",
-        ) else {
+        let pool = Owner {
+            field: "spec.pool",
+            kind: Kind::StoragePool,
+            name: &o.pool,
+            advice: "add its manifest (with `metadata.external: true` if it exists already)",
+        };
+        let Some(host) = self.owner_host(doc, &o.meta.host, pool) else {
             return;
         };
         let key = VolKey {
@@ -126,16 +123,13 @@ impl<'a, 'd> Registry<'a, 'd> {
     }
 
     fn snapshot(&mut self, doc: &'a LoadedDoc, o: &Snapshot) {
-        self.host_known(doc, &o.meta.host);
-        let found = owner_host(&self.state.domains, &o.meta.host, &o.domain);
-        let Some(host) = report_owner(
-            &mut self.sink,
-            doc,
-            ("spec.domain", Kind::Domain, &o.domain),
-            found,
-            self.state.domains.keys().map(|k| k.name.as_str()),
-            "a Snapshot's spec.domain names a Domain manifest",
-        ) else {
+        let domain = Owner {
+            field: "spec.domain",
+            kind: Kind::Domain,
+            name: &o.domain,
+            advice: "a Snapshot's spec.domain names a Domain manifest",
+        };
+        let Some(host) = self.owner_host(doc, &o.meta.host, domain) else {
             return;
         };
         let key = SnapKey {
@@ -144,16 +138,53 @@ impl<'a, 'd> Registry<'a, 'd> {
             name: o.meta.name.clone(),
         };
         let id = format!("{}/{}/{}", host_label(&host), key.domain, key.name);
-        if !self.is_duplicate(
-            Kind::Snapshot,
-            id,
-            doc,
-            "snapshot names are unique per domain",
-        ) {
+        let rule = "snapshot names are unique per domain";
+        if !self.is_duplicate(Kind::Snapshot, id, doc, rule) {
             let mut s = o.clone();
             s.meta.host = host;
             self.state.snapshots.insert(key, s);
         }
+    }
+
+    /// A Volume's host is its pool's, a Snapshot's its domain's: the stated
+    /// host when `metadata.host` is given; otherwise the default connection
+    /// when the owner is there, else the one named host that has it. `None`
+    /// after reporting an owner that is unknown or on several hosts.
+    fn owner_host(&mut self, doc: &LoadedDoc, host: &HostName, owner: Owner) -> Option<HostName> {
+        self.host_known(doc, host);
+        let owners: Vec<&ObjKey> = match owner.kind {
+            Kind::StoragePool => self.state.pools.keys().collect(),
+            _ => self.state.domains.keys().collect(),
+        };
+        let (kind, name) = (owner.kind, owner.name);
+        let on = |h: &HostName| owners.iter().any(|k| &k.host == h && k.name == name);
+        if host.is_some() || on(&None) {
+            if on(host) {
+                return Some(host.clone());
+            }
+        } else {
+            let mut found = owners.iter().filter(|k| k.name == name).map(|k| &k.host);
+            match (found.next(), found.next()) {
+                (Some(one), None) => return Some(one.clone()),
+                (Some(_), Some(_)) => {
+                    self.sink.field(
+                        doc,
+                        owner.field,
+                        format!("{kind} `{name}` exists on several hosts; set metadata.host"),
+                    );
+                    return None;
+                }
+                (None, _) => {}
+            }
+        }
+        let hint = hint(name, owners.iter().map(|k| k.name.as_str()));
+        let advice = owner.advice;
+        self.sink.field(
+            doc,
+            owner.field,
+            format!("unknown {kind} `{name}`{hint}; {advice}"),
+        );
+        None
     }
 
     /// Whether `id` of `kind` was defined before; if so, reports this
@@ -199,63 +230,13 @@ fn host_label(host: &HostName) -> &str {
     host.as_deref().unwrap_or("<default>")
 }
 
-/// A Volume's host is its pool's, a Snapshot's its domain's: the stated
-/// host when `metadata.host` is given; otherwise the default connection
-/// when the pool (domain) is there, else the one named host that has it.
-/// `Err` counts the hosts that have it when that is not exactly one.
-fn owner_host<T>(
-    map: &BTreeMap<ObjKey, T>,
-    host: &HostName,
-    name: &str,
-) -> Result<HostName, usize> {
-    let on = |h: &HostName| {
-        map.contains_key(&ObjKey {
-            host: h.clone(),
-            name: name.to_string(),
-        })
-    };
-    if host.is_some() || on(&None) {
-        return if on(host) { Ok(host.clone()) } else { Err(0) };
-    }
-    let found: Vec<&HostName> = map
-        .keys()
-        .filter(|k| k.name == name)
-        .map(|k| &k.host)
-        .collect();
-    match found.as_slice() {
-        [one] => Ok((*one).clone()),
-        many => Err(many.len()),
-    }
-}
-
-/// The owner's host, or `None` after reporting at `field` that the owner
-/// (`kind` `name`) is unknown (with `advice`) or ambiguous.
-fn report_owner<'c>(
-    sink: &mut Sink,
-    doc: &LoadedDoc,
-    (field, kind, name): (&str, Kind, &str),
-    found: Result<HostName, usize>,
-    candidates: impl Iterator<Item = &'c str>,
-    advice: &str,
-) -> Option<HostName> {
-    match found {
-        Ok(host) => Some(host),
-        Err(0) => {
-            let hint = hint(name, candidates);
-            sink.field(
-                doc,
-                field,
-                format!("unknown {kind} `{name}`{hint}; {advice}"),
-            );
-            None
-        }
-        Err(_) => {
-            sink.field(
-                doc,
-                field,
-                format!("{kind} `{name}` exists on several hosts; set metadata.host"),
-            );
-            None
-        }
-    }
+/// What a Volume or Snapshot lives in, as its manifest names it.
+struct Owner<'n> {
+    /// The field that names it.
+    field: &'static str,
+    /// StoragePool or Domain.
+    kind: Kind,
+    name: &'n str,
+    /// What to do when no such owner is defined.
+    advice: &'static str,
 }
