@@ -8,7 +8,8 @@
 //! - [`manifest`]: find, parse and validate manifest files into a
 //!   [`model::DesiredState`], reporting every error with `file:line:column`;
 //! - [`model`]: desired and observed state as plain, deterministic data
-//!   (BTreeMaps), plus the host's capabilities;
+//!   (BTreeMaps), plus the host's capabilities and the shared vocabulary
+//!   enums ([`model::vocab`]) that every layer above speaks;
 //! - [`observe`]: libvirt → [`model::ObservedState`] with a fixed number of
 //!   bulk calls per host and one XML read per object the manifests name;
 //! - [`render`]: model → libvirt XML (new objects, and patches of observed

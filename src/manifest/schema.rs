@@ -4,8 +4,8 @@
 //! Most of it is derived by schemars from the shapes in [`super::types`];
 //! this module holds what the derives refer to and what they cannot say:
 //! the schemas of sizes and durations, the small string syntaxes that
-//! validation checks ([`syntax`]), the rules across the fields of one object
-//! ([`rules`] and the `*_rules` transforms), and [`json_schema`], which
+//! validation checks (`syntax`), the rules across the fields of one object
+//! (`rules` and the `*_rules` transforms), and [`json_schema`], which
 //! assembles one schema per kind around the derived spec schemas.
 //!
 //! The schema helps editors while typing; validation remains the authority

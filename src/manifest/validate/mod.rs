@@ -10,11 +10,11 @@
 //! The checks are split by idea:
 //! - this module: the document frame (apiVersion, kind, metadata, a spec
 //!   or not) and the order of the steps;
-//! - [`fields`]: single values (sizes, MACs, UUIDs, addresses, paths,
+//! - `fields`: single values (sizes, MACs, UUIDs, addresses, paths,
 //!   interface and DNS names, URIs, the `xml` escape hatch);
-//! - [`domain`], [`network`], [`storage`]: each kind's own rules;
-//! - [`unique`]: which objects exist on which host, each once;
-//! - [`refs`]: references between manifests and allowed disk paths.
+//! - `domain`, `network`, `storage`: each kind's own rules;
+//! - `unique`: which objects exist on which host, each once;
+//! - `refs`: references between manifests and allowed disk paths.
 
 mod domain;
 mod fields;
