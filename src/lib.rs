@@ -6,7 +6,8 @@
 //! stage a module with its own error type; no module reaches up:
 //!
 //! - [`model`]: desired and observed state as plain, deterministic data
-//!   (BTreeMaps), plus the host's capabilities;
+//!   (BTreeMaps), plus the host's capabilities and the shared vocabulary
+//!   enums ([`model::vocab`]) that every layer above speaks;
 //! - [`units`]: sizes, the one place that knows units (bytes vs KiB);
 //! - [`xml`]: the small element tree used to read and patch libvirt XML;
 //! - [`render`]: the libvirt vocabulary shared by observer, planner and

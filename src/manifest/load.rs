@@ -11,6 +11,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::scan::ManifestFile;
+use super::sink::Sink;
+/// Where it has always been found; it lives in [`super::suggest`].
+pub use super::suggest::did_you_mean;
+use super::suggest::hint;
 use super::types::*;
 use super::yaml::{self, DocIndex, Pos};
 use super::{Diagnostic, MAX_FILE_BYTES};
@@ -73,14 +77,8 @@ impl AnyDoc {
 /// Read `file`, appending its good documents to `docs` and its problems to
 /// `diags`.
 pub fn load_file(file: &ManifestFile, docs: &mut Vec<LoadedDoc>, diags: &mut Vec<Diagnostic>) {
-    let mut err = |pos: Pos, message: String| {
-        diags.push(Diagnostic {
-            file: file.path.clone(),
-            line: pos.line.max(1),
-            column: pos.column.max(1),
-            message,
-        })
-    };
+    let mut sink = Sink::new(diags);
+    let mut err = |pos: Pos, message: String| sink.at(&file.path, pos, message);
     let bytes = match read_capped(&file.path) {
         Ok(b) => b,
         Err(message) => return err(Pos::default(), message),
@@ -154,13 +152,11 @@ pub fn load_file(file: &ManifestFile, docs: &mut Vec<LoadedDoc>, diags: &mut Vec
             continue;
         };
         let Some(kind) = Kind::parse(&kind_text) else {
-            let hint = did_you_mean(&kind_text, Kind::ALL.iter().map(|k| k.as_str()))
-                .map(|k| format!(" (did you mean `{k}`?)"))
-                .unwrap_or_default();
+            let suggestion = hint(&kind_text, Kind::ALL.iter().map(|k| k.as_str()));
             err(
                 index.pos("kind"),
                 format!(
-                    "unknown kind `{kind_text}`{hint}; expected one of {}",
+                    "unknown kind `{kind_text}`{suggestion}; expected one of {}",
                     kind_list()
                 ),
             );
@@ -309,9 +305,7 @@ pub fn humanize(message: &str) -> String {
             "value"
         };
         let mut out = format!("{prefix}unknown {noun} `{bad}`");
-        if let Some(best) = did_you_mean(&bad, known.iter().map(String::as_str)) {
-            out.push_str(&format!(" (did you mean `{best}`?)"));
-        }
+        out.push_str(&hint(&bad, known.iter().map(String::as_str)));
         if known.is_empty() {
             out.push_str(&format!("; this place takes no {noun}s"));
         } else {
@@ -320,23 +314,6 @@ pub fn humanize(message: &str) -> String {
         return out;
     }
     m
-}
-
-/// The candidate closest to `bad`, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(bad: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = bad.to_ascii_lowercase();
-    candidates
-        .map(|c| {
-            let d = if c.to_ascii_lowercase() == lower {
-                0.0
-            } else {
-                1.0 - strsim::jaro_winkler(&lower, &c.to_ascii_lowercase())
-            };
-            (d, c)
-        })
-        .filter(|(d, _)| *d < 0.25)
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
 }
 
 #[cfg(test)]

@@ -5,15 +5,21 @@
 //!   backup files ignored, symlink loops survived);
 //! - [`yaml`] indexes each file's YAML events: positions of every field,
 //!   duplicate keys, alias budget;
-//! - [`load`] reads each document with serde into the shapes of [`types`];
+//! - [`load`] reads each document with serde into the shapes of [`types`]
+//!   ([`schema`] turns the same shapes into the published JSON Schema);
 //! - [`validate`] checks names, units, references, uniqueness, paths and the
 //!   `xml` escape hatch ([`xmlpatch`]) and builds the model.
 //!
 //! Every stage adds to one list of [`Diagnostic`]s instead of stopping, so a
 //! directory's errors are all reported at once, sorted by file and line.
+//! Loading and validation report through one [`sink::Sink`], and every
+//! "did you mean" hint comes from [`suggest`].
 
 pub mod load;
 pub mod scan;
+pub mod schema;
+pub mod sink;
+pub mod suggest;
 pub mod types;
 pub mod units;
 pub mod validate;

@@ -157,14 +157,9 @@ pub fn read_network(root: &Element) -> NetworkFacts {
     }
 }
 
+/// Kept for its callers; the string form is [`ForwardMode::as_str`].
 pub fn forward_str(m: ForwardMode) -> &'static str {
-    match m {
-        ForwardMode::Nat => "nat",
-        ForwardMode::Route => "route",
-        ForwardMode::Open => "open",
-        ForwardMode::Bridge => "bridge",
-        ForwardMode::Isolated => "isolated",
-    }
+    m.as_str()
 }
 
 pub fn dhcp_hosts_of(ip: &IpConfig) -> Option<Vec<DhcpHostFacts>> {

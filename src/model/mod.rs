@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use crate::manifest::types::{
+pub mod vocab;
+
+pub use vocab::{
     BootDevice, Console, CpuMode, DiskBus, DiskDevice, DomainType, Firmware, ForwardMode,
     GraphicsType, Kind, NicModel, PoolType, PowerState, ReclaimPolicy, RestartPolicy, VolumeFormat,
 };
