@@ -46,6 +46,27 @@ impl Interest {
     /// The objects of `host` in `desired`.
     pub fn of(desired: &DesiredState, host: &HostName) -> Interest {
         let on = |h: &HostName| h == host;
+        // The volumes of Volume manifests, and those the domains' disks
+        // name: with `--selector` a domain may be planned without its
+        // Volume manifest, and its disks' format must still be known, not
+        // guessed.
+        let volumes: BTreeSet<(String, String)> = desired
+            .volumes
+            .keys()
+            .filter(|k| on(&k.host))
+            .map(|k| (k.pool.clone(), k.name.clone()))
+            .chain(
+                desired
+                    .domains
+                    .iter()
+                    .filter(|(k, _)| on(&k.host))
+                    .flat_map(|(_, d)| d.disks.iter().flatten())
+                    .filter_map(|disk| match &disk.source {
+                        DiskSource::Volume { pool, name } => Some((pool.clone(), name.clone())),
+                        _ => None,
+                    }),
+            )
+            .collect();
         Interest {
             domains: desired
                 .domains
@@ -71,20 +92,9 @@ impl Interest {
                 .keys()
                 .filter(|k| on(&k.host))
                 .map(|k| k.name.clone())
-                .chain(
-                    desired
-                        .volumes
-                        .keys()
-                        .filter(|k| on(&k.host))
-                        .map(|k| k.pool.clone()),
-                )
+                .chain(volumes.iter().map(|(pool, _)| pool.clone()))
                 .collect(),
-            volumes: desired
-                .volumes
-                .keys()
-                .filter(|k| on(&k.host))
-                .map(|k| (k.pool.clone(), k.name.clone()))
-                .collect(),
+            volumes,
             live_domains: BTreeSet::new(),
             machine_set: desired
                 .domains
