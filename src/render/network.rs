@@ -3,8 +3,8 @@
 
 use std::net::IpAddr;
 
-use crate::model::*;
 use super::Marker;
+use crate::model::*;
 use crate::xml::{Element, Node};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
