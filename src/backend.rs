@@ -247,6 +247,15 @@ impl LibvirtHost {
             .map_err(|e| call_err("read XML of domain", &d.name().unwrap_or_default(), e))
     }
 
+    /// The live XML of a running domain (secrets included, like
+    /// [`Self::domain_xml`]): live actions address the devices it has.
+    pub fn domain_live_xml(&self, name: &str) -> Result<String> {
+        let d = self.domain(name)?;
+        self.count("domain_xml");
+        d.xml_desc(sys::VIR_DOMAIN_XML_SECURE)
+            .map_err(|e| call_err("read live XML of domain", name, e))
+    }
+
     /// All objects of a kind, the names of the active ones, and (when
     /// asked) the names of the autostarting ones: two or three list calls.
     fn list_with_subsets<T>(

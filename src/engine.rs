@@ -135,13 +135,35 @@ pub fn plan(
     inventory: &Inventory,
     revision: &str,
 ) -> Result<(ObservedState, Plan), EngineError> {
-    let observed = session.observe(desired)?;
-    let p = plan::plan(&PlanInput {
+    let mut observed = session.observe(desired)?;
+    let mut p = plan::plan(&PlanInput {
         desired,
         observed: &observed,
         inventory,
         revision,
     })?;
+    // Live actions address the running guest: read the live XML the
+    // planner asked for, then plan again with it.
+    if !p.live_xml_wanted.is_empty() {
+        for (host, name) in &p.live_xml_wanted {
+            let (Some(conn), Some(obs)) = (
+                session.hosts.get(host),
+                observed
+                    .hosts
+                    .get_mut(host)
+                    .and_then(|h| h.domains.get_mut(name)),
+            ) else {
+                continue;
+            };
+            obs.live_xml = Some(conn.domain_live_xml(name)?);
+        }
+        p = plan::plan(&PlanInput {
+            desired,
+            observed: &observed,
+            inventory,
+            revision,
+        })?;
+    }
     Ok((observed, p))
 }
 
