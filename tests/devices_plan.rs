@@ -340,9 +340,9 @@ fn a_volume_of_unknown_format_keeps_its_driver_type() {
     // As with `apply --selector`: the Volume manifest is not selected and
     // its pool not observed, so the format is unknown.
     let xml = volume_domain();
-    let d = desired(&format!(
-        "apiVersion: virtsync.io/v1alpha1\nkind: StoragePool\nmetadata: {{name: images, external: true}}\n---\napiVersion: virtsync.io/v1alpha1\nkind: Volume\nmetadata: {{name: data, external: true}}\nspec: {{pool: images}}\n---\napiVersion: virtsync.io/v1alpha1\nkind: Domain\nmetadata: {{name: vm}}\nspec:\n  state: shutoff\n  memory: 64MiB\n  vcpus: 1\n  disks:\n    - volume: {{pool: images, name: data}}\n"
-    ));
+    let d = desired(
+        "apiVersion: virtsync.io/v1alpha1\nkind: StoragePool\nmetadata: {name: images, external: true}\n---\napiVersion: virtsync.io/v1alpha1\nkind: Volume\nmetadata: {name: data, external: true}\nspec: {pool: images}\n---\napiVersion: virtsync.io/v1alpha1\nkind: Domain\nmetadata: {name: vm}\nspec:\n  state: shutoff\n  memory: 64MiB\n  vcpus: 1\n  disks:\n    - volume: {pool: images, name: data}\n"
+    );
     let mut d = d;
     d.volumes.clear();
     d.pools.clear();
