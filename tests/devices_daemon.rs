@@ -200,7 +200,7 @@ fn removing_the_first_nic_of_a_running_guest_keeps_the_second() {
     ));
     f.apply_ok();
     // The NIC on dv-net-b keeps its MAC, in the config and live.
-    assert_eq!(f.nics(false), [second.clone()]);
+    assert_eq!(f.nics(false), std::slice::from_ref(&second));
     assert!(f.nics(true).contains(&second), "{:?}", f.nics(true));
     f.assert_plan_empty();
 }
