@@ -3,11 +3,14 @@
 //! ([`matching`]), the typed difference of the two ([`diff`]), and the XML
 //! written for a new domain or patched over the observed one ([`write`]).
 
+mod device_diff;
+mod devices;
 pub mod diff;
 pub mod matching;
 pub mod read;
 mod write;
 
+pub use device_diff::{derived_mac, disk_hotpluggable, wanted_format};
 pub use diff::*;
 pub use matching::*;
 pub use read::*;
