@@ -76,12 +76,17 @@ impl Interest {
                         .filter(|k| on(&k.host))
                         .map(|k| k.pool.clone()),
                 )
+                .chain(disk_volumes(desired, host).map(|(pool, _)| pool))
                 .collect(),
+            // Volumes the domains' disks name too: their format is the
+            // driver type of the disk, also when `--selector` leaves their
+            // manifests out.
             volumes: desired
                 .volumes
                 .keys()
                 .filter(|k| on(&k.host))
                 .map(|k| (k.pool.clone(), k.name.clone()))
+                .chain(disk_volumes(desired, host))
                 .collect(),
             machine_set: desired
                 .domains
@@ -101,6 +106,22 @@ impl Interest {
                 .any(|(k, p)| on(&k.host) && p.autostart.is_some()),
         }
     }
+}
+
+/// (pool, volume) of every volume disk of the domains on `host`.
+fn disk_volumes<'a>(
+    desired: &'a DesiredState,
+    host: &'a HostName,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    desired
+        .domains
+        .iter()
+        .filter(move |(k, _)| &k.host == host)
+        .flat_map(|(_, d)| d.disks.iter().flatten())
+        .filter_map(|disk| match &disk.source {
+            DiskSource::Volume { pool, name } => Some((pool.clone(), name.clone())),
+            _ => None,
+        })
 }
 
 /// Observe one host.

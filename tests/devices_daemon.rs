@@ -36,6 +36,17 @@ impl Fixture {
         std::fs::write(self.manifests.path().join("m.yaml"), manifest).unwrap();
     }
 
+    /// The driver type of the disk at `target` in the persistent config.
+    fn driver_type(&self, target: &str) -> Option<String> {
+        let xml = self.daemon.virsh(&["dumpxml", "--inactive", "dv"]);
+        let root = virtsync::xml::Element::parse(&xml).unwrap();
+        let disk = root
+            .child("devices")?
+            .children_named("disk")
+            .find(|d| d.child("target").and_then(|t| t.attr("dev")) == Some(target))?;
+        disk.child("driver")?.attr("type").map(str::to_string)
+    }
+
     fn run(&self, cmd: &str, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_virtsync"))
             .env_remove("LIBVIRT_DEFAULT_URI")
@@ -51,9 +62,15 @@ impl Fixture {
             .expect("run virsync")
     }
 
-    /// `apply --yes`, which must exit 0 and report convergence.
+    /// `apply --yes ARGS`, which must exit 0 and report convergence.
     fn apply_ok(&self) -> String {
-        let out = self.run("apply", &["--yes"]);
+        self.apply_ok_with(&[])
+    }
+
+    fn apply_ok_with(&self, args: &[&str]) -> String {
+        let mut all = vec!["--yes"];
+        all.extend_from_slice(args);
+        let out = self.run("apply", &all);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -111,6 +128,10 @@ impl Fixture {
 /// A pool with volumes `a` and `b`, two isolated networks, and the running
 /// guest `dv` with `devices` (YAML lines under `spec:`).
 fn manifest(pool: &str, devices: &str) -> String {
+    manifest_with_memory(pool, devices, "64MiB")
+}
+
+fn manifest_with_memory(pool: &str, devices: &str, memory: &str) -> String {
     format!(
         r#"apiVersion: virtsync.io/v1alpha1
 kind: StoragePool
@@ -139,9 +160,9 @@ spec: {{forward: {{mode: isolated}}}}
 ---
 apiVersion: virtsync.io/v1alpha1
 kind: Domain
-metadata: {{name: dv}}
+metadata: {{name: dv, labels: {{app: dv}}}}
 spec:
-  memory: 64MiB
+  memory: {memory}
   vcpus: 1
   boot: [hd]
 {devices}  xml:
@@ -232,5 +253,27 @@ fn adding_a_sata_cdrom_while_dropping_vdb() {
         "{live:?}"
     );
     assert!(!live.iter().any(|(t, _)| t == "sda"), "{live:?}");
+    f.assert_plan_empty();
+}
+
+#[test]
+fn apply_with_a_selector_keeps_a_raw_volume_disk_raw() {
+    let pool = "dv-pool-selector";
+    let f = Fixture::new(&manifest(pool, &format!("  disks:\n{A}")));
+    f.apply_ok();
+    assert_eq!(f.driver_type("vda").as_deref(), Some("raw"));
+    // Only the domain is selected: the Volume manifest (raw) is not.
+    f.write(&manifest_with_memory(
+        pool,
+        &format!("  disks:\n{A}"),
+        "48MiB",
+    ));
+    f.apply_ok_with(&["--selector", "app=dv"]);
+    assert_eq!(f.driver_type("vda").as_deref(), Some("raw"));
+    let xml = f.daemon.virsh(&["dumpxml", "--inactive", "dv"]);
+    assert!(
+        xml.contains("<currentMemory unit='KiB'>49152</currentMemory>"),
+        "{xml}"
+    );
     f.assert_plan_empty();
 }
