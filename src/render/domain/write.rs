@@ -118,9 +118,6 @@ fn patch(
         .clone()
         .or_else(|| facts.arch.clone())
         .unwrap_or_else(|| cx.caps.default_arch());
-    if let Some(u) = d.uuid.as_ref().filter(|u| **u != facts.uuid) {
-        root.ensure_child("uuid").set_text(u.clone());
-    }
     for c in &diff.fields {
         match c.field {
             Field::Type => {
