@@ -33,7 +33,7 @@ fn created_summary(a: &Action) -> Option<String> {
                     .iter()
                     .map(|d| format!("{} {}", d.target.clone().unwrap_or_default(), d.source)),
             );
-            parts.extend(f.interfaces.iter().map(|n| n.source.clone()));
+            parts.extend(f.interfaces.iter().map(|n| n.source.to_string()));
             parts.join(", ")
         }
         Kind::Network => {

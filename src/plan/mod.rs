@@ -121,6 +121,10 @@ pub struct Notice {
     pub name: String,
     pub host: String,
     pub message: String,
+    /// The fields whose new values wait for a restart of the object (empty
+    /// for other notices).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_pending: Vec<String>,
 }
 
 /// One action of a plan. `kind` and `operation` are read from `step` when
@@ -524,6 +528,19 @@ impl<'a> Builder<'a> {
             name: meta.name.clone(),
             host: host_label(&meta.host),
             message: message.into(),
+            restart_pending: Vec::new(),
+        });
+    }
+
+    /// The object runs without `fields`' new values until it restarts
+    /// (`when` says when that is).
+    pub fn restart_pending(&mut self, kind: Kind, meta: &Meta, fields: Vec<String>, when: &str) {
+        self.notices.push(Notice {
+            kind,
+            name: meta.name.clone(),
+            host: host_label(&meta.host),
+            message: format!("restart pending: {} take effect {when}", fields.join(", ")),
+            restart_pending: fields,
         });
     }
 
@@ -698,7 +715,7 @@ pub fn plan(input: &PlanInput) -> Plan {
     summary.restart_pending = b
         .notices
         .iter()
-        .filter(|n| n.message.starts_with("restart pending"))
+        .filter(|n| !n.restart_pending.is_empty())
         .count();
     b.blocked.sort();
     b.blocked.dedup();

@@ -295,7 +295,12 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
             );
         } else {
             let fields: Vec<String> = config.iter().map(|c| c.field.clone()).collect();
-            b.notice(Kind::Network, &n.meta, format!("restart pending: {} take effect when the network restarts (restartPolicy: never)", fields.join(", ")));
+            b.restart_pending(
+                Kind::Network,
+                &n.meta,
+                fields,
+                "when the network restarts (restartPolicy: never)",
+            );
         }
     }
     b.autostart_and_active(

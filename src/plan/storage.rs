@@ -146,14 +146,7 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
             false,
         );
         if obs.active {
-            b.notice(
-                Kind::StoragePool,
-                &p.meta,
-                format!(
-                    "restart pending: {} take effect when the pool restarts",
-                    fields.join(", ")
-                ),
-            );
+            b.restart_pending(Kind::StoragePool, &p.meta, fields, "when the pool restarts");
         }
     }
     b.autostart_and_active(
@@ -218,28 +211,56 @@ fn volume_path_and_format(
     ))
 }
 
-/// A running domain on `host` whose persistent config has a disk on this
-/// volume (by pool and name, or by the volume's path), with that disk's target.
-fn running_user(
-    host: &ObservedHost,
-    pool: &str,
-    name: &str,
-    path: Option<&str>,
-) -> Option<(String, String)> {
-    let by_volume = format!("volume {pool}/{name}");
-    let by_path = path.map(|p| format!("path {p}"));
-    host.domains
-        .values()
-        .filter(|d| d.state != PowerState::Shutoff)
-        .find_map(|d| {
-            let root = Element::parse(d.xml.as_deref()?).ok()?;
-            let facts = crate::render::domain::read_domain(&root);
-            let disk = facts
-                .disks
-                .into_iter()
-                .find(|k| k.source == by_volume || Some(&k.source) == by_path.as_ref())?;
-            Some((d.name.clone(), disk.target?))
-        })
+/// Who runs a volume, as far as the running guests' live XML says.
+enum User {
+    /// No running guest has it: the storage API may resize it.
+    Nobody,
+    /// This running domain has it at this target (from its live XML).
+    Running(String, String),
+    /// These running domains' live XML is needed first.
+    LiveXmlNeeded(Vec<String>),
+}
+
+/// The running domain on `host` whose *live* XML has a disk on this volume
+/// (by pool and name, or by the volume's path), with that disk's target
+/// there. The persistent config is no guide: a guest may still run volume
+/// A while its config already says B, and growing B must never resize A.
+fn running_user(host: &ObservedHost, pool: &str, name: &str, path: Option<&str>) -> User {
+    use crate::render::domain::SourceId;
+    let by_volume = SourceId::Volume {
+        pool: pool.to_string(),
+        name: name.to_string(),
+    };
+    let by_path = path.map(|p| SourceId::Path(p.to_string()));
+    let mut unknown = Vec::new();
+    for d in host.domains.values() {
+        if d.state == PowerState::Shutoff {
+            continue;
+        }
+        let Some(live) = d.live_xml.as_deref() else {
+            unknown.push(d.name.clone());
+            continue;
+        };
+        let Ok(root) = Element::parse(live) else {
+            unknown.push(d.name.clone());
+            continue;
+        };
+        let facts = crate::render::domain::read_domain(&root);
+        if let Some(disk) = facts
+            .disks
+            .into_iter()
+            .find(|k| k.source == by_volume || Some(&k.source) == by_path.as_ref())
+        {
+            if let Some(t) = disk.target {
+                return User::Running(d.name.clone(), t);
+            }
+        }
+    }
+    if unknown.is_empty() {
+        User::Nobody
+    } else {
+        User::LiveXmlNeeded(unknown)
+    }
 }
 
 pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
@@ -364,6 +385,23 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             ),
         );
     } else {
+        let in_use_by = match running_user(host, &v.pool, &v.meta.name, facts.path.as_deref()) {
+            User::Nobody => None,
+            User::Running(dom, target) => Some((dom, target)),
+            User::LiveXmlNeeded(doms) => {
+                // Which guest runs the volume (and at which target) only
+                // their live XML says: the reconcile pass reads it and
+                // plans again.
+                for dom in doms {
+                    b.live_xml_wanted.insert((hname.clone(), dom));
+                }
+                return b.notice(
+                    Kind::Volume,
+                    &v.meta,
+                    "growing waits until the running guests' live XML is read (which of them runs this volume)",
+                );
+            }
+        };
         let ch = Change {
             field: "capacity".into(),
             from: crate::units::format_size(facts.capacity),
@@ -378,7 +416,7 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             Step::ResizeVolume {
                 pool: v.pool.clone(),
                 capacity,
-                in_use_by: running_user(host, &v.pool, &v.meta.name, facts.path.as_deref()),
+                in_use_by,
             },
             &deps,
             // The volume exists already: domains need not wait for it.

@@ -1,0 +1,512 @@
+//! Planning one domain: the typed difference against the observed
+//! persistent config ([`crate::render::domain::diff`]), what libvirt would
+//! refuse or override ([`refuse`]), the live part addressed to the running
+//! guest ([`live`]), then the actions (define, live updates, autostart,
+//! power state) in order.
+
+mod live;
+mod refuse;
+
+use super::*;
+use crate::render::domain::*;
+use crate::xml::Element;
+use live::LiveDevice;
+
+/// The plan's `changes` of a domain diff. `devices_live` holds the live
+/// fate of each device change (see [`live::live_devices`]); without it
+/// (a replace) every class is `replace_all`'s.
+fn changes_of(
+    diff: &DomainDiff,
+    devices_live: &[Option<LiveDevice>],
+    replace_all: bool,
+) -> Vec<Change> {
+    let class = |live: bool| {
+        if replace_all {
+            ChangeClass::Replace
+        } else if live {
+            ChangeClass::Live
+        } else {
+            ChangeClass::NextBoot
+        }
+    };
+    let mut out: Vec<Change> = diff
+        .fields
+        .iter()
+        .map(|c| Change {
+            field: c.field.name().to_string(),
+            from: c.from.clone(),
+            to: c.to.clone(),
+            class: class(c.live),
+        })
+        .collect();
+    for (k, c) in diff.devices.iter().enumerate() {
+        let live = matches!(
+            devices_live.get(k),
+            Some(Some(
+                LiveDevice::Attach(_) | LiveDevice::Detach(_) | LiveDevice::Done
+            ))
+        );
+        out.push(match c {
+            DeviceChange::Added { id, summary, .. } => Change {
+                field: id.name(),
+                from: "(none)".into(),
+                to: summary.clone(),
+                class: class(live),
+            },
+            DeviceChange::Removed { id, summary, .. } => Change {
+                field: id.name(),
+                from: summary.clone(),
+                to: "(removed)".into(),
+                class: class(live),
+            },
+            DeviceChange::Changed { id, attr, from, to } => Change {
+                field: format!("{}.{}", id.name(), attr.name()),
+                from: from.clone(),
+                to: to.clone(),
+                class: class(false),
+            },
+        });
+    }
+    out
+}
+
+pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
+    if d.snapshot_policy.is_some() {
+        // Never silently ignored: the policy would promise snapshots that
+        // nothing takes yet.
+        b.error(
+            Kind::Domain,
+            &d.meta,
+            "spec.snapshotPolicy is not supported yet by plan/apply; remove it or wait for snapshot support",
+        );
+        return;
+    }
+    // A managed domain of this name on another connected host that the
+    // manifests do not put there: `metadata.host` was moved. Until
+    // migration exists, refuse rather than run a second copy.
+    for (other, oh) in &b.input.observed.hosts {
+        if other == &d.meta.host
+            || b.input.desired.domains.contains_key(&ObjKey {
+                host: other.clone(),
+                name: d.meta.name.clone(),
+            })
+        {
+            continue;
+        }
+        let owned_there = oh
+            .domains
+            .get(&d.meta.name)
+            .and_then(|o| o.xml.as_deref())
+            .and_then(|x| Element::parse(x).ok())
+            .is_some_and(|r| crate::render::read_marker(&r).is_some());
+        if owned_there {
+            let there = other
+                .clone()
+                .unwrap_or_else(|| "the default connection".into());
+            return b.error(
+                Kind::Domain,
+                &d.meta,
+                format!(
+                    "virtsync manages a domain of this name on {there} too; moving a domain between hosts (migration) is not supported yet: shut it down and undefine it there first, or restore metadata.host"
+                ),
+            );
+        }
+    }
+    let Some(host) = b.host_of(Kind::Domain, &d.meta) else {
+        return;
+    };
+    if b.unreadable(Kind::Domain, &d.meta, host, &d.meta.name) {
+        return;
+    }
+    let caps = &host.caps;
+    let desired = b.input.desired;
+    let hname = d.meta.host.clone();
+    // What this domain needs ready before it is defined or started.
+    let mut deps: Vec<String> = Vec::new();
+    for disk in d.disks.iter().flatten() {
+        if let DiskSource::Volume { pool, name } = &disk.source {
+            deps.push(obj_key(Kind::StoragePool, &hname, pool));
+            deps.push(obj_key(Kind::Volume, &hname, &format!("{pool}/{name}")));
+        }
+    }
+    for nic in d.interfaces.iter().flatten() {
+        if let InterfaceSource::Network(n) = &nic.source {
+            deps.push(obj_key(Kind::Network, &hname, n));
+        }
+    }
+    // The driver type of a volume disk: the volume manifest's format, else
+    // what the host reports (an ISO image is raw to QEMU), else — for a
+    // volume this plan creates — the manifest's create-time default. Never
+    // a guess: unknown stays unknown.
+    let volume_format = |pool: &str, name: &str| -> Option<String> {
+        let key = VolKey {
+            host: hname.clone(),
+            pool: pool.to_string(),
+            name: name.to_string(),
+        };
+        let manifest = desired.volumes.get(&key);
+        let from_manifest = manifest
+            .and_then(|v| v.format)
+            .map(|f| crate::render::storage::format_str(f).to_string());
+        let observed = host.volumes.get(&(pool.to_string(), name.to_string()));
+        let from_host = || {
+            observed
+                .and_then(|v| v.xml.as_deref())
+                .and_then(|x| Element::parse(x).ok())
+                .and_then(|e| {
+                    e.find(&["target", "format"])
+                        .and_then(|f| f.attr("type"))
+                        .map(str::to_string)
+                })
+                .map(|t| if t == "iso" { "raw".to_string() } else { t })
+        };
+        let created_here = || {
+            (manifest.is_some_and(|v| !v.external) && observed.is_none())
+                .then(|| crate::render::storage::format_str(VolumeFormat::Qcow2).to_string())
+        };
+        from_manifest.or_else(from_host).or_else(created_here)
+    };
+    let marker = b.marker(&d.meta, d);
+    let cx = DomainContext {
+        caps,
+        volume_format: &volume_format,
+        marker: &marker,
+    };
+    let timeout_ms = d.shutdown_timeout.as_millis() as u64;
+
+    let Some(obs) = host.domains.get(&d.meta.name) else {
+        // A new domain.
+        let xml = match render_domain(d, None, &cx) {
+            Ok(x) => x.to_xml(),
+            Err(e) => return b.error(Kind::Domain, &d.meta, e),
+        };
+        if !d.persistent {
+            if d.state != PowerState::Shutoff {
+                let paused = d.state == PowerState::Paused;
+                b.push(
+                    &hname,
+                    &d.meta.name,
+                    Effect::Create,
+                    vec![],
+                    Step::CreateDomain { xml, paused },
+                    &deps,
+                    true,
+                );
+            }
+            return;
+        }
+        b.push(
+            &hname,
+            &d.meta.name,
+            Effect::Create,
+            vec![],
+            Step::DefineDomain { xml },
+            &deps,
+            true,
+        );
+        if d.autostart == Some(true) {
+            b.enable_autostart(Kind::Domain, &hname, &d.meta.name);
+        }
+        if d.state != PowerState::Shutoff {
+            let paused = d.state == PowerState::Paused;
+            b.push(
+                &hname,
+                &d.meta.name,
+                Effect::Power,
+                vec![],
+                Step::StartDomain { paused },
+                &deps,
+                true,
+            );
+        }
+        return;
+    };
+
+    let Some(root) = b.owned_xml(
+        Kind::Domain,
+        &d.meta,
+        obs.xml.as_deref(),
+        "rename the manifest, or remove or rename the existing domain (adoption comes in a later release)",
+    ) else {
+        return;
+    };
+    let running = obs.state != PowerState::Shutoff;
+    let facts = read_domain(&root);
+    if let Some(u) = d.uuid.as_ref().filter(|u| **u != facts.uuid) {
+        // Replacing a domain would lose what virtsync does not model (and
+        // its NVRAM); an operator decides that, not a plan.
+        return b.error(
+            Kind::Domain,
+            &d.meta,
+            format!(
+                "the domain's UUID on the host is {}, the manifest says {u}; a domain is never replaced automatically: remove `uuid` from the manifest, or undefine the domain by hand",
+                facts.uuid
+            ),
+        );
+    }
+    // A transient domain has no persistent config: its XML is the live one.
+    let mem_align = if obs.persistent { 1 } else { 1024 };
+    let diff = domain_diff(
+        d,
+        &facts,
+        &DiffContext {
+            caps,
+            running,
+            mem_align_kib: mem_align,
+            volume_format: &volume_format,
+        },
+    );
+    if let Some(why) = refuse::refusal(d, &facts, &diff) {
+        return b.error(Kind::Domain, &d.meta, why);
+    }
+    let escape = xml_changes(&d.xml, &root);
+    let flip = obs.persistent != d.persistent;
+    // A transient domain has no persistent config to update: any change
+    // means creating it anew.
+    let transient = !d.persistent && !obs.persistent;
+    let replace = flip || (transient && !(diff.is_empty() && escape.is_empty()));
+    let name = d.meta.name.clone();
+    let mut state = obs.state;
+
+    if replace {
+        let xml = match render_domain(d, Some((&root, &diff)), &cx) {
+            Ok(x) => x.to_xml(),
+            Err(e) => return b.error(Kind::Domain, &d.meta, e),
+        };
+        let escape_empty = escape.is_empty();
+        let mut changes = changes_of(&diff, &[], transient);
+        changes.extend(escape.into_iter().map(|c| Change {
+            class: if transient {
+                ChangeClass::Replace
+            } else {
+                c.class
+            },
+            ..c
+        }));
+        if flip {
+            changes.push(Change {
+                field: "persistent".into(),
+                from: obs.persistent.to_string(),
+                to: d.persistent.to_string(),
+                class: ChangeClass::Replace,
+            });
+        }
+        if d.persistent && !obs.persistent {
+            // Defining a (running) transient domain makes it persistent;
+            // the guest keeps running.
+            b.push(
+                &hname,
+                &name,
+                Effect::Update,
+                changes,
+                Step::DefineDomain { xml },
+                &deps,
+                true,
+            );
+        } else {
+            // Undefining a running domain leaves it running as a transient
+            // one, so a bare persistent → transient flip needs no stop.
+            let flip_only = flip && diff.is_empty() && escape_empty;
+            if !flip_only && state != PowerState::Shutoff {
+                b.push(
+                    &hname,
+                    &name,
+                    Effect::Power,
+                    vec![],
+                    Step::ShutdownDomain { timeout_ms },
+                    &[],
+                    false,
+                );
+                state = PowerState::Shutoff;
+            }
+            if obs.persistent {
+                b.push(
+                    &hname,
+                    &name,
+                    Effect::Delete,
+                    vec![],
+                    Step::UndefineDomain {
+                        flags: replace_undefine_flags(&root),
+                    },
+                    &[],
+                    false,
+                );
+            }
+            if d.persistent {
+                b.push(
+                    &hname,
+                    &name,
+                    Effect::Update,
+                    changes,
+                    Step::DefineDomain { xml },
+                    &deps,
+                    true,
+                );
+            } else if state == PowerState::Shutoff && d.state != PowerState::Shutoff {
+                let paused = d.state == PowerState::Paused;
+                b.push(
+                    &hname,
+                    &name,
+                    Effect::Create,
+                    changes,
+                    Step::CreateDomain { xml, paused },
+                    &deps,
+                    true,
+                );
+                return;
+            }
+        }
+        // A new definition starts without autostart.
+        if d.persistent && d.autostart == Some(true) {
+            b.enable_autostart(Kind::Domain, &hname, &name);
+        }
+    } else if !diff.is_empty() || !escape.is_empty() {
+        let rendered = match render_domain(d, Some((&root, &diff)), &cx) {
+            Ok(x) => x,
+            Err(e) => return b.error(Kind::Domain, &d.meta, e),
+        };
+        // Live actions address the device the running guest has: its live
+        // XML is read (by the reconcile pass) only when one is in sight.
+        let live_root = obs.live_xml.as_deref().and_then(|x| Element::parse(x).ok());
+        let devices_live = if running {
+            live::live_devices(&diff, &root, &rendered, live_root.as_ref())
+        } else {
+            vec![]
+        };
+        let hotplug_in_sight = diff.devices.iter().any(|c| {
+            matches!(
+                c,
+                DeviceChange::Added { hotplug: true, .. }
+                    | DeviceChange::Removed { hotplug: true, .. }
+            )
+        });
+        if running && hotplug_in_sight && live_root.is_none() {
+            b.live_xml_wanted.insert((hname.clone(), name.clone()));
+        }
+        let (mut attach, mut detach) = (Vec::new(), Vec::new());
+        for l in devices_live.iter().flatten() {
+            match l {
+                LiveDevice::Attach(x) => attach.push(x.clone()),
+                LiveDevice::Detach(x) => detach.push(x.clone()),
+                LiveDevice::Refused(why) => b.notice(Kind::Domain, &d.meta, why.clone()),
+                LiveDevice::Done | LiveDevice::NextBoot => {}
+            }
+        }
+        let mut changes = changes_of(&diff, &devices_live, false);
+        changes.extend(escape);
+        let xml = rendered.to_xml();
+        let live_mem = diff.field(Field::Memory).is_some_and(|c| c.live);
+        let live_cpu = diff.field(Field::Vcpus).is_some_and(|c| c.live);
+        let next_boot: Vec<String> = changes
+            .iter()
+            .filter(|c| c.class == ChangeClass::NextBoot)
+            .map(|c| c.field.clone())
+            .collect();
+        if d.persistent {
+            b.push(
+                &hname,
+                &name,
+                Effect::Update,
+                changes,
+                Step::DefineDomain { xml },
+                &deps,
+                true,
+            );
+        }
+        if running && (live_mem || live_cpu || !attach.is_empty() || !detach.is_empty()) {
+            b.push(
+                &hname,
+                &name,
+                Effect::Update,
+                vec![],
+                Step::UpdateLive {
+                    memory_kib: live_mem.then(|| kib(d.memory)),
+                    vcpus: live_cpu.then_some(d.vcpus),
+                    attach,
+                    detach,
+                },
+                &[],
+                false,
+            );
+        }
+        if running && !next_boot.is_empty() && d.state != PowerState::Shutoff {
+            if d.restart_policy == RestartPolicy::OnConfigChange {
+                b.push(
+                    &hname,
+                    &name,
+                    Effect::Power,
+                    vec![],
+                    Step::RestartDomain {
+                        timeout_ms,
+                        paused: d.state == PowerState::Paused,
+                    },
+                    &deps,
+                    true,
+                );
+                // The restart brings the guest to its desired state already.
+                state = d.state;
+            } else {
+                b.restart_pending(
+                    Kind::Domain,
+                    &d.meta,
+                    next_boot,
+                    "at the next boot (restartPolicy: never)",
+                );
+            }
+        }
+    }
+    // Autostart (persistent domains only).
+    if d.persistent && !replace {
+        if let Some(a) = d.autostart {
+            if a != obs.autostart {
+                b.push(
+                    &hname,
+                    &name,
+                    Effect::Update,
+                    vec![autostart_change(obs.autostart, a)],
+                    Step::SetDomainAutostart { on: a },
+                    &[],
+                    false,
+                );
+            }
+        }
+    }
+    // Power state: the step from the observed state to the desired one.
+    let power = match (state, d.state) {
+        (PowerState::Shutoff, PowerState::Running) => {
+            Some((Step::StartDomain { paused: false }, &deps[..]))
+        }
+        (PowerState::Shutoff, PowerState::Paused) => {
+            Some((Step::StartDomain { paused: true }, &deps[..]))
+        }
+        (PowerState::Paused, PowerState::Running) => Some((Step::ResumeDomain, &[][..])),
+        (PowerState::Running, PowerState::Paused) => Some((Step::SuspendDomain, &[][..])),
+        (PowerState::Running | PowerState::Paused, PowerState::Shutoff) => {
+            Some((Step::ShutdownDomain { timeout_ms }, &[][..]))
+        }
+        _ => None,
+    };
+    if let Some((step, deps)) = power {
+        b.push(&hname, &name, Effect::Power, vec![], step, deps, true);
+    }
+}
+
+/// Undefining a domain to define it anew (replace): its snapshot metadata,
+/// checkpoints and managed save go with the old definition, and its UEFI
+/// variables stay for the new one, which names the same NVRAM file.
+fn replace_undefine_flags(root: &Element) -> crate::backend::UndefineFlags {
+    let os = root.child("os");
+    let has_nvram = os.is_some_and(|o| {
+        o.child("nvram").is_some()
+            || o.attr("firmware") == Some("efi")
+            || o.child("loader")
+                .is_some_and(|l| l.attr("type") == Some("pflash"))
+    });
+    crate::backend::UndefineFlags {
+        managed_save: true,
+        snapshots_metadata: true,
+        checkpoints_metadata: true,
+        nvram: false,
+        keep_nvram: has_nvram,
+    }
+}

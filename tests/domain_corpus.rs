@@ -1,0 +1,440 @@
+//! Patch, don't replace, on varied real-world domain XML
+//! (tests/fixtures/corpus/domains/: block and network disks, portgroups,
+//! several listen elements, CPU features, custom loaders, NUMA cells, fixed
+//! topologies, spice with channels, per-device boot order, ...).
+//!
+//! For each domain: a manifest naming the fields it has, with the values
+//! it has, plans nothing; the same manifest with a memory change defines
+//! XML that differs from the observed XML in `<currentMemory>` alone —
+//! nothing virtsync does not model is rewritten or dropped.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use virtsync::inventory::Inventory;
+use virtsync::manifest::{load_dir, LoadOptions};
+use virtsync::model::*;
+use virtsync::observe::parse_capabilities;
+use virtsync::plan::{self, Operation, Plan, PlanInput, Step};
+use virtsync::render::domain::{read_domain, NicSourceId, SourceId};
+use virtsync::render::{write_marker, Marker, MARKER_NS};
+use virtsync::xml::{Element, Node};
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus/domains");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 12, "the corpus has {} files", files.len());
+    files
+}
+
+/// The observed XML: the corpus file with virtsync's ownership marker.
+fn owned(xml: &str) -> Element {
+    let mut root = Element::parse(xml).unwrap();
+    write_marker(
+        &mut root,
+        &Marker {
+            manifest: "m.yaml".into(),
+            revision: String::new(),
+            spec: "sha256:0".into(),
+        },
+    );
+    root
+}
+
+/// A manifest naming every field the domain has, with its current values;
+/// a list or field with something the manifest cannot express (a network
+/// disk, a macvtap NIC, a floppy boot, two graphics) is left out — unset
+/// means unmanaged.
+fn manifest_of(root: &Element, memory_kib: u64) -> String {
+    let f = read_domain(root);
+    let name = root.child("name").unwrap().text();
+    let mut y = String::new();
+    let _ = writeln!(y, "apiVersion: virtsync.io/v1alpha1\nkind: Domain\nmetadata: {{name: {name}}}\nspec:\n  state: shutoff");
+    let _ = writeln!(y, "  type: {}", f.domain_type);
+    if let Some(a) = &f.arch {
+        let _ = writeln!(y, "  arch: {a}");
+    }
+    if let Some(m) = &f.machine {
+        let _ = writeln!(y, "  machine: {m}");
+    }
+    let _ = writeln!(y, "  firmware: {}", if f.uefi { "uefi" } else { "bios" });
+    if let (true, Some(s)) = (f.uefi, f.secure_boot) {
+        let _ = writeln!(y, "  secureBoot: {s}");
+    }
+    let _ = writeln!(
+        y,
+        "  memory: {memory_kib}KiB\n  maxMemory: {}KiB",
+        f.max_memory_kib
+    );
+    let _ = writeln!(y, "  vcpus: {}\n  maxVcpus: {}", f.vcpus, f.max_vcpus);
+    match (f.cpu_mode.as_deref(), &f.cpu_model) {
+        (Some("custom"), Some(m)) => {
+            let _ = writeln!(y, "  cpu: {{mode: custom, model: {m}}}");
+        }
+        (Some(m @ ("host-passthrough" | "host-model")), _) => {
+            let _ = writeln!(y, "  cpu: {{mode: {m}}}");
+        }
+        _ => {}
+    }
+    if !f.boot.is_empty() {
+        let _ = writeln!(y, "  boot: [{}]", f.boot.join(", "));
+    }
+    let disks: Option<Vec<String>> = f
+        .disks
+        .iter()
+        .map(|d| {
+            let src = match &d.source {
+                SourceId::Volume { pool, name } => {
+                    format!("volume: {{pool: {pool}, name: {name}}}, ")
+                }
+                SourceId::Path(p) => {
+                    format!(
+                        "path: {p}, format: {}, ",
+                        d.format.as_deref().unwrap_or("raw")
+                    )
+                }
+                SourceId::Empty => String::new(),
+                SourceId::Other { .. } => return None,
+            };
+            if !matches!(d.format.as_deref(), Some("raw" | "qcow2") | None) {
+                return None;
+            }
+            Some(format!(
+                "    - {{{src}device: {}, bus: {}, target: {}, readonly: {}}}",
+                d.device,
+                d.bus.as_deref()?,
+                d.target.as_deref()?,
+                d.readonly
+            ))
+        })
+        .collect();
+    if let Some(disks) = disks.filter(|d| !d.is_empty()) {
+        let _ = writeln!(y, "  disks:\n{}", disks.join("\n"));
+    }
+    let nics: Option<Vec<String>> = f
+        .interfaces
+        .iter()
+        .map(|n| {
+            let src = match &n.source {
+                NicSourceId::Network(x) => format!("network: {x}"),
+                NicSourceId::Bridge(x) => format!("bridge: {x}"),
+                NicSourceId::Other(_) => return None,
+            };
+            let mut s = format!("    - {{{src}, mac: \"{}\"", n.mac.as_deref()?);
+            if let Some(m) = &n.model {
+                let _ = write!(s, ", model: {m}");
+            }
+            if let Some(r) = n.boot_rom {
+                let _ = write!(s, ", bootRom: {r}");
+            }
+            s.push('}');
+            Some(s)
+        })
+        .collect();
+    if let Some(nics) = nics.filter(|n| !n.is_empty()) {
+        let _ = writeln!(y, "  interfaces:\n{}", nics.join("\n"));
+    }
+    match f.graphics.as_slice() {
+        [] => {
+            let _ = writeln!(y, "  graphics: {{type: none}}");
+        }
+        [(t, l)] => {
+            let listen = l
+                .as_ref()
+                .map(|l| format!(", listen: {l}"))
+                .unwrap_or_default();
+            let _ = writeln!(y, "  graphics: {{type: {t}{listen}}}");
+        }
+        _ => {}
+    }
+    match f.console.as_deref() {
+        Some("pty") => {
+            let _ = writeln!(y, "  console: pty");
+        }
+        None => {
+            let _ = writeln!(y, "  console: none");
+        }
+        Some(_) => {}
+    }
+    // What the domain refers to, as external objects.
+    let doc = |kind: &str, meta: &str, spec: &str| {
+        format!("---\napiVersion: virtsync.io/v1alpha1\nkind: {kind}\nmetadata: {{{meta}, external: true}}\n{spec}")
+    };
+    let mut refs = std::collections::BTreeSet::new();
+    for n in &f.interfaces {
+        if let NicSourceId::Network(x) = &n.source {
+            refs.insert(doc("Network", &format!("name: {x}"), ""));
+        }
+    }
+    for d in &f.disks {
+        if let SourceId::Volume { pool, name } = &d.source {
+            refs.insert(doc("StoragePool", &format!("name: {pool}"), ""));
+            refs.insert(doc(
+                "Volume",
+                &format!("name: {name}"),
+                &format!("spec: {{pool: {pool}}}\n"),
+            ));
+        }
+    }
+    for r in refs {
+        y.push_str(&r);
+    }
+    y
+}
+
+fn plan_for(manifest: &str, root: &Element) -> Plan {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.yaml"), manifest).unwrap();
+    let opts = LoadOptions {
+        allow_paths: vec!["/dev".into(), "/var/lib/libvirt".into()],
+        allow_unsafe_xml: false,
+    };
+    let desired = match load_dir(dir.path(), &opts) {
+        Ok((d, _)) => d,
+        Err(e) => panic!("manifest does not load: {e}\n{manifest}"),
+    };
+    let caps = parse_capabilities(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/capabilities-qemu-kvm.xml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let name = root.child("name").unwrap().text();
+    let mut host = ObservedHost {
+        uri: "qemu:///system".into(),
+        caps,
+        ..ObservedHost::default()
+    };
+    host.domains.insert(
+        name.clone(),
+        ObservedDomain {
+            name,
+            uuid: root.child("uuid").unwrap().text(),
+            state: PowerState::Shutoff,
+            persistent: true,
+            autostart: false,
+            xml: Some(root.to_xml()),
+            live_xml: None,
+        },
+    );
+    let observed = ObservedState {
+        hosts: BTreeMap::from([(None, host)]),
+        ..ObservedState::default()
+    };
+    // The networks and pools the domains name are not this test's subject.
+    let mut desired = desired;
+    desired.networks.clear();
+    desired.pools.clear();
+    desired.volumes.clear();
+    let p = plan::plan(&PlanInput {
+        desired: &desired,
+        observed: &observed,
+        inventory: &Inventory::default(),
+        revision: "",
+    });
+    assert!(p.blocked.is_empty(), "blocked: {:?}\n{manifest}", p.blocked);
+    p
+}
+
+/// The tree without whitespace-only text, the ownership marker, and the
+/// elements in `skip`.
+fn normalised(e: &Element, skip: &[&str]) -> Element {
+    let mut out = Element {
+        name: e.name.clone(),
+        attrs: e.attrs.clone(),
+        children: Vec::new(),
+    };
+    for c in &e.children {
+        match c {
+            Node::Text(t) if t.trim().is_empty() => {}
+            Node::Element(x) if skip.contains(&x.name.as_str()) => {}
+            Node::Element(x)
+                if x.name.ends_with(":owner") && x.attrs.iter().any(|(_, v)| v == MARKER_NS) => {}
+            Node::Element(x) => out.children.push(Node::Element(normalised(x, skip))),
+            other => out.children.push(other.clone()),
+        }
+    }
+    out
+}
+
+#[test]
+fn naming_current_values_plans_nothing() {
+    let mut failures = Vec::new();
+    let mut named = BTreeMap::<&str, usize>::new();
+    for path in corpus() {
+        let root = owned(&std::fs::read_to_string(&path).unwrap());
+        let f = read_domain(&root);
+        let manifest = manifest_of(&root, f.memory_kib);
+        for field in [
+            "disks:",
+            "interfaces:",
+            "graphics: {type: vnc",
+            "graphics: {type: spice",
+            "cpu:",
+            "firmware: uefi",
+        ] {
+            *named.entry(field).or_default() += usize::from(manifest.contains(field));
+        }
+        let p = plan_for(&manifest, &root);
+        if !p.actions.is_empty() {
+            failures.push(format!(
+                "{}: {:?}",
+                path.display(),
+                p.actions
+                    .iter()
+                    .flat_map(|a| a
+                        .changes
+                        .iter()
+                        .map(|c| format!("{} {} → {}", c.field, c.from, c.to)))
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "plans with changes:\n{}",
+        failures.join("\n")
+    );
+    // The manifests do name what the corpus is about.
+    assert_eq!(
+        named,
+        BTreeMap::from([
+            ("cpu:", 5),
+            ("disks:", 14),
+            ("firmware: uefi", 2),
+            ("graphics: {type: spice", 1),
+            ("graphics: {type: vnc", 3),
+            ("interfaces:", 8),
+        ])
+    );
+}
+
+#[test]
+fn a_memory_change_rewrites_current_memory_only() {
+    let mut failures = Vec::new();
+    for path in corpus() {
+        let root = owned(&std::fs::read_to_string(&path).unwrap());
+        let f = read_domain(&root);
+        let want = f.memory_kib / 2;
+        let p = plan_for(&manifest_of(&root, want), &root);
+        let fields: Vec<&str> = p
+            .actions
+            .iter()
+            .flat_map(|a| a.changes.iter().map(|c| c.field.as_str()))
+            .collect();
+        if fields != ["memory"] {
+            failures.push(format!("{}: changes {fields:?}", path.display()));
+            continue;
+        }
+        let Some(Step::DefineDomain { xml }) = p
+            .actions
+            .iter()
+            .find(|a| a.operation == Operation::Define)
+            .map(|a| &a.step)
+        else {
+            failures.push(format!("{}: no define", path.display()));
+            continue;
+        };
+        let defined = Element::parse(xml).unwrap();
+        if read_domain(&defined).memory_kib != want {
+            failures.push(format!("{}: currentMemory not {want} KiB", path.display()));
+        }
+        let skip = ["currentMemory"];
+        if normalised(&defined, &skip) != normalised(&root, &skip) {
+            failures.push(format!(
+                "{}: the define changes more than <currentMemory>:\n{}",
+                path.display(),
+                defined.to_xml()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The define of `file` after `edit` of its own current-values manifest.
+fn define_after(file: &str, edit: (&str, &str)) -> Element {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/corpus/domains")
+        .join(file);
+    let root = owned(&std::fs::read_to_string(path).unwrap());
+    let manifest = manifest_of(&root, read_domain(&root).memory_kib);
+    assert!(manifest.contains(edit.0), "`{}` not in\n{manifest}", edit.0);
+    let p = plan_for(&manifest.replacen(edit.0, edit.1, 1), &root);
+    match p
+        .actions
+        .iter()
+        .find(|a| a.operation == Operation::Define)
+        .map(|a| &a.step)
+    {
+        Some(Step::DefineDomain { xml }) => Element::parse(xml).unwrap(),
+        _ => panic!("no define"),
+    }
+}
+
+fn devices<'a>(root: &'a Element, name: &'a str) -> Vec<&'a Element> {
+    root.child("devices")
+        .unwrap()
+        .children_named(name)
+        .collect()
+}
+
+#[test]
+fn a_changed_field_keeps_what_it_does_not_model() {
+    // A block device whose format changes stays a block device with its
+    // <source> children.
+    let e = define_after("block-disk.xml", ("format: raw", "format: qcow2"));
+    let disk = devices(&e, "disk")[0];
+    assert_eq!(disk.attr("type"), Some("block"));
+    assert_eq!(disk.child("driver").unwrap().attr("type"), Some("qcow2"));
+    assert_eq!(disk.child("driver").unwrap().attr("io"), Some("native"));
+    assert!(disk.find(&["source", "seclabel"]).is_some());
+    assert!(disk.child("serial").is_some());
+    // A NIC whose model changes keeps its portgroup, bandwidth and queues.
+    let e = define_after("nic-portgroup.xml", ("model: virtio", "model: e1000e"));
+    let nic = devices(&e, "interface")[0];
+    assert_eq!(nic.child("model").unwrap().attr("type"), Some("e1000e"));
+    assert_eq!(
+        nic.child("source").unwrap().attr("portgroup"),
+        Some("engineering")
+    );
+    assert!(nic.child("bandwidth").is_some() && nic.child("driver").is_some());
+    // A new listen address replaces the address listener only.
+    let e = define_after(
+        "vnc-listen-multi.xml",
+        ("listen: 192.0.2.10", "listen: 192.0.2.20"),
+    );
+    let g = devices(&e, "graphics")[0];
+    let listens: Vec<_> = g
+        .children_named("listen")
+        .map(|l| l.attrs.clone())
+        .collect();
+    assert_eq!(listens.len(), 2);
+    assert_eq!(g.attr("passwd"), Some("s3cret"));
+    assert!(g
+        .children_named("listen")
+        .any(|l| l.attr("network") == Some("mgmt")));
+    assert_eq!(read_domain(&e).graphics[0].1.as_deref(), Some("192.0.2.20"));
+    // A new custom CPU model keeps features, topology and cache.
+    let e = define_after(
+        "cpu-features.xml",
+        ("model: Haswell-noTSX", "model: Skylake-Client"),
+    );
+    let cpu = e.child("cpu").unwrap();
+    assert_eq!(cpu.child("model").unwrap().text(), "Skylake-Client");
+    assert_eq!(cpu.child("model").unwrap().attr("fallback"), Some("forbid"));
+    assert_eq!(cpu.children_named("feature").count(), 3);
+    assert!(cpu.child("topology").is_some() && cpu.child("cache").is_some());
+    // Memory in GiB that changes is written in KiB; <memory> keeps dumpCore.
+    let e = define_after(
+        "numa-cells.xml",
+        ("memory: 2097152KiB", "memory: 1048576KiB"),
+    );
+    assert_eq!(e.child("memory").unwrap().attr("dumpCore"), Some("on"));
+}
