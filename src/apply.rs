@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::backend::{Created, Result};
+use crate::model::HostName;
 use crate::plan::{Action, Plan, Step};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -175,16 +176,16 @@ struct Sched {
     /// Unfinished dependencies per action.
     waiting: Vec<usize>,
     ready: VecDeque<usize>,
-    running_per_host: BTreeMap<String, usize>,
+    running_per_host: BTreeMap<HostName, usize>,
     outcomes: Vec<Option<Outcome>>,
     remaining: usize,
 }
 
-/// Execute `plan` against the backends (by host label, `""` for the default
-/// host). `on_done` is called as each action finishes, from worker threads.
+/// Execute `plan` against the backends of its hosts. `on_done` is called as
+/// each action finishes, from worker threads.
 pub fn execute(
     plan: &Plan,
-    backends: &BTreeMap<String, Arc<dyn Backend>>,
+    backends: &BTreeMap<HostName, Arc<dyn Backend>>,
     parallel: usize,
     on_done: &(dyn Fn(&Action, &Outcome) + Sync),
 ) -> ApplyReport {
@@ -276,7 +277,7 @@ pub fn execute(
                 let result = match backends.get(&a.host) {
                     Some(b) => execute_action(b.as_ref(), a, &mut wrote),
                     None => Err(crate::backend::BackendError::Connect {
-                        uri: a.host.clone(),
+                        uri: a.host.to_string(),
                         message: "no connection to this host".into(),
                     }),
                 };
@@ -341,7 +342,7 @@ mod tests {
         Action::new(
             id,
             name.into(),
-            String::new(),
+            HostName::DEFAULT,
             Effect::Create,
             vec![],
             deps.iter().map(|d| d.to_string()).collect(),
@@ -385,8 +386,8 @@ mod tests {
         // libvirt's test driver: the pool `p` does not exist, so creating
         // the volume fails; its built-in domain `test` takes autostart.
         let host = LibvirtHost::open("test:///default").expect("test driver");
-        let backends: BTreeMap<String, Arc<dyn Backend>> =
-            [(String::new(), Arc::new(host) as Arc<dyn Backend>)].into();
+        let backends: BTreeMap<HostName, Arc<dyn Backend>> =
+            [(HostName::DEFAULT, Arc::new(host) as Arc<dyn Backend>)].into();
         let report = execute(&p, &backends, 2, &|_, _| {});
         let status = |id: &str| {
             report

@@ -157,13 +157,13 @@ impl Planned {
     }
 }
 
-/// Every host the manifests know: the default connection (`None`) and one
+/// Every host the manifests know: the default connection and one
 /// per Host manifest, with its URI.
 pub fn known_hosts(desired: &DesiredState, default_uri: &str) -> BTreeMap<HostName, String> {
     let mut out = BTreeMap::new();
-    out.insert(None, default_uri.to_string());
+    out.insert(HostName::DEFAULT, default_uri.to_string());
     for (name, h) in &desired.hosts {
-        out.insert(Some(name.clone()), h.uri.clone());
+        out.insert(HostName::named(name.clone()), h.uri.clone());
     }
     out
 }
@@ -352,12 +352,12 @@ impl Reconciler {
         }
     }
 
-    /// Writers by the host label actions carry (`""` for the default host).
-    fn backends(&self) -> BTreeMap<String, Arc<dyn Backend>> {
+    /// Writers by host.
+    fn backends(&self) -> BTreeMap<HostName, Arc<dyn Backend>> {
         self.hosts
             .iter()
             .filter_map(|(k, v)| match v {
-                HostConn::Up { write, .. } => Some((plan::host_label(k), write.clone())),
+                HostConn::Up { write, .. } => Some((k.clone(), write.clone())),
                 HostConn::Down { .. } => None,
             })
             .collect()
@@ -427,8 +427,8 @@ fn record_created(
         let Some(a) = p.actions.iter().find(|a| a.id == o.id) else {
             continue;
         };
-        let host: HostName = (!a.host.is_empty()).then(|| a.host.clone());
-        let Some(uri) = uris.get(&host) else { continue };
+        let host = &a.host;
+        let Some(uri) = uris.get(host) else { continue };
         match (a.kind, a.operation) {
             (Kind::StoragePool, Operation::Define) => {
                 if let Some(uuid) = &created.uuid {

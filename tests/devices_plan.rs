@@ -98,7 +98,7 @@ fn host(state: PowerState, xml: &str, live: Option<String>) -> ObservedHost {
 
 fn try_plan(d: &DesiredState, h: ObservedHost, inv: &Inventory) -> Result<Plan, String> {
     let obs = ObservedState {
-        hosts: BTreeMap::from([(None, h)]),
+        hosts: BTreeMap::from([(HostName::DEFAULT, h)]),
         ..ObservedState::default()
     };
     let p = plan::plan(&PlanInput {
@@ -273,7 +273,7 @@ fn without_the_live_xml_device_changes_wait_and_the_live_xml_is_asked_for() {
     let p = plan_ok(&d, host(PowerState::Running, &xml, None));
     assert_eq!(
         p.live_xml_wanted.iter().cloned().collect::<Vec<_>>(),
-        [(None, "vm".to_string())]
+        [(HostName::DEFAULT, "vm".to_string())]
     );
     assert_eq!(
         fields(&p),
@@ -476,5 +476,7 @@ fn a_volume_resize_follows_the_live_xml() {
     let (h, inv) = resize_host(false);
     let p = try_plan(&grow("B"), h, &inv).unwrap();
     assert_eq!(resize_payload(&p), None);
-    assert!(p.live_xml_wanted.contains(&(None, "vm".to_string())));
+    assert!(p
+        .live_xml_wanted
+        .contains(&(HostName::DEFAULT, "vm".to_string())));
 }

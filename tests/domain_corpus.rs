@@ -225,7 +225,7 @@ fn plan_for(manifest: &str, root: &Element) -> Plan {
         },
     );
     let observed = ObservedState {
-        hosts: BTreeMap::from([(None, host)]),
+        hosts: BTreeMap::from([(HostName::DEFAULT, host)]),
         ..ObservedState::default()
     };
     // The networks and pools the domains name are not this test's subject.

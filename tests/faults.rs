@@ -15,6 +15,7 @@ use virtsync::apply::Status;
 use virtsync::backend::fault::{Fault, FaultyHost};
 use virtsync::backend::{code, LibvirtHost};
 use virtsync::inventory::Inventory;
+use virtsync::model::HostName;
 use virtsync::reconcile::{HostConn, Reconciler};
 
 const URI: &str = "test:///default";
@@ -25,7 +26,10 @@ fn faulty_lab(faults: Vec<Fault>) -> (Lab, Arc<FaultyHost<LibvirtHost>>) {
         LibvirtHost::open(URI).expect("test driver"),
         faults,
     ));
-    let hosts = BTreeMap::from([(None, (URI.to_string(), HostConn::custom(host.clone())))]);
+    let hosts = BTreeMap::from([(
+        HostName::DEFAULT,
+        (URI.to_string(), HostConn::custom(host.clone())),
+    )]);
     let lab = Lab {
         reconciler: Reconciler::with_hosts(hosts),
         inventory: Inventory::default(),

@@ -141,8 +141,8 @@ fn existing_host(web_state: PowerState) -> (ObservedHost, Inventory) {
 
 fn observed(h: ObservedHost) -> ObservedState {
     ObservedState {
-        uris: BTreeMap::from([(None, h.uri.clone())]),
-        hosts: BTreeMap::from([(None, h)]),
+        uris: BTreeMap::from([(HostName::DEFAULT, h.uri.clone())]),
+        hosts: BTreeMap::from([(HostName::DEFAULT, h)]),
         ..ObservedState::default()
     }
 }

@@ -21,8 +21,68 @@ pub use vocab::{
 };
 
 /// Which libvirt connection an object lives on: a Host manifest's name, or
-/// `None` for the default connection (`--connect`, `LIBVIRT_DEFAULT_URI`).
-pub type HostName = Option<String>;
+/// the default connection (`--connect`, `LIBVIRT_DEFAULT_URI`). One type
+/// everywhere — desired and observed state, plans, apply — written as the
+/// Host's name in plans and messages, and as `""` for the default
+/// connection in JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostName(Option<String>);
+
+impl HostName {
+    /// The default connection.
+    pub const DEFAULT: HostName = HostName(None);
+
+    /// The host of a Host manifest.
+    pub fn named(name: impl Into<String>) -> HostName {
+        HostName(Some(name.into()))
+    }
+
+    /// From `metadata.host` (absent: the default connection).
+    pub fn from_meta(host: Option<&str>) -> HostName {
+        HostName(host.map(str::to_string))
+    }
+
+    /// The Host manifest's name; `None` for the default connection.
+    pub fn name(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The name, or `""` for the default connection (JSON, dependency keys).
+    pub fn label(&self) -> &str {
+        self.0.as_deref().unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for HostName {
+    /// `host NAME`, or `the default connection`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(n) => write!(f, "host {n}"),
+            None => f.write_str("the default connection"),
+        }
+    }
+}
+
+impl Serialize for HostName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.label())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HostName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<HostName, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(if s.is_empty() {
+            HostName::DEFAULT
+        } else {
+            HostName::named(s)
+        })
+    }
+}
 
 /// Where a manifest came from, for messages and the ownership marker.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -84,11 +84,11 @@ pub fn render_text(plan: &Plan) -> String {
         out.push_str("No changes for the objects that could be planned; some are blocked:\n");
     }
     for a in &plan.actions {
-        let host = if a.host.is_empty() {
-            String::new()
-        } else {
-            format!(" on {}", a.host)
-        };
+        let host = a
+            .host
+            .name()
+            .map(|h| format!(" on {h}"))
+            .unwrap_or_default();
         let mut classes: Vec<&str> = a.changes.iter().map(|c| c.class.as_str()).collect();
         classes.sort();
         classes.dedup();
@@ -129,11 +129,7 @@ pub fn render_text(plan: &Plan) -> String {
         }
     }
     for h in &plan.unreachable_hosts {
-        let name = if h.host.is_empty() {
-            "the default connection".to_string()
-        } else {
-            format!("host {}", h.host)
-        };
+        let name = h.host.to_string();
         let _ = writeln!(
             out,
             "! {name} ({}) could not be observed: {}",
@@ -141,11 +137,11 @@ pub fn render_text(plan: &Plan) -> String {
         );
     }
     for b in &plan.blocked {
-        let host = if b.host.is_empty() {
-            String::new()
-        } else {
-            format!(" on {}", b.host)
-        };
+        let host = b
+            .host
+            .name()
+            .map(|h| format!(" on {h}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "x {} {}{host}: blocked: {} ({}:{})",
@@ -157,11 +153,11 @@ pub fn render_text(plan: &Plan) -> String {
         );
     }
     for n in &plan.notices {
-        let host = if n.host.is_empty() {
-            String::new()
-        } else {
-            format!(" on {}", n.host)
-        };
+        let host = n
+            .host
+            .name()
+            .map(|h| format!(" on {h}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "! {} {}{host}: {}",

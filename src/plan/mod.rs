@@ -119,7 +119,7 @@ pub struct Summary {
 pub struct Notice {
     pub kind: Kind,
     pub name: String,
-    pub host: String,
+    pub host: HostName,
     pub message: String,
     /// The fields whose new values wait for a restart of the object (empty
     /// for other notices).
@@ -137,8 +137,8 @@ pub struct Action {
     pub id: String,
     pub kind: Kind,
     pub name: String,
-    /// The Host manifest's name, or empty for the default connection.
-    pub host: String,
+    /// The Host manifest's name (`""` in JSON for the default connection).
+    pub host: HostName,
     pub operation: Operation,
     pub effect: Effect,
     pub changes: Vec<Change>,
@@ -151,7 +151,7 @@ impl Action {
     pub fn new(
         id: String,
         name: String,
-        host: String,
+        host: HostName,
         effect: Effect,
         changes: Vec<Change>,
         depends_on: Vec<String>,
@@ -179,7 +179,7 @@ struct ActionData {
     id: String,
     kind: Kind,
     name: String,
-    host: String,
+    host: HostName,
     operation: Operation,
     effect: Effect,
     changes: Vec<Change>,
@@ -313,7 +313,7 @@ pub struct PlanInput<'a> {
 pub struct Blocked {
     pub kind: Kind,
     pub name: String,
-    pub host: String,
+    pub host: HostName,
     pub file: String,
     pub line: usize,
     pub reason: String,
@@ -330,8 +330,8 @@ impl std::fmt::Display for Blocked {
             "{}:{}: {} `{}`",
             self.file, self.line, self.kind, self.name
         )?;
-        if !self.host.is_empty() {
-            write!(f, " on host {}", self.host)?;
+        if let Some(h) = self.host.name() {
+            write!(f, " on host {h}")?;
         }
         write!(f, ": {}", self.reason)
     }
@@ -341,8 +341,8 @@ impl std::fmt::Display for Blocked {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnreachableHost {
-    /// The Host manifest's name, or empty for the default connection.
-    pub host: String,
+    /// The Host manifest's name (`""` in JSON for the default connection).
+    pub host: HostName,
     pub uri: String,
     pub error: String,
 }
@@ -404,7 +404,7 @@ pub fn kind_noun(k: Kind) -> &'static str {
 /// Key identifying an object across kinds and hosts, for dependencies.
 pub(crate) fn obj_key(kind: Kind, host: &HostName, name: &str) -> String {
     let mut s = String::new();
-    if let Some(h) = host {
+    if let Some(h) = host.name() {
         s.push_str(h);
         s.push('/');
     }
@@ -412,10 +412,6 @@ pub(crate) fn obj_key(kind: Kind, host: &HostName, name: &str) -> String {
     s.push('/');
     s.push_str(name);
     s
-}
-
-pub(crate) fn host_label(host: &HostName) -> String {
-    host.clone().unwrap_or_default()
 }
 
 impl<'a> Builder<'a> {
@@ -449,7 +445,7 @@ impl<'a> Builder<'a> {
         self.actions.push(Action::new(
             id.clone(),
             name.to_string(),
-            host_label(host),
+            host.clone(),
             effect,
             changes,
             depends_on.into_iter().collect(),
@@ -483,7 +479,7 @@ impl<'a> Builder<'a> {
         self.blocked.push(Blocked {
             kind,
             name: meta.name.clone(),
-            host: host_label(&meta.host),
+            host: meta.host.clone(),
             file: meta.source.file.display().to_string(),
             line: meta.source.line,
             reason: reason.into(),
@@ -526,7 +522,7 @@ impl<'a> Builder<'a> {
         self.notices.push(Notice {
             kind,
             name: meta.name.clone(),
-            host: host_label(&meta.host),
+            host: meta.host.clone(),
             message: message.into(),
             restart_pending: Vec::new(),
         });
@@ -538,7 +534,7 @@ impl<'a> Builder<'a> {
         self.notices.push(Notice {
             kind,
             name: meta.name.clone(),
-            host: host_label(&meta.host),
+            host: meta.host.clone(),
             message: format!("restart pending: {} take effect {when}", fields.join(", ")),
             restart_pending: fields,
         });
@@ -725,7 +721,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         .unreachable
         .iter()
         .map(|(h, e)| UnreachableHost {
-            host: host_label(h),
+            host: h.clone(),
             uri: input.observed.uris.get(h).cloned().unwrap_or_default(),
             error: e.clone(),
         })
@@ -820,7 +816,7 @@ fn block_dependents(b: &mut Builder) {
                 b.blocked.push(Blocked {
                     kind: *kind,
                     name: meta.name.clone(),
-                    host: host_label(&meta.host),
+                    host: meta.host.clone(),
                     file: meta.source.file.display().to_string(),
                     line: meta.source.line,
                     reason: format!("waits for {on}, which is blocked"),
@@ -829,10 +825,8 @@ fn block_dependents(b: &mut Builder) {
             }
         }
     }
-    b.actions.retain(|a| {
-        let host = (!a.host.is_empty()).then(|| a.host.clone());
-        !blocked.contains(&obj_key(a.kind, &host, &a.name))
-    });
+    b.actions
+        .retain(|a| !blocked.contains(&obj_key(a.kind, &a.host, &a.name)));
 }
 
 /// sha256 over the canonical JSON of desired and observed state.

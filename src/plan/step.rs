@@ -216,7 +216,7 @@ mod tests {
         Action::new(
             "domain/d/define".into(),
             "d".into(),
-            String::new(),
+            crate::model::HostName::DEFAULT,
             Effect::Create,
             vec![],
             vec![],

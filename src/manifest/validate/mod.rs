@@ -105,7 +105,7 @@ fn meta(cx: &mut Ctx) -> Meta {
     }
     Meta {
         name: m.name.clone(),
-        host: m.host.clone(),
+        host: HostName::from_meta(m.host.as_deref()),
         labels: m.labels.clone(),
         source: Source {
             file: cx.doc.rel.clone(),
@@ -134,7 +134,7 @@ fn check_doc(cx: &mut Ctx) -> Option<Obj> {
         );
     }
     let meta = meta(cx);
-    if kind == Kind::Host && meta.host.is_some() {
+    if kind == Kind::Host && !meta.host.is_default() {
         cx.err("metadata.host", "a Host has no host; remove metadata.host");
     }
     let doc = cx.doc;

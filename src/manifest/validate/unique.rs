@@ -158,7 +158,7 @@ impl<'a, 'd> Registry<'a, 'd> {
         };
         let (kind, name) = (owner.kind, owner.name);
         let on = |h: &HostName| owners.iter().any(|k| &k.host == h && k.name == name);
-        if host.is_some() || on(&None) {
+        if !host.is_default() || on(&HostName::DEFAULT) {
             if on(host) {
                 return Some(host.clone());
             }
@@ -213,7 +213,7 @@ impl<'a, 'd> Registry<'a, 'd> {
 
     /// `metadata.host` names a Host manifest (or is unset).
     fn host_known(&mut self, doc: &LoadedDoc, host: &HostName) {
-        let Some(h) = host else { return };
+        let Some(h) = host.name() else { return };
         if !self.state.hosts.contains_key(h) {
             let hint = hint(h, self.state.hosts.keys().map(String::as_str));
             self.sink.field(
@@ -227,7 +227,7 @@ impl<'a, 'd> Registry<'a, 'd> {
 
 /// How messages name a host: the default connection has no name.
 fn host_label(host: &HostName) -> &str {
-    host.as_deref().unwrap_or("<default>")
+    host.name().unwrap_or("<default>")
 }
 
 /// What a Volume or Snapshot lives in, as its manifest names it.

@@ -100,9 +100,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             .and_then(|x| Element::parse(x).ok())
             .is_some_and(|r| crate::render::read_marker(&r).is_some());
         if owned_there {
-            let there = other
-                .clone()
-                .unwrap_or_else(|| "the default connection".into());
+            let there = other.to_string();
             return b.error(
                 Kind::Domain,
                 &d.meta,
