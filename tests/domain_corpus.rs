@@ -9,184 +9,20 @@
 //! nothing virtsync does not model is rewritten or dropped.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use virtsync::inventory::Inventory;
 use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::*;
 use virtsync::observe::parse_capabilities;
 use virtsync::plan::{self, Operation, Plan, PlanInput, Step};
-use virtsync::render::domain::{read_domain, NicSourceId, SourceId};
-use virtsync::render::{write_marker, Marker, MARKER_NS};
+use virtsync::render::domain::read_domain;
+use virtsync::render::MARKER_NS;
 use virtsync::xml::{Element, Node};
 
-fn corpus() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus/domains");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 12, "the corpus has {} files", files.len());
-    files
-}
+mod common;
 
-/// The observed XML: the corpus file with virtsync's ownership marker.
-fn owned(xml: &str) -> Element {
-    let mut root = Element::parse(xml).unwrap();
-    write_marker(
-        &mut root,
-        &Marker {
-            manifest: "m.yaml".into(),
-            revision: String::new(),
-            spec: "sha256:0".into(),
-        },
-    );
-    root
-}
-
-/// A manifest naming every field the domain has, with its current values;
-/// a list or field with something the manifest cannot express (a network
-/// disk, a macvtap NIC, a floppy boot, two graphics) is left out — unset
-/// means unmanaged.
-fn manifest_of(root: &Element, memory_kib: u64) -> String {
-    let f = read_domain(root);
-    let name = root.child("name").unwrap().text();
-    let mut y = String::new();
-    let _ = writeln!(y, "apiVersion: virtsync.io/v1alpha1\nkind: Domain\nmetadata: {{name: {name}}}\nspec:\n  state: shutoff");
-    let _ = writeln!(y, "  type: {}", f.domain_type);
-    if let Some(a) = &f.arch {
-        let _ = writeln!(y, "  arch: {a}");
-    }
-    if let Some(m) = &f.machine {
-        let _ = writeln!(y, "  machine: {m}");
-    }
-    let _ = writeln!(y, "  firmware: {}", if f.uefi { "uefi" } else { "bios" });
-    if let (true, Some(s)) = (f.uefi, f.secure_boot) {
-        let _ = writeln!(y, "  secureBoot: {s}");
-    }
-    let _ = writeln!(
-        y,
-        "  memory: {memory_kib}KiB\n  maxMemory: {}KiB",
-        f.max_memory_kib
-    );
-    let _ = writeln!(y, "  vcpus: {}\n  maxVcpus: {}", f.vcpus, f.max_vcpus);
-    match (f.cpu_mode.as_deref(), &f.cpu_model) {
-        (Some("custom"), Some(m)) => {
-            let _ = writeln!(y, "  cpu: {{mode: custom, model: {m}}}");
-        }
-        (Some(m @ ("host-passthrough" | "host-model")), _) => {
-            let _ = writeln!(y, "  cpu: {{mode: {m}}}");
-        }
-        _ => {}
-    }
-    if !f.boot.is_empty() {
-        let _ = writeln!(y, "  boot: [{}]", f.boot.join(", "));
-    }
-    let disks: Option<Vec<String>> = f
-        .disks
-        .iter()
-        .map(|d| {
-            let src = match &d.source {
-                SourceId::Volume { pool, name } => {
-                    format!("volume: {{pool: {pool}, name: {name}}}, ")
-                }
-                SourceId::Path(p) => {
-                    format!(
-                        "path: {p}, format: {}, ",
-                        d.format.as_deref().unwrap_or("raw")
-                    )
-                }
-                SourceId::Empty => String::new(),
-                SourceId::Other { .. } => return None,
-            };
-            if !matches!(d.format.as_deref(), Some("raw" | "qcow2") | None) {
-                return None;
-            }
-            Some(format!(
-                "    - {{{src}device: {}, bus: {}, target: {}, readonly: {}}}",
-                d.device,
-                d.bus.as_deref()?,
-                d.target.as_deref()?,
-                d.readonly
-            ))
-        })
-        .collect();
-    if let Some(disks) = disks.filter(|d| !d.is_empty()) {
-        let _ = writeln!(y, "  disks:\n{}", disks.join("\n"));
-    }
-    let nics: Option<Vec<String>> = f
-        .interfaces
-        .iter()
-        .map(|n| {
-            let src = match &n.source {
-                NicSourceId::Network(x) => format!("network: {x}"),
-                NicSourceId::Bridge(x) => format!("bridge: {x}"),
-                NicSourceId::Other(_) => return None,
-            };
-            let mut s = format!("    - {{{src}, mac: \"{}\"", n.mac.as_deref()?);
-            if let Some(m) = &n.model {
-                let _ = write!(s, ", model: {m}");
-            }
-            if let Some(r) = n.boot_rom {
-                let _ = write!(s, ", bootRom: {r}");
-            }
-            s.push('}');
-            Some(s)
-        })
-        .collect();
-    if let Some(nics) = nics.filter(|n| !n.is_empty()) {
-        let _ = writeln!(y, "  interfaces:\n{}", nics.join("\n"));
-    }
-    match f.graphics.as_slice() {
-        [] => {
-            let _ = writeln!(y, "  graphics: {{type: none}}");
-        }
-        [(t, l)] => {
-            let listen = l
-                .as_ref()
-                .map(|l| format!(", listen: {l}"))
-                .unwrap_or_default();
-            let _ = writeln!(y, "  graphics: {{type: {t}{listen}}}");
-        }
-        _ => {}
-    }
-    match f.console.as_deref() {
-        Some("pty") => {
-            let _ = writeln!(y, "  console: pty");
-        }
-        None => {
-            let _ = writeln!(y, "  console: none");
-        }
-        Some(_) => {}
-    }
-    // What the domain refers to, as external objects.
-    let doc = |kind: &str, meta: &str, spec: &str| {
-        format!("---\napiVersion: virtsync.io/v1alpha1\nkind: {kind}\nmetadata: {{{meta}, external: true}}\n{spec}")
-    };
-    let mut refs = std::collections::BTreeSet::new();
-    for n in &f.interfaces {
-        if let NicSourceId::Network(x) = &n.source {
-            refs.insert(doc("Network", &format!("name: {x}"), ""));
-        }
-    }
-    for d in &f.disks {
-        if let SourceId::Volume { pool, name } = &d.source {
-            refs.insert(doc("StoragePool", &format!("name: {pool}"), ""));
-            refs.insert(doc(
-                "Volume",
-                &format!("name: {name}"),
-                &format!("spec: {{pool: {pool}}}\n"),
-            ));
-        }
-    }
-    for r in refs {
-        y.push_str(&r);
-    }
-    y
-}
+use common::corpus::{corpus, manifest_of, owned};
 
 fn plan_for(manifest: &str, root: &Element) -> Plan {
     let dir = tempfile::tempdir().unwrap();

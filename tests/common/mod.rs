@@ -5,6 +5,8 @@
 //! panic. Tests that need root or a tool that is missing say so and skip.
 #![allow(dead_code)]
 
+pub mod corpus;
+
 use virtsync::apply::Status;
 use virtsync::backend::ConnectOptions;
 use virtsync::inventory::Inventory;
