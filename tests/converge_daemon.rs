@@ -53,18 +53,8 @@ impl Fixture {
 
     /// `virtsync CMD DIR --connect URI --state-dir STATE ARGS...`
     fn run(&self, cmd: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_virtsync"))
-            .env_remove("LIBVIRT_DEFAULT_URI")
-            .timeout(Duration::from_secs(60))
-            .arg(cmd)
-            .arg(self.manifests.path())
-            .arg("--connect")
-            .arg(&self.daemon.uri)
-            .arg("--state-dir")
-            .arg(self.state.path())
-            .args(args)
-            .output()
-            .expect("run virtsync")
+        self.daemon
+            .virtsync(cmd, self.manifests.path(), self.state.path(), args)
     }
 
     /// `apply --yes`; returns (exit code, stdout).

@@ -13,15 +13,11 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Duration;
 
-use common::corpus::{corpus, manifest_of, owned};
-use common::{output_text, virtsync, PrivateDaemon};
+use common::corpus::{corpus, manifest_of, normalised, owned};
+use common::{output_text, PrivateDaemon};
 use virtsync::render::domain::{read_domain, NicSourceId, SourceId};
-use virtsync::render::MARKER_NS;
-use virtsync::xml::{Element, Node};
-
-const LIMIT: Duration = Duration::from_secs(90);
+use virtsync::xml::Element;
 
 /// The networks (with their portgroups) and the volumes the corpus
 /// domains refer to, created on `d` so that their external manifests hold.
@@ -99,43 +95,12 @@ fn stored(d: &PrivateDaemon, name: &str, skip: &[&str]) -> Element {
     normalised(&Element::parse(&xml).unwrap(), skip)
 }
 
-fn normalised(e: &Element, skip: &[&str]) -> Element {
-    let mut out = Element {
-        name: e.name.clone(),
-        attrs: e.attrs.clone(),
-        children: Vec::new(),
-    };
-    for c in &e.children {
-        match c {
-            Node::Text(t) if t.trim().is_empty() => {}
-            Node::Element(x) if skip.contains(&x.name.as_str()) => {}
-            Node::Element(x)
-                if x.name.ends_with(":owner") && x.attrs.iter().any(|(_, v)| v == MARKER_NS) => {}
-            Node::Element(x) => out.children.push(Node::Element(normalised(x, skip))),
-            other => out.children.push(other.clone()),
-        }
-    }
-    out
-}
-
 /// `virtsync CMD DIR` against the daemon, disk paths allowed where the
 /// corpus puts them.
 fn run(d: &PrivateDaemon, cmd: &str, dir: &Path, state: &Path, extra: &[&str]) -> (i32, String) {
-    let (dir, state) = (dir.to_string_lossy(), state.to_string_lossy());
-    let mut args = vec![
-        cmd,
-        &dir,
-        "--connect",
-        &d.uri,
-        "--state-dir",
-        &state,
-        "--allow-path",
-        "/dev",
-        "--allow-path",
-        "/var/lib/libvirt",
-    ];
+    let mut args = vec!["--allow-path", "/dev", "--allow-path", "/var/lib/libvirt"];
     args.extend_from_slice(extra);
-    let (out, _) = virtsync(&args, LIMIT);
+    let out = d.virtsync(cmd, dir, state, &args);
     (out.status.code().unwrap_or(-1), output_text(&out))
 }
 

@@ -12,9 +12,7 @@
 mod common;
 
 use std::process::Output;
-use std::time::Duration;
 
-use assert_cmd::Command;
 use common::{manifest_dir, PrivateDaemon};
 
 struct Fixture {
@@ -48,18 +46,8 @@ impl Fixture {
     }
 
     fn run(&self, cmd: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_virtsync"))
-            .env_remove("LIBVIRT_DEFAULT_URI")
-            .timeout(Duration::from_secs(120))
-            .arg(cmd)
-            .arg(self.manifests.path())
-            .arg("--connect")
-            .arg(&self.daemon.uri)
-            .arg("--state-dir")
-            .arg(self.state.path())
-            .args(args)
-            .output()
-            .expect("run virsync")
+        self.daemon
+            .virtsync(cmd, self.manifests.path(), self.state.path(), args)
     }
 
     /// `apply --yes ARGS`, which must exit 0 and report convergence.
@@ -182,6 +170,7 @@ fn path(_pool: &str, vol: &str) -> String {
 
 #[test]
 fn removing_the_first_disk_of_a_running_guest_keeps_the_second() {
+    require_daemon!();
     let pool = "dv-pool-first-disk";
     let f = Fixture::new(&manifest(pool, &format!("  disks:\n{A}{B}")));
     f.apply_ok();
@@ -206,6 +195,7 @@ fn removing_the_first_disk_of_a_running_guest_keeps_the_second() {
 
 #[test]
 fn removing_the_first_nic_of_a_running_guest_keeps_the_second() {
+    require_daemon!();
     let pool = "dv-pool-first-nic";
     let nics = "  interfaces:\n    - {network: dv-net-a, bootRom: false}\n    - {network: dv-net-b, bootRom: false}\n";
     let f = Fixture::new(&manifest(pool, nics));
@@ -228,6 +218,7 @@ fn removing_the_first_nic_of_a_running_guest_keeps_the_second() {
 
 #[test]
 fn adding_a_sata_cdrom_while_dropping_vdb() {
+    require_daemon!();
     let pool = "dv-pool-cdrom";
     let f = Fixture::new(&manifest(pool, &format!("  disks:\n{A}{B}")));
     f.apply_ok();
@@ -258,6 +249,7 @@ fn adding_a_sata_cdrom_while_dropping_vdb() {
 
 #[test]
 fn apply_with_a_selector_keeps_a_raw_volume_disk_raw() {
+    require_daemon!();
     let pool = "dv-pool-selector";
     let f = Fixture::new(&manifest(pool, &format!("  disks:\n{A}")));
     f.apply_ok();

@@ -17,12 +17,11 @@ use virtsync::model::*;
 use virtsync::observe::parse_capabilities;
 use virtsync::plan::{self, Operation, Plan, PlanInput, Step};
 use virtsync::render::domain::read_domain;
-use virtsync::render::MARKER_NS;
-use virtsync::xml::{Element, Node};
+use virtsync::xml::Element;
 
 mod common;
 
-use common::corpus::{corpus, manifest_of, owned};
+use common::corpus::{corpus, manifest_of, normalised, owned};
 
 fn plan_for(manifest: &str, root: &Element) -> Plan {
     let dir = tempfile::tempdir().unwrap();
@@ -77,27 +76,6 @@ fn plan_for(manifest: &str, root: &Element) -> Plan {
     });
     assert!(p.blocked.is_empty(), "blocked: {:?}\n{manifest}", p.blocked);
     p
-}
-
-/// The tree without whitespace-only text, the ownership marker, and the
-/// elements in `skip`.
-fn normalised(e: &Element, skip: &[&str]) -> Element {
-    let mut out = Element {
-        name: e.name.clone(),
-        attrs: e.attrs.clone(),
-        children: Vec::new(),
-    };
-    for c in &e.children {
-        match c {
-            Node::Text(t) if t.trim().is_empty() => {}
-            Node::Element(x) if skip.contains(&x.name.as_str()) => {}
-            Node::Element(x)
-                if x.name.ends_with(":owner") && x.attrs.iter().any(|(_, v)| v == MARKER_NS) => {}
-            Node::Element(x) => out.children.push(Node::Element(normalised(x, skip))),
-            other => out.children.push(other.clone()),
-        }
-    }
-    out
 }
 
 #[test]

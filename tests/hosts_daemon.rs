@@ -8,27 +8,23 @@ mod common;
 
 use std::time::Duration;
 
-use common::{halted_domain, manifest_dir, output_text, virtsync, PrivateDaemon};
-
-const LIMIT: Duration = Duration::from_secs(90);
+use common::{halted_domain, manifest_dir, output_text, PrivateDaemon};
 
 fn host_manifest(name: &str, uri: &str) -> String {
     format!("apiVersion: virtsync.io/v1alpha1\nkind: Host\nmetadata: {{name: {name}}}\nspec: {{uri: \"{uri}\"}}\n")
 }
 
-/// `virtsync CMD DIR --connect URI --state-dir STATE ARGS...`
+/// `virtsync CMD DIR ...` against `d`, with how long it took.
 fn run(
     cmd: &str,
     dir: &std::path::Path,
-    uri: &str,
+    d: &PrivateDaemon,
     state: &std::path::Path,
     args: &[&str],
 ) -> (std::process::Output, Duration) {
-    let dir = dir.to_string_lossy();
-    let state = state.to_string_lossy();
-    let mut all = vec![cmd, &dir, "--connect", uri, "--state-dir", &state];
-    all.extend_from_slice(args);
-    virtsync(&all, LIMIT)
+    let start = std::time::Instant::now();
+    let out = d.virtsync(cmd, dir, state, args);
+    (out, start.elapsed())
 }
 
 #[test]
@@ -46,18 +42,18 @@ fn a_domain_moved_off_an_otherwise_empty_default_host_is_refused() {
         ("hosts.yaml", &host_manifest("hostb", &b.uri)),
         ("guest.yaml", &guest("")),
     ]);
-    let (out, _) = run("apply", dir.path(), &a.uri, state.path(), &["--yes"]);
+    let (out, _) = run("apply", dir.path(), &a, state.path(), &["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     // Move it: nothing else stays on a.
     std::fs::write(dir.path().join("guest.yaml"), guest("  host: hostb\n")).unwrap();
-    let (out, _) = run("plan", dir.path(), &a.uri, state.path(), &[]);
+    let (out, _) = run("plan", dir.path(), &a, state.path(), &[]);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
         text.contains("blocked") && text.contains("is not supported yet"),
         "{text}"
     );
-    let (out, _) = run("apply", dir.path(), &a.uri, state.path(), &["--yes"]);
+    let (out, _) = run("apply", dir.path(), &a, state.path(), &["--yes"]);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "nothing changed: {text}");
     // No second copy on b; the first is still on a.
@@ -86,13 +82,7 @@ fn an_unreachable_host_blocks_only_its_objects() {
             .replace("  name: ur-there\n", "  name: ur-there\n  host: gone\n"),
         ),
     ]);
-    let (out, _) = run(
-        "plan",
-        dir.path(),
-        &a.uri,
-        state.path(),
-        &["--output", "json"],
-    );
+    let (out, _) = run("plan", dir.path(), &a, state.path(), &["--output", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
     assert_eq!(plan["unreachableHosts"][0]["host"], "gone");
@@ -101,7 +91,7 @@ fn an_unreachable_host_blocks_only_its_objects() {
         .as_str()
         .unwrap()
         .contains("cannot be reached"));
-    let (out, _) = run("apply", dir.path(), &a.uri, state.path(), &["--yes"]);
+    let (out, _) = run("apply", dir.path(), &a, state.path(), &["--yes"]);
     let text = output_text(&out);
     assert_eq!(
         out.status.code(),
@@ -115,17 +105,6 @@ fn an_unreachable_host_blocks_only_its_objects() {
     assert!(a.virsh(&["list", "--all", "--name"]).contains("ur-here"));
 }
 
-/// Resumes a stopped daemon however the test ends.
-struct Resume(String);
-
-impl Drop for Resume {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-CONT", &self.0])
-            .status();
-    }
-}
-
 #[test]
 fn a_hung_daemon_fails_its_host_within_seconds() {
     require_daemon!();
@@ -135,19 +114,10 @@ fn a_hung_daemon_fails_its_host_within_seconds() {
         "d.yaml",
         &halted_domain("hung-1", "  memory: 64MiB\n  vcpus: 1\n  state: shutoff\n"),
     )]);
-    let (out, _) = run("apply", dir.path(), &a.uri, state.path(), &["--yes"]);
+    let (out, _) = run("apply", dir.path(), &a, state.path(), &["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let pid = std::fs::read_to_string(a.path().join("libvirtd.pid"))
-        .expect("daemon pid")
-        .trim()
-        .to_string();
-    let _resume = Resume(pid.clone());
-    let st = std::process::Command::new("kill")
-        .args(["-STOP", &pid])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let (out, took) = run("plan", dir.path(), &a.uri, state.path(), &[]);
+    let _frozen = a.freeze();
+    let (out, took) = run("plan", dir.path(), &a, state.path(), &[]);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -171,16 +141,7 @@ fn a_daemon_that_hangs_after_connecting_is_noticed_by_keepalive() {
     let desired = common::load(dir.path());
     let lab = common::Lab::connect(&desired, &a.uri);
     assert!(lab.plan(&desired).plan.is_complete());
-    let pid = std::fs::read_to_string(a.path().join("libvirtd.pid"))
-        .expect("daemon pid")
-        .trim()
-        .to_string();
-    let _resume = Resume(pid.clone());
-    let st = std::process::Command::new("kill")
-        .args(["-STOP", &pid])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let _frozen = a.freeze();
     // The connection is open: only keepalive can tell the daemon is gone.
     let start = std::time::Instant::now();
     let planned = lab.plan(&desired);

@@ -17,7 +17,6 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use proptest::prelude::*;
-use virtsync::apply::Status;
 use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::DesiredState;
 use virtsync::plan::render_text;
@@ -327,12 +326,7 @@ fn converge(lab: &mut Lab, desired: &DesiredState, text: &str) -> Result<(), Tes
         render_text(&planned.plan)
     );
     let done = lab.apply(desired, &planned);
-    let failed: Vec<String> = done
-        .outcomes
-        .iter()
-        .filter(|o| o.status != Status::Done)
-        .map(|o| format!("{}: {:?}", o.id, o.status))
-        .collect();
+    let failed = common::not_done(&done);
     prop_assert!(
         failed.is_empty(),
         "apply failed:\n{}\n{}\n{text}",

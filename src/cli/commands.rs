@@ -34,19 +34,44 @@ fn objects(d: &DesiredState) -> usize {
     d.len() - d.hosts.len()
 }
 
-pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
-    let common = &args.common;
+/// What `plan` and `apply` start from: the manifests loaded, a connection
+/// to every host they know, and the first pass planned.
+struct Prepared {
+    desired: DesiredState,
+    inventory: Inventory,
+    revision: String,
+    reconciler: Reconciler,
+    planned: Planned,
+}
+
+/// Load, connect, observe and plan; `None` when the manifests are invalid
+/// (their errors are printed).
+fn prepare(common: &ManifestArgs) -> Result<Option<Prepared>, CliError> {
     let Some(desired) = load(common)? else {
-        return Ok(exit::ERROR);
+        return Ok(None);
     };
     let inventory = Inventory::load(&common.state_dir)?;
     let revision = reconcile::git_revision(&common.dir);
-    let r = Reconciler::connect(&desired, &common.connect, ConnectOptions::default());
-    let planned = r.plan(&Target {
+    let reconciler = Reconciler::connect(&desired, &common.connect, ConnectOptions::default());
+    let planned = reconciler.plan(&Target {
         desired: &desired,
         inventory: &inventory,
         revision: &revision,
     });
+    Ok(Some(Prepared {
+        desired,
+        inventory,
+        revision,
+        reconciler,
+        planned,
+    }))
+}
+
+pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
+    let common = &args.common;
+    let Some(Prepared { planned, .. }) = prepare(common)? else {
+        return Ok(exit::ERROR);
+    };
     let json = serde_json::to_string_pretty(&planned.plan.redacted())?;
     if let Some(path) = &args.out {
         std::fs::write(path, format!("{json}\n"))?;
@@ -85,17 +110,16 @@ fn outcome_line(a: &Action, o: &Outcome) -> String {
 
 pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     let common = &args.common;
-    let Some(desired) = load(common)? else {
+    let Some(Prepared {
+        desired,
+        mut inventory,
+        revision,
+        reconciler: r,
+        planned,
+    }) = prepare(common)?
+    else {
         return Ok(exit::ERROR);
     };
-    let mut inventory = Inventory::load(&common.state_dir)?;
-    let revision = reconcile::git_revision(&common.dir);
-    let r = Reconciler::connect(&desired, &common.connect, ConnectOptions::default());
-    let planned = r.plan(&Target {
-        desired: &desired,
-        inventory: &inventory,
-        revision: &revision,
-    });
     let json = common.output == Output::Json;
     if planned.plan.is_empty() {
         // Nothing to do: the observation just made is the final state.

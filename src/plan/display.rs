@@ -74,6 +74,12 @@ fn created_summary(a: &Action) -> Option<String> {
     })
 }
 
+/// ` on NAME` for an object of a Host manifest, nothing for the default
+/// connection.
+fn on_host(h: &HostName) -> String {
+    h.name().map(|n| format!(" on {n}")).unwrap_or_default()
+}
+
 /// Render `plan` for a terminal (no colours: output is often piped to
 /// files and CI logs).
 pub fn render_text(plan: &Plan) -> String {
@@ -84,11 +90,7 @@ pub fn render_text(plan: &Plan) -> String {
         out.push_str("No changes for the objects that could be planned; some are blocked:\n");
     }
     for a in &plan.actions {
-        let host = a
-            .host
-            .name()
-            .map(|h| format!(" on {h}"))
-            .unwrap_or_default();
+        let host = on_host(&a.host);
         let mut classes: Vec<&str> = a.changes.iter().map(|c| c.class.as_str()).collect();
         classes.sort();
         classes.dedup();
@@ -137,11 +139,7 @@ pub fn render_text(plan: &Plan) -> String {
         );
     }
     for b in &plan.blocked {
-        let host = b
-            .host
-            .name()
-            .map(|h| format!(" on {h}"))
-            .unwrap_or_default();
+        let host = on_host(&b.host);
         let _ = writeln!(
             out,
             "x {} {}{host}: blocked: {} ({}:{})",
@@ -153,11 +151,7 @@ pub fn render_text(plan: &Plan) -> String {
         );
     }
     for n in &plan.notices {
-        let host = n
-            .host
-            .name()
-            .map(|h| format!(" on {h}"))
-            .unwrap_or_default();
+        let host = on_host(&n.host);
         let _ = writeln!(
             out,
             "! {} {}{host}: {}",

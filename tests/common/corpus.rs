@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use virtsync::render::domain::{read_domain, NicSourceId, SourceId};
-use virtsync::render::{write_marker, Marker};
-use virtsync::xml::Element;
+use virtsync::render::{write_marker, Marker, MARKER_NS};
+use virtsync::xml::{Element, Node};
 
 pub fn corpus() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus/domains");
@@ -175,4 +175,25 @@ pub fn manifest_of(root: &Element, memory_kib: u64) -> String {
         y.push_str(&r);
     }
     y
+}
+
+/// The tree without whitespace-only text, the ownership marker, and the
+/// elements in `skip`.
+pub fn normalised(e: &Element, skip: &[&str]) -> Element {
+    let mut out = Element {
+        name: e.name.clone(),
+        attrs: e.attrs.clone(),
+        children: Vec::new(),
+    };
+    for c in &e.children {
+        match c {
+            Node::Text(t) if t.trim().is_empty() => {}
+            Node::Element(x) if skip.contains(&x.name.as_str()) => {}
+            Node::Element(x)
+                if x.name.ends_with(":owner") && x.attrs.iter().any(|(_, v)| v == MARKER_NS) => {}
+            Node::Element(x) => out.children.push(Node::Element(normalised(x, skip))),
+            other => out.children.push(other.clone()),
+        }
+    }
+    out
 }

@@ -88,6 +88,33 @@ impl PrivateDaemon {
         self.dir.path()
     }
 
+    /// `virtsync CMD DIR --connect URI --state-dir STATE ARGS...` against
+    /// this daemon, at most two minutes.
+    pub fn virtsync(
+        &self,
+        cmd: &str,
+        dir: &Path,
+        state: &Path,
+        args: &[&str],
+    ) -> std::process::Output {
+        let (dir, state) = (dir.to_string_lossy(), state.to_string_lossy());
+        let mut all = vec![cmd, &dir, "--connect", &self.uri, "--state-dir", &state];
+        all.extend_from_slice(args);
+        virtsync(&all, std::time::Duration::from_secs(120)).0
+    }
+
+    /// Stop the daemon's process (SIGSTOP) — a hung daemon — until the
+    /// returned guard is dropped, however the test ends.
+    pub fn freeze(&self) -> Frozen {
+        let pid = std::fs::read_to_string(self.path().join("libvirtd.pid"))
+            .expect("daemon pid")
+            .trim()
+            .to_string();
+        let st = Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+        assert!(st.success(), "cannot stop libvirtd {pid}");
+        Frozen(pid)
+    }
+
     /// Run virsh against this daemon; returns stdout.
     pub fn virsh(&self, args: &[&str]) -> String {
         let out = Command::new("virsh")
@@ -125,6 +152,15 @@ impl PrivateDaemon {
             assert!(st.success(), "virt-admin {args:?} failed");
         }
         log
+    }
+}
+
+/// A stopped daemon, resumed (SIGCONT) on drop.
+pub struct Frozen(String);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-CONT", &self.0]).status();
     }
 }
 
@@ -213,6 +249,15 @@ pub fn load(dir: &Path) -> DesiredState {
     }
 }
 
+/// The actions of `done` that failed or were skipped, as `id: status`.
+pub fn not_done(done: &Reconciled) -> Vec<String> {
+    done.outcomes
+        .iter()
+        .filter(|o| o.status != Status::Done)
+        .map(|o| format!("{}: {:?}", o.id, o.status))
+        .collect()
+}
+
 /// One reconciler and its ownership inventory: the loop a test drives
 /// through the library's reconcile pass, exactly as `apply` runs it.
 pub struct Lab {
@@ -260,12 +305,7 @@ impl Lab {
     pub fn converge(&mut self, desired: &DesiredState) -> Plan {
         let planned = self.plan(desired);
         let done = self.apply(desired, &planned);
-        let failed: Vec<String> = done
-            .outcomes
-            .iter()
-            .filter(|o| o.status != Status::Done)
-            .map(|o| format!("{}: {:?}", o.id, o.status))
-            .collect();
+        let failed = not_done(&done);
         assert!(
             failed.is_empty(),
             "apply failed:\n{}\nplan:\n{}",
