@@ -49,13 +49,12 @@ pub fn show_kib(k: u64) -> String {
     Kib(k).to_string()
 }
 
-/// Bytes of a libvirt `<memory unit=...>`-style element: libvirt's own
-/// spellings (`b`, `bytes`, `K`, lower-case `k`) on top of the manifests'
-/// units, and KiB when the attribute is absent.
-pub fn scaled_bytes(e: &crate::xml::Element) -> Option<u64> {
-    let n: u64 = e.text().trim().parse().ok()?;
-    let unit = e.attr("unit").unwrap_or("KiB");
-    let m = match unit {
+/// `value` `unit` as libvirt writes sizes (`<memory unit='KiB'>1024</memory>`):
+/// libvirt's own spellings (`b`, `bytes`, `K`, lower-case `k`) on top of the
+/// manifests' units, and KiB when there is no unit.
+pub fn libvirt_bytes(value: &str, unit: Option<&str>) -> Option<u64> {
+    let n: u64 = value.trim().parse().ok()?;
+    let m = match unit.unwrap_or("KiB") {
         "b" | "bytes" => 1,
         "K" => 1 << 10,
         u => unit_bytes(u)?,
@@ -230,18 +229,11 @@ mod tests {
 
     #[test]
     fn libvirt_spellings() {
-        let e = |unit: &str, text: &str| {
-            let mut x = crate::xml::Element::new("memory").with_text(text.to_string());
-            if !unit.is_empty() {
-                x.set_attr("unit", unit.to_string());
-            }
-            scaled_bytes(&x)
-        };
-        assert_eq!(e("", "1024"), Some(1 << 20));
-        assert_eq!(e("bytes", "5"), Some(5));
-        assert_eq!(e("K", "2"), Some(2048));
-        assert_eq!(e("MB", "1"), Some(1_000_000));
-        assert_eq!(e("parsecs", "1"), None);
+        assert_eq!(libvirt_bytes("1024", None), Some(1 << 20));
+        assert_eq!(libvirt_bytes("5", Some("bytes")), Some(5));
+        assert_eq!(libvirt_bytes("2", Some("K")), Some(2048));
+        assert_eq!(libvirt_bytes("1", Some("MB")), Some(1_000_000));
+        assert_eq!(libvirt_bytes("1", Some("parsecs")), None);
         assert_eq!(kib(1), 1);
         assert_eq!(show_kib(1024), "1MiB");
     }

@@ -487,7 +487,7 @@ pub struct ObservedDomain {
     /// Inactive (persistent) XML; read only for managed names.
     pub xml: Option<String>,
     /// The live XML of a running domain, read only when the planner asks
-    /// for it ([`crate::plan::Plan::live_xml_wanted`]): live actions
+    /// for it (the plan's `live_xml_wanted`): live actions
     /// (resize, hot-plug, unplug) address the device the running guest has.
     pub live_xml: Option<String>,
 }

@@ -25,7 +25,7 @@ pub(crate) fn network_changes(n: &Network, have: &NetworkFacts) -> Vec<Change> {
         diff(
             "forward.mode",
             have.forward_mode.clone(),
-            forward_str(f.mode).into(),
+            f.mode.as_str().into(),
             nb,
         );
         if f.mode != ForwardMode::Isolated {

@@ -207,7 +207,7 @@ fn volume_path_and_format(
         })?;
     Some((
         format!("{}/{name}", pool_path.trim_end_matches('/')),
-        format_str(v.format.unwrap_or(VolumeFormat::Qcow2)).to_string(),
+        v.format.unwrap_or(VolumeFormat::Qcow2).as_str().to_string(),
     ))
 }
 
@@ -365,8 +365,8 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
     };
     if let Some(f) = v.format {
         let have = facts.format.clone().unwrap_or_else(|| "raw".into());
-        if have != format_str(f) {
-            return b.error(Kind::Volume, &v.meta, format!("the volume's format is {have} on the host, the manifest says {}; a volume is never replaced: convert it by hand (qemu-img convert) or create a new volume", format_str(f)));
+        if have != f.as_str() {
+            return b.error(Kind::Volume, &v.meta, format!("the volume's format is {have} on the host, the manifest says {}; a volume is never replaced: convert it by hand (qemu-img convert) or create a new volume", f.as_str()));
         }
     }
     if capacity_in_sync(capacity, facts.capacity) {

@@ -14,7 +14,10 @@ pub mod storage;
 
 use crate::xml::Element;
 
-pub use crate::units::scaled_bytes;
+/// Bytes of a libvirt `<memory unit=...>`-style element.
+pub fn scaled_bytes(e: &Element) -> Option<u64> {
+    crate::units::libvirt_bytes(&e.text(), e.attr("unit"))
+}
 
 /// The ownership marker written into domains and networks.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -157,11 +157,6 @@ pub fn read_network(root: &Element) -> NetworkFacts {
     }
 }
 
-/// Kept for its callers; the string form is [`ForwardMode::as_str`].
-pub fn forward_str(m: ForwardMode) -> &'static str {
-    m.as_str()
-}
-
 pub fn dhcp_hosts_of(ip: &IpConfig) -> Option<Vec<DhcpHostFacts>> {
     ip.dhcp.as_ref()?.hosts.as_ref().map(|hs| {
         hs.iter()
@@ -210,10 +205,10 @@ pub fn render_network(
         } else {
             let old = root
                 .child("forward")
-                .filter(|o| o.attr("mode") == Some(forward_str(f.mode)))
+                .filter(|o| o.attr("mode") == Some(f.mode.as_str()))
                 .cloned();
             let mut e = old.unwrap_or_else(|| Element::new("forward"));
-            e.set_attr("mode", forward_str(f.mode));
+            e.set_attr("mode", f.mode.as_str());
             match &f.dev {
                 Some(d) => e.set_attr("dev", d.clone()),
                 None => e.remove_attr("dev"),

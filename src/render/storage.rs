@@ -111,11 +111,6 @@ pub fn read_volume(root: &Element) -> VolumeFacts {
     }
 }
 
-/// Kept for its callers; the string form is [`VolumeFormat::as_str`].
-pub fn format_str(f: VolumeFormat) -> &'static str {
-    f.as_str()
-}
-
 /// XML to create volume `v`; `backing` is the backing volume's path and format.
 pub fn render_volume(v: &Volume, backing: Option<(&str, &str)>) -> Element {
     let format = v.format.unwrap_or(VolumeFormat::Qcow2);
@@ -128,7 +123,7 @@ pub fn render_volume(v: &Volume, backing: Option<(&str, &str)>) -> Element {
         )
         .with_child(
             Element::new("target")
-                .with_child(Element::new("format").with_attr("type", format_str(format))),
+                .with_child(Element::new("format").with_attr("type", format.as_str())),
         );
     if let Some((path, fmt)) = backing {
         root = root.with_child(

@@ -145,7 +145,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         let manifest = desired.volumes.get(&key);
         let from_manifest = manifest
             .and_then(|v| v.format)
-            .map(|f| crate::render::storage::format_str(f).to_string());
+            .map(|f| f.as_str().to_string());
         let observed = host.volumes.get(&(pool.to_string(), name.to_string()));
         let from_host = || {
             observed
@@ -160,7 +160,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         };
         let created_here = || {
             (manifest.is_some_and(|v| !v.external) && observed.is_none())
-                .then(|| crate::render::storage::format_str(VolumeFormat::Qcow2).to_string())
+                .then(|| (VolumeFormat::Qcow2).as_str().to_string())
         };
         from_manifest.or_else(from_host).or_else(created_here)
     };

@@ -29,9 +29,7 @@ pub fn wanted_format(
     volume_format: &dyn Fn(&str, &str) -> Option<String>,
 ) -> Option<String> {
     match &d.source {
-        DiskSource::Path { format, .. } => {
-            Some(crate::render::storage::format_str(*format).to_string())
-        }
+        DiskSource::Path { format, .. } => Some(format.as_str().to_string()),
         DiskSource::Volume { pool, name } => volume_format(pool, name),
         DiskSource::Empty => None,
     }
@@ -67,7 +65,7 @@ pub(super) fn disk_changes(
             };
             out.push(DeviceChange::Added {
                 summary: format!("{} {target}", SourceId::of(&w.source)),
-                hotplug: disk_hotpluggable(device_str(w.device), Some(bus_str(bus))),
+                hotplug: disk_hotpluggable(w.device.as_str(), Some(bus.as_str())),
                 id,
             });
             continue;
@@ -98,13 +96,13 @@ pub(super) fn disk_changes(
         attr(
             DeviceAttr::Device,
             h.device.clone(),
-            device_str(w.device).into(),
+            w.device.as_str().into(),
         );
         if let Some(b) = w.bus {
             attr(
                 DeviceAttr::Bus,
                 h.bus.clone().unwrap_or_default(),
-                bus_str(b).into(),
+                b.as_str().into(),
             );
         }
         if let Some(t) = &w.target {

@@ -126,15 +126,15 @@ pub(super) fn patch_devices(
 fn patch_disk(e: &mut Element, w: &Disk, attr: DeviceAttr, cx: &DomainContext) {
     match attr {
         DeviceAttr::Source => set_disk_source(e, &w.source),
-        DeviceAttr::Device => e.set_attr("device", device_str(w.device)),
+        DeviceAttr::Device => e.set_attr("device", w.device.as_str()),
         DeviceAttr::Bus | DeviceAttr::Target => {
             let have = read_disk(e);
             let bus = desired_bus(w);
             let target = w.target.clone().or(have.target.clone()).unwrap_or_default();
             let t = e.ensure_child("target");
             t.set_attr("dev", target);
-            if have.bus.as_deref() != Some(bus_str(bus)) {
-                t.set_attr("bus", bus_str(bus));
+            if have.bus.as_deref() != Some(bus.as_str()) {
+                t.set_attr("bus", bus.as_str());
                 // The old bus's address means nothing on the new one.
                 e.remove_children("address");
             }
@@ -254,7 +254,7 @@ pub(super) fn new_disk(
     cx: &DomainContext,
 ) -> Result<Element, String> {
     let mut e = Element::new("disk");
-    e.set_attr("device", device_str(d.device));
+    e.set_attr("device", d.device.as_str());
     let format = match &d.source {
         DiskSource::Empty => Some("raw".to_string()),
         _ => wanted_format(d, cx.volume_format),
@@ -279,7 +279,7 @@ pub(super) fn new_disk(
     e.children.push(Node::Element(
         Element::new("target")
             .with_attr("dev", target)
-            .with_attr("bus", bus_str(bus)),
+            .with_attr("bus", bus.as_str()),
     ));
     if d.readonly == Some(true) || (d.readonly.is_none() && d.device == DiskDevice::Cdrom) {
         e.children.push(Node::Element(Element::new("readonly")));

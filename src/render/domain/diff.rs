@@ -333,7 +333,7 @@ fn field_changes(d: &Domain, have: &DomainFacts, cx: &DiffContext, out: &mut Vec
         diff(
             Field::CpuMode,
             have.cpu_mode.clone().unwrap_or_default(),
-            cpu_mode_str(c.mode).into(),
+            c.mode.as_str().into(),
             false,
         );
         if c.mode == CpuMode::Custom {
@@ -346,7 +346,7 @@ fn field_changes(d: &Domain, have: &DomainFacts, cx: &DiffContext, out: &mut Vec
         }
     }
     if let Some(b) = &d.boot {
-        let want: Vec<&str> = b.iter().map(|x| boot_str(*x)).collect();
+        let want: Vec<&str> = b.iter().map(|x| x.as_str()).collect();
         diff(Field::Boot, have.boot.join(","), want.join(","), false);
     }
     if let Some(g) = &d.graphics {
@@ -362,10 +362,10 @@ fn field_changes(d: &Domain, have: &DomainFacts, cx: &DiffContext, out: &mut Vec
                 let listen = g.listen.clone().or_else(|| {
                     have.graphics
                         .iter()
-                        .find(|(t, _)| t == graphics_str(k))
+                        .find(|(t, _)| t == k.as_str())
                         .and_then(|(_, l)| l.clone())
                 });
-                graphics_summary(graphics_str(k), listen.as_deref())
+                graphics_summary(k.as_str(), listen.as_deref())
             }
         };
         diff(Field::Graphics, have_g.join(","), want, false);

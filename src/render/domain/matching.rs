@@ -7,7 +7,7 @@
 //! real b: a device that is still there must never be taken for another.
 
 use super::read::{DiskFacts, NicFacts, NicSourceId, SourceId};
-use super::{bus_str, desired_bus, device_str, free_target};
+use super::{desired_bus, free_target};
 use crate::model::*;
 
 /// Observed disks matched to the manifest's (`None`: a new disk).
@@ -32,14 +32,14 @@ pub fn match_disks(want: &[Disk], have: &[DiskFacts]) -> Vec<Option<usize>> {
         }
     }
     let same_kind = |d: &Disk, h: &DiskFacts| {
-        h.device == device_str(d.device) && h.bus.as_deref() == Some(bus_str(desired_bus(d)))
+        h.device == d.device.as_str() && h.bus.as_deref() == Some(desired_bus(d).as_str())
     };
     for (i, d) in want.iter().enumerate() {
         let id = SourceId::of(&d.source);
         if out[i].is_some() || d.target.is_some() || id == SourceId::Empty {
             continue;
         }
-        let dev = device_str(d.device);
+        let dev = d.device.as_str();
         if let Some(j) = (0..have.len())
             .find(|&j| !used_at(&out, j) && have[j].source == id && have[j].device == dev)
         {

@@ -31,22 +31,6 @@ pub struct DomainContext<'a> {
     pub marker: &'a Marker,
 }
 
-pub fn device_str(d: DiskDevice) -> &'static str {
-    match d {
-        DiskDevice::Disk => "disk",
-        DiskDevice::Cdrom => "cdrom",
-    }
-}
-
-pub fn bus_str(b: DiskBus) -> &'static str {
-    match b {
-        DiskBus::Virtio => "virtio",
-        DiskBus::Sata => "sata",
-        DiskBus::Scsi => "scsi",
-        DiskBus::Ide => "ide",
-    }
-}
-
 pub fn parse_bus(s: &str) -> Option<DiskBus> {
     Some(match s {
         "virtio" => DiskBus::Virtio,
@@ -78,31 +62,6 @@ pub fn desired_bus(d: &Disk) -> DiskBus {
         } else {
             DiskBus::Virtio
         })
-}
-
-pub fn boot_str(b: BootDevice) -> &'static str {
-    match b {
-        BootDevice::Hd => "hd",
-        BootDevice::Cdrom => "cdrom",
-        BootDevice::Network => "network",
-        BootDevice::Fd => "fd",
-    }
-}
-
-pub fn graphics_str(g: GraphicsType) -> &'static str {
-    match g {
-        GraphicsType::None => "none",
-        GraphicsType::Vnc => "vnc",
-        GraphicsType::Spice => "spice",
-    }
-}
-
-pub fn cpu_mode_str(m: CpuMode) -> &'static str {
-    match m {
-        CpuMode::HostPassthrough => "host-passthrough",
-        CpuMode::HostModel => "host-model",
-        CpuMode::Custom => "custom",
-    }
 }
 
 /// The effective `<memory>` (KiB) after applying `d` over `observed_max`.

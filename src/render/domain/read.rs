@@ -143,12 +143,12 @@ pub fn read_domain(root: &Element) -> DomainFacts {
     let os_type = root.find(&["os", "type"]);
     let memory = root
         .child("memory")
-        .and_then(crate::units::scaled_bytes)
+        .and_then(crate::render::scaled_bytes)
         .map(kib)
         .unwrap_or(0);
     let current = root
         .child("currentMemory")
-        .and_then(crate::units::scaled_bytes)
+        .and_then(crate::render::scaled_bytes)
         .map(kib)
         .unwrap_or(memory);
     let vcpu = root.child("vcpu");
@@ -248,7 +248,7 @@ fn numa_memory_kib(cpu: &Element) -> Option<u64> {
         let e = Element::new("x")
             .with_attr("unit", c.attr("unit").unwrap_or("KiB"))
             .with_text(c.attr("memory")?);
-        Some(sum + kib(crate::units::scaled_bytes(&e)?))
+        Some(sum + kib(crate::render::scaled_bytes(&e)?))
     })
 }
 

@@ -265,7 +265,7 @@ fn set_boot(root: &mut Element, boot: &[BootDevice]) {
     for (k, b) in boot.iter().enumerate() {
         os.children.insert(
             at + k,
-            Node::Element(Element::new("boot").with_attr("dev", boot_str(*b))),
+            Node::Element(Element::new("boot").with_attr("dev", b.as_str())),
         );
     }
 }
@@ -276,7 +276,7 @@ fn set_boot(root: &mut Element, boot: &[BootDevice]) {
 fn set_cpu_mode(root: &mut Element, cpu: &Cpu) {
     let c = root.ensure_child("cpu");
     let was = c.attr("mode").map(str::to_string);
-    let mode = cpu_mode_str(cpu.mode);
+    let mode = cpu.mode.as_str();
     if was.as_deref() != Some(mode) {
         c.set_attr("mode", mode);
     }
@@ -304,7 +304,7 @@ fn set_cpu_mode(root: &mut Element, cpu: &Cpu) {
 }
 
 fn set_graphics(devices: &mut Element, g: &Graphics) {
-    let kind = graphics_str(g.kind);
+    let kind = g.kind.as_str();
     if g.kind == GraphicsType::None {
         devices.remove_children("graphics");
         return;

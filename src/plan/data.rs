@@ -1,0 +1,333 @@
+//! The plan as data: what a plan holds (actions with their typed steps,
+//! blocked objects, unreachable hosts, notices, a summary), serialisable,
+//! printable and comparable. Nothing here decides anything.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::Step;
+use crate::model::*;
+
+/// Bumped whenever the JSON shape of a plan changes incompatibly.
+pub const FORMAT_VERSION: u32 = 2;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub format_version: u32,
+    /// sha256 over the desired and observed state the plan was made from.
+    pub fingerprint: String,
+    pub actions: Vec<Action>,
+    /// Objects that cannot be planned this pass, with the reason: they and
+    /// the objects that depend on them wait; everything else is planned.
+    pub blocked: Vec<Blocked>,
+    /// Hosts that could not be observed (their objects are blocked).
+    pub unreachable_hosts: Vec<UnreachableHost>,
+    /// Things that differ but need no action now (e.g. restart pending
+    /// under `restartPolicy: never`).
+    pub notices: Vec<Notice>,
+    pub summary: Summary,
+    /// Running domains whose live XML the planner needs and did not have
+    /// (`ObservedDomain::live_xml`): the reconcile pass reads them and
+    /// plans again. Reading them only when a live action is in sight keeps
+    /// a converged pass at one XML read per object.
+    #[serde(skip)]
+    pub live_xml_wanted: BTreeSet<(HostName, String)>,
+}
+
+impl Plan {
+    /// No actions. A plan can be empty and still not converged: see
+    /// [`Plan::is_complete`].
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    /// Every object of the desired state was planned: nothing blocked.
+    /// (An unreachable host without objects blocks nothing; it is listed
+    /// in [`Plan::unreachable_hosts`].)
+    pub fn is_complete(&self) -> bool {
+        self.blocked.is_empty()
+    }
+
+    /// The plan with secrets (graphics `passwd`) masked in the XML it
+    /// carries, for printing and saving; apply uses the plan itself.
+    pub fn redacted(&self) -> Plan {
+        let mut p = self.clone();
+        for a in &mut p.actions {
+            if let Some(xml) = a.step.xml_mut() {
+                *xml = redact_passwords(xml);
+            }
+        }
+        p
+    }
+}
+
+/// Replace the value of every `passwd="..."` attribute.
+fn redact_passwords(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(i) = rest.find(" passwd=") {
+        let (head, tail) = rest.split_at(i + " passwd=".len());
+        out.push_str(head);
+        let Some(q) = tail.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            rest = tail;
+            continue;
+        };
+        let Some(end) = tail[1..].find(q) else {
+            rest = tail;
+            continue;
+        };
+        out.push(q);
+        out.push_str("(redacted)");
+        out.push(q);
+        rest = &tail[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub power: usize,
+    pub delete: usize,
+    pub total: usize,
+    pub restart_pending: usize,
+    pub blocked: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    pub kind: Kind,
+    pub name: String,
+    pub host: HostName,
+    pub message: String,
+    /// The fields whose new values wait for a restart of the object (empty
+    /// for other notices).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_pending: Vec<String>,
+}
+
+/// One action of a plan. `kind` and `operation` are read from `step` when
+/// the action is made ([`Action::new`]) and checked against it when a plan
+/// is read back, so what a plan shows is what apply executes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "ActionData")]
+pub struct Action {
+    /// Unique in the plan: `[host/]kind/name/operation`.
+    pub id: String,
+    pub kind: Kind,
+    pub name: String,
+    /// The Host manifest's name (`""` in JSON for the default connection).
+    pub host: HostName,
+    pub operation: Operation,
+    pub effect: Effect,
+    pub changes: Vec<Change>,
+    pub depends_on: Vec<String>,
+    /// What apply executes.
+    pub step: Step,
+}
+
+impl Action {
+    pub fn new(
+        id: String,
+        name: String,
+        host: HostName,
+        effect: Effect,
+        changes: Vec<Change>,
+        depends_on: Vec<String>,
+        step: Step,
+    ) -> Action {
+        Action {
+            id,
+            kind: step.kind(),
+            name,
+            host,
+            operation: step.operation(),
+            effect,
+            changes,
+            depends_on,
+            step,
+        }
+    }
+}
+
+/// An action as written in a plan file, before its kind and operation are
+/// checked against its step.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActionData {
+    id: String,
+    kind: Kind,
+    name: String,
+    host: HostName,
+    operation: Operation,
+    effect: Effect,
+    changes: Vec<Change>,
+    depends_on: Vec<String>,
+    step: Step,
+}
+
+impl TryFrom<ActionData> for Action {
+    type Error = String;
+
+    fn try_from(d: ActionData) -> Result<Action, String> {
+        if d.kind != d.step.kind() || d.operation != d.step.operation() {
+            return Err(format!(
+                "action {}: its kind and operation ({} {}) do not match its step",
+                d.id,
+                d.kind,
+                d.operation.as_str()
+            ));
+        }
+        Ok(Action::new(
+            d.id,
+            d.name,
+            d.host,
+            d.effect,
+            d.changes,
+            d.depends_on,
+            d.step,
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    Define,
+    Create,
+    Undefine,
+    Start,
+    Shutdown,
+    Destroy,
+    Suspend,
+    Resume,
+    Restart,
+    SetAutostart,
+    UpdateLive,
+    UpdateDhcpHosts,
+    Build,
+    CreateVolume,
+    ResizeVolume,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Define => "define",
+            Operation::Create => "create",
+            Operation::Undefine => "undefine",
+            Operation::Start => "start",
+            Operation::Shutdown => "shutdown",
+            Operation::Destroy => "destroy",
+            Operation::Suspend => "suspend",
+            Operation::Resume => "resume",
+            Operation::Restart => "restart",
+            Operation::SetAutostart => "set-autostart",
+            Operation::UpdateLive => "update-live",
+            Operation::UpdateDhcpHosts => "update-dhcp-hosts",
+            Operation::Build => "build",
+            Operation::CreateVolume => "create-volume",
+            Operation::ResizeVolume => "resize-volume",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Create,
+    Update,
+    Power,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeClass {
+    /// Applied to the running object now.
+    Live,
+    /// Persistent config; takes effect at the next boot (or network/pool restart).
+    NextBoot,
+    /// Cannot be changed in place.
+    Replace,
+}
+
+impl ChangeClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeClass::Live => "live",
+            ChangeClass::NextBoot => "next-boot",
+            ChangeClass::Replace => "replace",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    pub field: String,
+    pub from: String,
+    pub to: String,
+    pub class: ChangeClass,
+}
+
+/// An object the plan cannot handle safely this pass (a collision with an
+/// unmanaged object, a missing external object, an unreachable host, an
+/// object that vanished while it was observed, a change libvirt would
+/// refuse), or one that depends on such an object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocked {
+    pub kind: Kind,
+    pub name: String,
+    pub host: HostName,
+    pub file: String,
+    pub line: usize,
+    pub reason: String,
+    /// The blocked object this one waits for, when it is blocked only
+    /// because it depends on it (`[host/]kind/name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<String>,
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: {} `{}`",
+            self.file, self.line, self.kind, self.name
+        )?;
+        if let Some(h) = self.host.name() {
+            write!(f, " on host {h}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// A host the pass could not observe.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreachableHost {
+    /// The Host manifest's name (`""` in JSON for the default connection).
+    pub host: HostName,
+    pub uri: String,
+    pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact_passwords(r#"<graphics type="vnc" passwd="s3cret" port="-1"/>"#),
+            r#"<graphics type="vnc" passwd="(redacted)" port="-1"/>"#
+        );
+        assert_eq!(super::redact_passwords("<a b='1'/>"), "<a b='1'/>");
+    }
+}
