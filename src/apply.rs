@@ -197,11 +197,19 @@ pub fn execute(
         .map(|(i, a)| (a.id.as_str(), i))
         .collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    // Actions that only wait for another to end, whatever its outcome.
+    let mut followers: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut waiting = vec![0usize; n];
     for (i, a) in plan.actions.iter().enumerate() {
         for d in &a.depends_on {
             if let Some(&j) = index.get(d.as_str()) {
                 dependents[j].push(i);
+                waiting[i] += 1;
+            }
+        }
+        for d in &a.after {
+            if let Some(&j) = index.get(d.as_str()) {
+                followers[j].push(i);
                 waiting[i] += 1;
             }
         }
@@ -217,6 +225,15 @@ pub fn execute(
     let cv = Condvar::new();
     let parallel = parallel.max(1);
     let workers = (parallel * backends.len().max(1)).min(n.max(1));
+
+    fn release(s: &mut Sched, next: &[usize]) {
+        for &d in next {
+            s.waiting[d] -= 1;
+            if s.waiting[d] == 0 && s.outcomes[d].is_none() {
+                s.ready.push_back(d);
+            }
+        }
+    }
 
     // Skip every action that depends (transitively) on `failed`; each
     // names `failed` as the reason, not the skipped action in between.
@@ -301,14 +318,15 @@ pub fn execute(
                     s.outcomes[i] = Some(outcome);
                     s.remaining -= 1;
                     if result.is_ok() {
-                        for &d in &dependents[i] {
-                            s.waiting[d] -= 1;
-                            if s.waiting[d] == 0 && s.outcomes[d].is_none() {
-                                s.ready.push_back(d);
-                            }
-                        }
+                        release(&mut s, &dependents[i]);
                     } else {
                         skip_dependents(&mut s, &dependents, plan, i, &mut skipped);
+                    }
+                    // Whatever the outcome, what only had to wait may go;
+                    // so may what waited for the actions just skipped.
+                    release(&mut s, &followers[i]);
+                    for &k in &skipped {
+                        release(&mut s, &followers[k]);
                     }
                     cv.notify_all();
                 }
@@ -404,5 +422,39 @@ mod tests {
         assert_eq!(status(define), skipped);
         assert_eq!(status("domain/d/set-autostart"), skipped);
         assert_eq!(status("domain/test/set-autostart"), Status::Done);
+    }
+
+    #[test]
+    fn an_action_that_only_runs_after_a_failed_one_still_runs() {
+        let vol = "volume/p2/v/create-volume";
+        let mut after = action("test", &[], Step::SetDomainAutostart { on: false });
+        after.after = vec![vol.into()];
+        let p = Plan {
+            format_version: crate::plan::FORMAT_VERSION,
+            fingerprint: String::new(),
+            actions: vec![
+                action(
+                    "p2/v",
+                    &[],
+                    Step::CreateVolume {
+                        pool: "p2".into(),
+                        xml: "<volume/>".into(),
+                        clone_from: None,
+                    },
+                ),
+                after,
+            ],
+            blocked: vec![],
+            unreachable_hosts: vec![],
+            notices: vec![],
+            summary: Summary::default(),
+            live_xml_wanted: Default::default(),
+        };
+        let host = LibvirtHost::open("test:///default").expect("test driver");
+        let backends: BTreeMap<HostName, Arc<dyn Backend>> =
+            [(HostName::DEFAULT, Arc::new(host) as Arc<dyn Backend>)].into();
+        let report = execute(&p, &backends, 1, &|_, _| {});
+        assert!(matches!(report.outcomes[0].status, Status::Failed { .. }));
+        assert_eq!(report.outcomes[1].status, Status::Done);
     }
 }

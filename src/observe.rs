@@ -133,7 +133,9 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
             None
         }
     };
-    if !want.domains.is_empty() || !want.foreign_domains.is_empty() {
+    // Volumes too: a running guest may use one that is to be grown (its
+    // image is then grown through the guest), whatever the manifests say.
+    if !want.domains.is_empty() || !want.foreign_domains.is_empty() || !want.volumes.is_empty() {
         for d in host.list_domains(want.domain_autostart)? {
             let wanted = want.domains.contains(&d.name) || want.foreign_domains.contains(&d.name);
             let xml = if wanted {

@@ -144,8 +144,9 @@ impl Planned {
         self.plan.is_empty() && self.plan.is_complete()
     }
 
-    /// Exit code of `plan`: 1 when something is blocked or a host is
-    /// unreachable, else 2 with pending changes when asked to tell, else 0.
+    /// Exit code of `plan`: 1 when something is blocked (an unreachable
+    /// host blocks its objects), else 2 with pending changes when asked to
+    /// tell, else 0.
     pub fn exit_code(&self, tell_changes: bool) -> u8 {
         if !self.plan.is_complete() {
             exit::ERROR

@@ -143,9 +143,11 @@ impl<'a> Builder<'a> {
     pub fn one_at_a_time(&mut self, group: &'static str, host: &HostName, id: &str) {
         if let Some(prev) = self.serial.insert((group, host.clone()), id.to_string()) {
             if let Some(a) = self.actions.iter_mut().find(|a| a.id == id) {
-                if !a.depends_on.contains(&prev) {
-                    a.depends_on.push(prev);
-                    a.depends_on.sort();
+                // Ordering only: a failed define of one network must not
+                // skip the others.
+                if !a.after.contains(&prev) {
+                    a.after.push(prev);
+                    a.after.sort();
                 }
             }
         }

@@ -128,6 +128,10 @@ pub struct Action {
     pub effect: Effect,
     pub changes: Vec<Change>,
     pub depends_on: Vec<String>,
+    /// Actions this one runs after, whatever their outcome (ordering only:
+    /// their failure does not skip this one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
     /// What apply executes.
     pub step: Step,
 }
@@ -151,6 +155,7 @@ impl Action {
             effect,
             changes,
             depends_on,
+            after: Vec::new(),
             step,
         }
     }
@@ -169,6 +174,8 @@ struct ActionData {
     effect: Effect,
     changes: Vec<Change>,
     depends_on: Vec<String>,
+    #[serde(default)]
+    after: Vec<String>,
     step: Step,
 }
 
@@ -184,7 +191,7 @@ impl TryFrom<ActionData> for Action {
                 d.operation.as_str()
             ));
         }
-        Ok(Action::new(
+        let mut a = Action::new(
             d.id,
             d.name,
             d.host,
@@ -192,7 +199,9 @@ impl TryFrom<ActionData> for Action {
             d.changes,
             d.depends_on,
             d.step,
-        ))
+        );
+        a.after = d.after;
+        Ok(a)
     }
 }
 

@@ -391,7 +391,19 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             User::LiveXmlNeeded(doms) => {
                 // Which guest runs the volume (and at which target) only
                 // their live XML says: the reconcile pass reads it and
-                // plans again.
+                // plans again. Where reading it failed, nobody can tell:
+                // growing waits, blocked, rather than guessing.
+                if let Some((dom, e)) = doms.iter().find_map(|dom| {
+                    host.read_errors
+                        .get(&(Kind::Domain, dom.clone()))
+                        .map(|e| (dom, e))
+                }) {
+                    return b.error(
+                        Kind::Volume,
+                        &v.meta,
+                        format!("cannot tell whether the running domain {dom} uses this volume: its live XML could not be read ({e}); growing waits"),
+                    );
+                }
                 for dom in doms {
                     b.live_xml_wanted.insert((hname.clone(), dom));
                 }

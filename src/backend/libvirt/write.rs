@@ -100,7 +100,11 @@ impl Backend for LibvirtHost {
                     );
                     // A transient domain that stops is gone: that is success.
                     match self.domain_state(&d) {
-                        Ok(DomainState::Shutoff) | Err(_) => return Ok(()),
+                        Ok(DomainState::Shutoff) => return Ok(()),
+                        Err(e) if e.is_not_found() => return Ok(()),
+                        // The connection failed (keepalive closed it): the
+                        // guest's state is unknown, not "shut off".
+                        Err(e) => return Err(e),
                         Ok(_) => {}
                     }
                     wait = (wait * 2).min(Duration::from_secs(1));

@@ -173,7 +173,24 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     let timeout_ms = d.shutdown_timeout.as_millis() as u64;
 
     let Some(obs) = host.domains.get(&d.meta.name) else {
-        // A new domain.
+        // A new domain. If another known host could not be observed, this
+        // may be a domain moved here by `metadata.host` that still runs
+        // there: creating it would make a second copy.
+        if let Some((other, why)) = b
+            .input
+            .observed
+            .unreachable
+            .iter()
+            .find(|(h, _)| **h != d.meta.host)
+        {
+            return b.error(
+                Kind::Domain,
+                &d.meta,
+                format!(
+                    "{other} cannot be reached ({why}), and a domain of this name may be managed there (a moved metadata.host); virtsync creates it once it can check: make {other} reachable, or remove its Host manifest if it is gone for good"
+                ),
+            );
+        }
         let xml = match render_domain(d, None, &cx) {
             Ok(x) => x.to_xml(),
             Err(e) => return b.error(Kind::Domain, &d.meta, e),

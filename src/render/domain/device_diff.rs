@@ -43,14 +43,11 @@ pub(super) fn disk_changes(
 ) {
     let matched = match_disks(want, have);
     // Targets of new disks: the first free one per bus, after every target
-    // the manifest names and every target a matched disk keeps.
+    // the manifest names and every target the domain has now — also those
+    // of disks being removed: the guest may not have released one yet when
+    // the new disk is hot-plugged.
     let mut taken: Vec<String> = want.iter().filter_map(|x| x.target.clone()).collect();
-    taken.extend(
-        matched
-            .iter()
-            .flatten()
-            .filter_map(|&j| have[j].target.clone()),
-    );
+    taken.extend(have.iter().filter_map(|h| h.target.clone()));
     for (i, (w, m)) in want.iter().zip(&matched).enumerate() {
         let Some(j) = *m else {
             let bus = desired_bus(w);

@@ -164,8 +164,8 @@ fn set_disk_source(e: &mut Element, src: &DiskSource) {
             vec![("pool", pool.clone()), ("volume", name.clone())],
         ),
         DiskSource::Path { path, .. } => {
-            // A block device stays one; a path under /dev becomes one.
-            let block = e.attr("type") == Some("block") || path.starts_with("/dev/");
+            // A path under /dev is a block device; any other a file.
+            let block = path.starts_with("/dev/");
             if block {
                 ("block", vec![("dev", path.clone())])
             } else {
