@@ -95,7 +95,14 @@ pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> Result<O
         Step::UndefineDomain { flags } => unit(b.undefine_domain(n, *flags)),
         Step::StartDomain { paused } => unit(b.start_domain(n, *paused)),
         Step::ShutdownDomain { timeout_ms } => {
-            unit(b.shutdown_domain(n, Duration::from_millis(*timeout_ms)))
+            let r = b.shutdown_domain(n, Duration::from_millis(*timeout_ms));
+            // Failing after the guest was asked to stop (a lost connection,
+            // a cancelled wait) may have changed it: only "no such domain"
+            // surely did not.
+            if r.as_ref().is_err_and(|e| !e.is_not_found()) {
+                *wrote = true;
+            }
+            unit(r)
         }
         Step::DestroyDomain => unit(b.destroy_domain(n)),
         Step::SuspendDomain => unit(b.suspend_domain(n)),
