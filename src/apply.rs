@@ -122,7 +122,7 @@ pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> Result<O
                 step(b.set_live_vcpus(n, *v))?;
             }
             if let Some(m) = memory_kib {
-                step(b.set_live_memory(n, *m))?;
+                step(b.set_live_memory(n, m.0))?;
             }
             for x in detach {
                 step(b.detach_device(n, x))?;

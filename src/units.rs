@@ -7,11 +7,37 @@
 //! apart in the code that converts between them.
 
 /// An amount in bytes (manifest sizes, volume capacities).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Bytes(pub u64);
 
 /// An amount in KiB, as libvirt stores memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Kib(pub u64);
 
 impl Bytes {
@@ -37,16 +63,6 @@ impl std::fmt::Display for Kib {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.to_bytes().fmt(f)
     }
-}
-
-/// Memory as KiB, as libvirt stores it (rounded up to whole KiB).
-pub fn kib(bytes: u64) -> u64 {
-    Bytes(bytes).to_kib().0
-}
-
-/// A KiB amount in the manifests' units.
-pub fn show_kib(k: u64) -> String {
-    Kib(k).to_string()
 }
 
 /// `value` `unit` as libvirt writes sizes (`<memory unit='KiB'>1024</memory>`):
@@ -234,7 +250,8 @@ mod tests {
         assert_eq!(libvirt_bytes("2", Some("K")), Some(2048));
         assert_eq!(libvirt_bytes("1", Some("MB")), Some(1_000_000));
         assert_eq!(libvirt_bytes("1", Some("parsecs")), None);
-        assert_eq!(kib(1), 1);
-        assert_eq!(show_kib(1024), "1MiB");
+        assert_eq!(Bytes(1).to_kib(), Kib(1));
+        assert_eq!(Bytes(2048).to_kib(), Kib(2));
+        assert_eq!(Kib(1024).to_string(), "1MiB");
     }
 }

@@ -122,7 +122,7 @@ fn hand_written_domains_plan_empty_and_take_a_memory_change_alone() {
         let xml = tmp.path().join(format!("{name}.xml"));
         std::fs::write(&xml, root.to_xml()).unwrap();
         d.virsh(&["define", xml.to_str().unwrap()]);
-        let kib = read_domain(root).memory_kib;
+        let kib = read_domain(root).memory_kib.0;
         let dir = tempfile::tempdir().unwrap();
         let manifest = dir.path().join("m.yaml");
         // Current values: nothing to do.
@@ -157,7 +157,7 @@ fn hand_written_domains_plan_empty_and_take_a_memory_change_alone() {
         }
         let now =
             read_domain(&Element::parse(&d.virsh(&["dumpxml", "--inactive", &name])).unwrap());
-        if now.memory_kib != kib / 2 {
+        if now.memory_kib.0 != kib / 2 {
             failures.push(format!(
                 "{}: memory is {} KiB, not {}",
                 path.display(),
@@ -198,7 +198,7 @@ fn changes_libvirt_would_refuse_are_refused_at_plan_time() {
         std::fs::write(&xml, root.to_xml()).unwrap();
         d.virsh(&["define", xml.to_str().unwrap()]);
         let before = stored(&d, &name, &[]);
-        let manifest = manifest_of(&root, read_domain(&root).memory_kib);
+        let manifest = manifest_of(&root, read_domain(&root).memory_kib.0);
         assert!(manifest.contains(from), "{manifest}");
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("m.yaml"), manifest.replacen(from, to, 1)).unwrap();

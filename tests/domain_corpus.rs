@@ -85,7 +85,7 @@ fn naming_current_values_plans_nothing() {
     for path in corpus() {
         let root = owned(&std::fs::read_to_string(&path).unwrap());
         let f = read_domain(&root);
-        let manifest = manifest_of(&root, f.memory_kib);
+        let manifest = manifest_of(&root, f.memory_kib.0);
         for field in [
             "disks:",
             "interfaces:",
@@ -136,7 +136,7 @@ fn a_memory_change_rewrites_current_memory_only() {
     for path in corpus() {
         let root = owned(&std::fs::read_to_string(&path).unwrap());
         let f = read_domain(&root);
-        let want = f.memory_kib / 2;
+        let want = f.memory_kib.0 / 2;
         let p = plan_for(&manifest_of(&root, want), &root);
         let fields: Vec<&str> = p
             .actions
@@ -157,7 +157,7 @@ fn a_memory_change_rewrites_current_memory_only() {
             continue;
         };
         let defined = Element::parse(xml).unwrap();
-        if read_domain(&defined).memory_kib != want {
+        if read_domain(&defined).memory_kib.0 != want {
             failures.push(format!("{}: currentMemory not {want} KiB", path.display()));
         }
         let skip = ["currentMemory"];
@@ -178,7 +178,7 @@ fn define_after(file: &str, edit: (&str, &str)) -> Element {
         .join("tests/fixtures/corpus/domains")
         .join(file);
     let root = owned(&std::fs::read_to_string(path).unwrap());
-    let manifest = manifest_of(&root, read_domain(&root).memory_kib);
+    let manifest = manifest_of(&root, read_domain(&root).memory_kib.0);
     assert!(manifest.contains(edit.0), "`{}` not in\n{manifest}", edit.0);
     let p = plan_for(&manifest.replacen(edit.0, edit.1, 1), &root);
     match p

@@ -611,7 +611,7 @@ fn memory_and_vcpus_on_a_running_domain_are_live() {
         Step::UpdateLive {
             memory_kib, vcpus, ..
         } => {
-            assert_eq!(*memory_kib, Some(768 * 1024));
+            assert_eq!(*memory_kib, Some(Kib(768 * 1024)));
             assert_eq!(*vcpus, Some(3));
         }
         other => panic!("{other:?}"),

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use crate::units::{Bytes, Kib};
+
 pub mod vocab;
 
 pub use vocab::{
@@ -224,10 +226,10 @@ pub struct Domain {
     pub firmware: Option<Firmware>,
     pub secure_boot: Option<bool>,
     pub uuid: Option<String>,
-    /// Bytes (`<currentMemory>`).
-    pub memory: u64,
-    /// Bytes (`<memory>`).
-    pub max_memory: Option<u64>,
+    /// `<currentMemory>`.
+    pub memory: Bytes,
+    /// `<memory>`.
+    pub max_memory: Option<Bytes>,
     pub vcpus: u32,
     pub max_vcpus: Option<u32>,
     pub cpu: Option<Cpu>,

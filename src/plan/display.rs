@@ -24,7 +24,7 @@ fn created_summary(a: &Action) -> Option<String> {
         Kind::Domain => {
             let f = domain::read_domain(&root);
             let mut parts = vec![
-                format!("{} memory", show_kib(f.memory_kib)),
+                format!("{} memory", f.memory_kib),
                 format!("{} vCPU{}", f.vcpus, if f.vcpus == 1 { "" } else { "s" }),
                 format!("type {}", f.domain_type),
             ];

@@ -27,7 +27,6 @@ pub use display::render_text;
 pub use step::Step;
 
 pub use crate::render::{Marker, MARKER_NS};
-pub(crate) use crate::units::{kib, show_kib};
 
 /// Everything the planner knows, as data.
 pub struct PlanInput<'a> {

@@ -52,7 +52,7 @@ pub enum Step {
     /// Changes to the running guest only (the persistent config is defined
     /// by its own step).
     UpdateLive {
-        memory_kib: Option<u64>,
+        memory_kib: Option<crate::units::Kib>,
         vcpus: Option<u32>,
         /// Device elements to hot-plug (already in the persistent config).
         attach: Vec<String>,

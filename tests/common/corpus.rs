@@ -59,7 +59,7 @@ pub fn manifest_of(root: &Element, memory_kib: u64) -> String {
     let _ = writeln!(
         y,
         "  memory: {memory_kib}KiB\n  maxMemory: {}KiB",
-        f.max_memory_kib
+        f.max_memory_kib.0
     );
     let _ = writeln!(y, "  vcpus: {}\n  maxVcpus: {}", f.vcpus, f.max_vcpus);
     match (f.cpu_mode.as_deref(), &f.cpu_model) {

@@ -164,8 +164,8 @@ pub(super) fn domain(cx: &mut Ctx, meta: Meta, s: &types::DomainSpec) -> Domain 
         uuid,
         // An invalid memory was reported; keep the domain so its
         // references are still checked.
-        memory: memory.unwrap_or(0),
-        max_memory,
+        memory: Bytes(memory.unwrap_or(0)),
+        max_memory: max_memory.map(Bytes),
         vcpus: s.vcpus,
         max_vcpus: s.max_vcpus,
         cpu,

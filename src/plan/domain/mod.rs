@@ -435,7 +435,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                 Effect::Update,
                 vec![],
                 Step::UpdateLive {
-                    memory_kib: live_mem.then(|| kib(d.memory)),
+                    memory_kib: live_mem.then(|| d.memory.to_kib()),
                     vcpus: live_cpu.then_some(d.vcpus),
                     attach,
                     detach,

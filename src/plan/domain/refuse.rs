@@ -5,7 +5,6 @@
 
 use crate::model::*;
 use crate::render::domain::*;
-use crate::units::show_kib;
 
 /// Why the diff cannot be applied as planned, if it cannot.
 pub(super) fn refusal(d: &Domain, have: &DomainFacts, diff: &DomainDiff) -> Option<String> {
@@ -13,9 +12,9 @@ pub(super) fn refusal(d: &Domain, have: &DomainFacts, diff: &DomainDiff) -> Opti
     if let (Some(numa), Some(ch)) = (c.numa_memory_kib, diff.field(Field::MaxMemory)) {
         return Some(format!(
             "the guest's memory is fixed by its NUMA cells (<cpu><numa>, {} in total): libvirt sets <memory> to their sum, so maxMemory {} would never take effect; change the cells with `virsh edit` (or the xml escape hatch) and set maxMemory to their new sum, or keep maxMemory at {} and memory at most that",
-            show_kib(numa),
+            numa,
             ch.to,
-            show_kib(numa),
+            numa,
         ));
     }
     if let (Some(topo), Some(_)) = (c.topology_vcpus, diff.field(Field::MaxVcpus)) {

@@ -9,7 +9,6 @@
 use super::device_diff::{disk_changes, nic_changes};
 use super::read::DomainFacts;
 use super::*;
-use crate::units::show_kib;
 
 /// A scalar field of the manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -229,7 +228,7 @@ fn field_changes(d: &Domain, have: &DomainFacts, cx: &DiffContext, out: &mut Vec
     let caps = cx.caps;
     let running = cx.running;
     let align = cx.mem_align_kib;
-    let same_mem = |have: u64, want: u64| have >= want && have <= want.div_ceil(align) * align;
+    let same_mem = |have: Kib, want: Kib| have >= want && have.0 <= want.0.div_ceil(align) * align;
     let mut diff = |field: Field, from: String, to: String, live: bool| {
         if from != to {
             out.push(FieldChange {
@@ -301,17 +300,17 @@ fn field_changes(d: &Domain, have: &DomainFacts, cx: &DiffContext, out: &mut Vec
     if !same_mem(have.max_memory_kib, max_mem) {
         diff(
             Field::MaxMemory,
-            show_kib(have.max_memory_kib),
-            show_kib(max_mem),
+            have.max_memory_kib.to_string(),
+            max_mem.to_string(),
             false,
         );
     }
-    let mem = kib(d.memory);
+    let mem = d.memory.to_kib();
     if !same_mem(have.memory_kib, mem) {
         diff(
             Field::Memory,
-            show_kib(have.memory_kib),
-            show_kib(mem),
+            have.memory_kib.to_string(),
+            mem.to_string(),
             running && mem <= have.max_memory_kib,
         );
     }

@@ -18,7 +18,6 @@ pub use write::render_domain;
 
 use super::Marker;
 use crate::model::*;
-use crate::units::kib;
 
 /// What rendering a domain needs besides the domain itself.
 pub struct DomainContext<'a> {
@@ -64,11 +63,11 @@ pub fn desired_bus(d: &Disk) -> DiskBus {
         })
 }
 
-/// The effective `<memory>` (KiB) after applying `d` over `observed_max`.
-pub fn target_max_memory(d: &Domain, observed_max: Option<u64>) -> u64 {
-    let mem = kib(d.memory);
+/// The effective `<memory>` after applying `d` over `observed_max`.
+pub fn target_max_memory(d: &Domain, observed_max: Option<Kib>) -> Kib {
+    let mem = d.memory.to_kib();
     match (d.max_memory, observed_max) {
-        (Some(m), _) => kib(m),
+        (Some(m), _) => m.to_kib(),
         (None, Some(o)) => o.max(mem),
         (None, None) => mem,
     }

@@ -5,7 +5,6 @@
 use std::fmt;
 
 use crate::model::*;
-use crate::units::kib;
 use crate::xml::Element;
 
 /// A domain's XML as the planner compares it.
@@ -17,8 +16,8 @@ pub struct DomainFacts {
     pub machine: Option<String>,
     pub uefi: bool,
     pub secure_boot: Option<bool>,
-    pub memory_kib: u64,
-    pub max_memory_kib: u64,
+    pub memory_kib: Kib,
+    pub max_memory_kib: Kib,
     pub vcpus: u32,
     pub max_vcpus: u32,
     pub cpu_mode: Option<String>,
@@ -40,7 +39,7 @@ pub struct DomainFacts {
 pub struct Constraints {
     /// The sum of the `<cpu><numa><cell memory>` (KiB): libvirt sets
     /// `<memory>` to it whatever the XML says.
-    pub numa_memory_kib: Option<u64>,
+    pub numa_memory_kib: Option<Kib>,
     /// sockets × dies × cores × threads of `<cpu><topology>`: libvirt
     /// refuses a `<vcpu>` count that differs.
     pub topology_vcpus: Option<u32>,
@@ -144,12 +143,12 @@ pub fn read_domain(root: &Element) -> DomainFacts {
     let memory = root
         .child("memory")
         .and_then(crate::render::scaled_bytes)
-        .map(kib)
-        .unwrap_or(0);
+        .map(|b| Bytes(b).to_kib())
+        .unwrap_or_default();
     let current = root
         .child("currentMemory")
         .and_then(crate::render::scaled_bytes)
-        .map(kib)
+        .map(|b| Bytes(b).to_kib())
         .unwrap_or(memory);
     let vcpu = root.child("vcpu");
     let max_vcpus: u32 = vcpu.and_then(|v| v.text().parse().ok()).unwrap_or(1);
@@ -238,18 +237,19 @@ pub fn read_graphics(g: &Element) -> (String, Option<String>) {
     (g.attr("type").unwrap_or_default().to_string(), listen)
 }
 
-fn numa_memory_kib(cpu: &Element) -> Option<u64> {
+fn numa_memory_kib(cpu: &Element) -> Option<Kib> {
     let cells: Vec<&Element> = cpu.child("numa")?.children_named("cell").collect();
     if cells.is_empty() {
         return None;
     }
-    cells.iter().try_fold(0u64, |sum, c| {
+    let total = cells.iter().try_fold(0u64, |sum, c| {
         // A cell is `memory='N' unit='U'`: the same scale as <memory>.
         let e = Element::new("x")
             .with_attr("unit", c.attr("unit").unwrap_or("KiB"))
             .with_text(c.attr("memory")?);
-        Some(sum + kib(crate::render::scaled_bytes(&e)?))
-    })
+        Some(sum + Bytes(crate::render::scaled_bytes(&e)?).to_kib().0)
+    })?;
+    Some(Kib(total))
 }
 
 /// The identity of a `<disk>`'s source.

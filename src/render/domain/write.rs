@@ -45,7 +45,7 @@ fn create(d: &Domain, cx: &DomainContext) -> Result<Element, String> {
     }
     let max_mem = target_max_memory(d, None);
     set_memory(&mut root, "memory", max_mem);
-    set_memory(&mut root, "currentMemory", kib(d.memory));
+    set_memory(&mut root, "currentMemory", d.memory.to_kib());
     root.ensure_child("vcpu").set_attr("placement", "static");
     set_vcpus(&mut root, d.vcpus, target_max_vcpus(d, None));
     {
@@ -155,7 +155,7 @@ fn patch(
                 let max = target_max_memory(d, Some(facts.max_memory_kib));
                 set_memory(&mut root, "memory", max);
             }
-            Field::Memory => set_memory(&mut root, "currentMemory", kib(d.memory)),
+            Field::Memory => set_memory(&mut root, "currentMemory", d.memory.to_kib()),
             Field::MaxVcpus | Field::Vcpus => {
                 set_vcpus(
                     &mut root,
@@ -194,7 +194,7 @@ fn patch(
 // ------------------------------------------------------------------ fields
 
 /// Set a memory element's value in KiB; its other attributes stay.
-fn set_memory(root: &mut Element, name: &str, kib: u64) {
+fn set_memory(root: &mut Element, name: &str, kib: Kib) {
     let e = match root.child_mut(name) {
         Some(e) => e,
         None => {
@@ -210,7 +210,7 @@ fn set_memory(root: &mut Element, name: &str, kib: u64) {
         }
     };
     e.set_attr("unit", "KiB");
-    e.set_text(kib.to_string());
+    e.set_text(kib.0.to_string());
 }
 
 /// `<vcpu current=N>MAX</vcpu>`; placement, cpuset and the like stay.
