@@ -1086,3 +1086,48 @@ fn networks_without_a_bridge_name_are_defined_one_at_a_time() {
     // A network that names its bridge does not wait.
     assert!(action(&p, "network/n3/define").after.is_empty());
 }
+
+/// New domains wait while another known host cannot be reached (a domain
+/// moved away from it may still run there) — but an unreachable default
+/// connection that no manifest uses does not stop them.
+#[test]
+fn new_domains_and_unreachable_hosts() {
+    let files = |on_default: bool| {
+        let mut s = format!(
+            "{API}kind: Host\nmetadata: {{name: b}}\nspec: {{uri: \"qemu+ssh://b/system\"}}\n---\n\
+             {API}kind: Domain\nmetadata: {{name: vm, host: b}}\nspec: {{memory: 64MiB, vcpus: 1}}\n"
+        );
+        if on_default {
+            s.push_str(&format!(
+                "---\n{API}kind: Network\nmetadata: {{name: n}}\nspec: {{forward: {{mode: nat}}}}\n"
+            ));
+        }
+        s
+    };
+    let state = |h: ObservedHost| ObservedState {
+        hosts: BTreeMap::from([(HostName::named("b"), h)]),
+        unreachable: BTreeMap::from([(HostName::DEFAULT, "no such socket".to_string())]),
+        ..ObservedState::default()
+    };
+    let run = |d: &DesiredState| {
+        plan::plan(&PlanInput {
+            desired: d,
+            observed: &state(empty_host(caps_qemu())),
+            inventory: &Inventory::default(),
+            revision: "",
+        })
+    };
+    // Nothing is placed on the default connection: vm is created on b.
+    let p = run(&desired(&[("m.yaml", &files(false))]));
+    assert!(p.blocked.is_empty(), "{:?}", p.blocked);
+    assert!(
+        ids(&p).contains(&"b/domain/vm/define"),
+        "{}",
+        render_text(&p)
+    );
+    // The default connection is used (and unreachable): vm waits.
+    let p = run(&desired(&[("m.yaml", &files(true))]));
+    let names: Vec<&str> = p.blocked.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["n", "vm"], "{:?}", p.blocked);
+    assert!(p.blocked[1].reason.contains("may be managed there"));
+}

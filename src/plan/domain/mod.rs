@@ -175,13 +175,24 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     let Some(obs) = host.domains.get(&d.meta.name) else {
         // A new domain. If another known host could not be observed, this
         // may be a domain moved here by `metadata.host` that still runs
-        // there: creating it would make a second copy.
+        // there: creating it would make a second copy. The default
+        // connection counts only when some manifest places objects on it:
+        // managing remote hosts from a machine without a local libvirtd is
+        // common, and must not stop every new domain.
+        let default_used = {
+            let desired = b.input.desired;
+            let on_default = |h: &HostName| h.is_default();
+            desired.domains.keys().any(|k| on_default(&k.host))
+                || desired.networks.keys().any(|k| on_default(&k.host))
+                || desired.pools.keys().any(|k| on_default(&k.host))
+                || desired.volumes.keys().any(|k| on_default(&k.host))
+        };
         if let Some((other, why)) = b
             .input
             .observed
             .unreachable
             .iter()
-            .find(|(h, _)| **h != d.meta.host)
+            .find(|(h, _)| **h != d.meta.host && (!h.is_default() || default_used))
         {
             return b.error(
                 Kind::Domain,
