@@ -375,45 +375,54 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_failure_skips_its_dependents_transitively_naming_the_root_cause() {
-        let vol = "volume/p/v/create-volume";
-        let define = "domain/d/define";
-        let p = Plan {
+    fn plan_of(actions: Vec<Action>) -> Plan {
+        Plan {
             format_version: crate::plan::FORMAT_VERSION,
             fingerprint: String::new(),
-            actions: vec![
-                action(
-                    "p/v",
-                    &[],
-                    Step::CreateVolume {
-                        pool: "p".into(),
-                        xml: "<volume/>".into(),
-                        clone_from: None,
-                    },
-                ),
-                action(
-                    "d",
-                    &[vol],
-                    Step::DefineDomain {
-                        xml: "<domain/>".into(),
-                    },
-                ),
-                action("d", &[define], Step::SetDomainAutostart { on: true }),
-                action("test", &[], Step::SetDomainAutostart { on: true }),
-            ],
+            actions,
             blocked: vec![],
             unreachable_hosts: vec![],
             notices: vec![],
             summary: Summary::default(),
             live_xml_wanted: Default::default(),
-        };
-        // libvirt's test driver: the pool `p` does not exist, so creating
-        // the volume fails; its built-in domain `test` takes autostart.
+        }
+    }
+
+    /// Execute `p` on libvirt's test driver.
+    fn on_test_driver(p: &Plan, parallel: usize) -> ApplyReport {
         let host = LibvirtHost::open("test:///default").expect("test driver");
         let backends: BTreeMap<HostName, Arc<dyn Backend>> =
             [(HostName::DEFAULT, Arc::new(host) as Arc<dyn Backend>)].into();
-        let report = execute(&p, &backends, 2, &|_, _| {});
+        execute(p, &backends, parallel, &|_, _| {})
+    }
+
+    #[test]
+    fn a_failure_skips_its_dependents_transitively_naming_the_root_cause() {
+        let vol = "volume/p/v/create-volume";
+        let define = "domain/d/define";
+        let p = plan_of(vec![
+            action(
+                "p/v",
+                &[],
+                Step::CreateVolume {
+                    pool: "p".into(),
+                    xml: "<volume/>".into(),
+                    clone_from: None,
+                },
+            ),
+            action(
+                "d",
+                &[vol],
+                Step::DefineDomain {
+                    xml: "<domain/>".into(),
+                },
+            ),
+            action("d", &[define], Step::SetDomainAutostart { on: true }),
+            action("test", &[], Step::SetDomainAutostart { on: true }),
+        ]);
+        // libvirt's test driver: the pool `p` does not exist, so creating
+        // the volume fails; its built-in domain `test` takes autostart.
+        let report = on_test_driver(&p, 2);
         let status = |id: &str| {
             report
                 .outcomes
@@ -436,31 +445,19 @@ mod tests {
         let vol = "volume/p2/v/create-volume";
         let mut after = action("test", &[], Step::SetDomainAutostart { on: false });
         after.after = vec![vol.into()];
-        let p = Plan {
-            format_version: crate::plan::FORMAT_VERSION,
-            fingerprint: String::new(),
-            actions: vec![
-                action(
-                    "p2/v",
-                    &[],
-                    Step::CreateVolume {
-                        pool: "p2".into(),
-                        xml: "<volume/>".into(),
-                        clone_from: None,
-                    },
-                ),
-                after,
-            ],
-            blocked: vec![],
-            unreachable_hosts: vec![],
-            notices: vec![],
-            summary: Summary::default(),
-            live_xml_wanted: Default::default(),
-        };
-        let host = LibvirtHost::open("test:///default").expect("test driver");
-        let backends: BTreeMap<HostName, Arc<dyn Backend>> =
-            [(HostName::DEFAULT, Arc::new(host) as Arc<dyn Backend>)].into();
-        let report = execute(&p, &backends, 1, &|_, _| {});
+        let p = plan_of(vec![
+            action(
+                "p2/v",
+                &[],
+                Step::CreateVolume {
+                    pool: "p2".into(),
+                    xml: "<volume/>".into(),
+                    clone_from: None,
+                },
+            ),
+            after,
+        ]);
+        let report = on_test_driver(&p, 1);
         assert!(matches!(report.outcomes[0].status, Status::Failed { .. }));
         assert_eq!(report.outcomes[1].status, Status::Done);
     }
