@@ -168,6 +168,8 @@ pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> Result<O
             xml,
             clone_from.as_ref().map(|(p, v)| (p.as_str(), v.as_str())),
         )),
+        Step::CreateSnapshot { domain, xml } => unit(b.create_snapshot(domain, xml)),
+        Step::UpdateSnapshot { domain, xml } => unit(b.redefine_snapshot(domain, xml)),
         Step::ResizeVolume {
             pool,
             capacity,

@@ -1,6 +1,6 @@
-//! The ownership inventory for objects without `<metadata>` (pools and
-//! volumes): which of them virtsync created, per host URI, kept as JSON
-//! under the state directory.
+//! The ownership inventory for objects without `<metadata>` (pools,
+//! volumes and snapshots): which of them virtsync created, per host URI,
+//! kept as JSON under the state directory.
 //!
 //! A pool is owned when its name and UUID are recorded (a pool re-created by
 //! someone else under the same name gets a new UUID and is not ours); a
@@ -23,6 +23,12 @@ pub struct HostInventory {
     pub pools: BTreeMap<String, String>,
     /// Pool name → volume names.
     pub volumes: BTreeMap<String, BTreeSet<String>>,
+    /// Domain name → names of the snapshots virtsync took of it. A
+    /// snapshot recorded here and gone from the host was deleted by hand:
+    /// it is reported, never taken again (a new one would hold today's
+    /// state, not the state it was declared for).
+    #[serde(default)]
+    pub snapshots: BTreeMap<String, BTreeSet<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +98,23 @@ impl Inventory {
             .get(uri)
             .and_then(|h| h.volumes.get(pool))
             .is_some_and(|v| v.contains(name))
+    }
+
+    pub fn took_snapshot(&self, uri: &str, domain: &str, name: &str) -> bool {
+        self.hosts
+            .get(uri)
+            .and_then(|h| h.snapshots.get(domain))
+            .is_some_and(|s| s.contains(name))
+    }
+
+    pub fn record_snapshot(&mut self, uri: &str, domain: &str, name: &str) {
+        self.hosts
+            .entry(uri.to_string())
+            .or_default()
+            .snapshots
+            .entry(domain.to_string())
+            .or_default()
+            .insert(name.to_string());
     }
 
     pub fn record_pool(&mut self, uri: &str, name: &str, uuid: &str) {

@@ -32,6 +32,9 @@ pub struct Interest {
     pub volumes: BTreeSet<(String, String)>,
     /// Running domains whose live XML the planner asked for.
     pub live_domains: BTreeSet<String>,
+    /// Domains whose snapshots Snapshot manifests name: one listing each,
+    /// and one XML read per snapshot.
+    pub snapshot_domains: BTreeSet<String>,
     /// A manifest sets `machine`, whose aliases only the capabilities know.
     pub machine_set: bool,
     /// Which kinds have a manifest that sets `autostart`: autostart is
@@ -96,6 +99,12 @@ impl Interest {
                 .collect(),
             volumes,
             live_domains: BTreeSet::new(),
+            snapshot_domains: desired
+                .snapshots
+                .keys()
+                .filter(|k| on(&k.host))
+                .map(|k| k.domain.clone())
+                .collect(),
             machine_set: desired
                 .domains
                 .iter()
@@ -135,7 +144,11 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
     };
     // Volumes too: a running guest may use one that is to be grown (its
     // image is then grown through the guest), whatever the manifests say.
-    if !want.domains.is_empty() || !want.foreign_domains.is_empty() || !want.volumes.is_empty() {
+    if !want.domains.is_empty()
+        || !want.foreign_domains.is_empty()
+        || !want.volumes.is_empty()
+        || !want.snapshot_domains.is_empty()
+    {
         for d in host.list_domains(want.domain_autostart)? {
             let wanted = want.domains.contains(&d.name) || want.foreign_domains.contains(&d.name);
             let xml = if wanted {
@@ -238,6 +251,20 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
                     name,
                 },
             );
+        }
+    }
+    for dom in &want.snapshot_domains {
+        if !out.domains.contains_key(dom) {
+            continue;
+        }
+        match host.snapshots(dom) {
+            Ok(list) => {
+                out.snapshots
+                    .insert(dom.clone(), list.into_iter().collect());
+            }
+            Err(e) => {
+                errors.insert((Kind::Snapshot, dom.clone()), e.to_string());
+            }
         }
     }
     out.read_errors = errors;

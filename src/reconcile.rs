@@ -424,7 +424,13 @@ fn record_created(
     desired: &DesiredState,
 ) {
     for o in &report.outcomes {
-        let Some(created) = &o.created else { continue };
+        if o.status != crate::apply::Status::Done {
+            continue;
+        }
+        let created = o.created.clone().unwrap_or(crate::backend::Created {
+            uuid: None,
+            key: None,
+        });
         let Some(a) = p.actions.iter().find(|a| a.id == o.id) else {
             continue;
         };
@@ -434,6 +440,11 @@ fn record_created(
             (Kind::StoragePool, Operation::Define) => {
                 if let Some(uuid) = &created.uuid {
                     inventory.record_pool(uri, &a.name, uuid);
+                }
+            }
+            (Kind::Snapshot, Operation::CreateSnapshot) => {
+                if let Some((domain, name)) = a.name.split_once('/') {
+                    inventory.record_snapshot(uri, domain, name);
                 }
             }
             (Kind::Volume, Operation::CreateVolume) => {

@@ -256,6 +256,7 @@ fn xml_documents(p: &Plan) -> Vec<(String, &'static str, String)> {
             Step::DefineNetwork { xml } => ("network", xml),
             Step::DefinePool { xml } => ("storagepool", xml),
             Step::CreateVolume { xml, .. } => ("storagevol", xml),
+            Step::CreateSnapshot { xml, .. } => ("domainsnapshot", xml),
             _ => continue,
         };
         out.push((a.id.clone(), schema, xml.clone()));
@@ -307,14 +308,9 @@ fn ids(p: &Plan) -> Vec<&str> {
 }
 
 fn payload_xml(a: &plan::Action) -> &str {
-    match &a.step {
-        Step::DefineDomain { xml }
-        | Step::CreateDomain { xml, .. }
-        | Step::DefineNetwork { xml }
-        | Step::DefinePool { xml }
-        | Step::CreateVolume { xml, .. } => xml,
-        other => panic!("{} has no XML payload: {other:?}", a.id),
-    }
+    a.step
+        .xml()
+        .unwrap_or_else(|| panic!("{} has no XML payload: {:?}", a.id, a.step))
 }
 
 fn class_of(p: &Plan, id: &str, field: &str) -> ChangeClass {
@@ -865,21 +861,57 @@ fn external_network_must_exist_and_be_active() {
 }
 
 #[test]
-fn snapshot_manifests_are_not_supported_yet() {
-    let d = existing_desired(&[]);
-    let with_snapshot = {
+fn snapshots_are_taken_once_updated_in_place_and_never_retaken() {
+    let with_snapshot = |description: &str| {
         let mut text = fixture("existing/manifests.yaml");
         text.push_str(&format!(
-            "---\n{API}kind: Snapshot\nmetadata: {{name: before-upgrade}}\nspec: {{domain: web}}\n"
+            "---\n{API}kind: Snapshot\nmetadata: {{name: before-upgrade}}\nspec: {{domain: web, description: {description}}}\n"
         ));
         desired(&[("manifests.yaml", &text)])
     };
-    assert_eq!(with_snapshot.snapshots.len(), 1);
-    let (h, inv) = existing_host(PowerState::Shutoff);
+    let d = with_snapshot("before the kernel upgrade");
+    let (mut h, mut inv) = existing_host(PowerState::Shutoff);
+    h.snapshots.insert("web".into(), BTreeMap::new());
+    // Declared, not there, never taken: take it.
+    let p = plan_ok(&d, &h, &inv);
+    assert_eq!(ids(&p), ["snapshot/web/before-upgrade/create-snapshot"]);
+    let xml = payload_xml(action(&p, "snapshot/web/before-upgrade/create-snapshot"));
+    assert!(
+        xml.contains("<name>before-upgrade</name>")
+            && xml.contains("<description>before the kernel upgrade</description>"),
+        "{xml}"
+    );
+    // Taken (recorded) and there: nothing to do; a new description is
+    // written in place.
+    inv.record_snapshot(URI, "web", "before-upgrade");
+    let taken = "<domainsnapshot><name>before-upgrade</name><description>before the kernel upgrade</description><state>shutoff</state></domainsnapshot>";
+    h.snapshots
+        .get_mut("web")
+        .unwrap()
+        .insert("before-upgrade".into(), taken.into());
     assert!(plan_ok(&d, &h, &inv).is_empty());
-    let e = plan_err(&with_snapshot, &h, &inv);
-    assert!(e.contains("not supported yet"), "{e}");
-    insta::assert_snapshot!("snapshot_not_supported_error", e);
+    let p = plan_ok(&with_snapshot("kernel 6.1 upgrade"), &h, &inv);
+    assert_eq!(ids(&p), ["snapshot/web/before-upgrade/update-snapshot"]);
+    let xml = payload_xml(action(&p, "snapshot/web/before-upgrade/update-snapshot"));
+    assert!(
+        xml.contains("<description>kernel 6.1 upgrade</description>")
+            && xml.contains("<state>shutoff</state>"),
+        "{xml}"
+    );
+    // Deleted by hand after virtsync took it: reported, never re-taken.
+    h.snapshots.get_mut("web").unwrap().clear();
+    let e = plan_err(&d, &h, &inv);
+    assert!(
+        e.contains("deleted outside virtsync") && e.contains("not taken again"),
+        "{e}"
+    );
+    // A snapshot of that name virtsync did not take: not touched.
+    h.snapshots
+        .get_mut("web")
+        .unwrap()
+        .insert("before-upgrade".into(), taken.into());
+    let e = plan_err(&d, &h, &Inventory::default());
+    assert!(e.contains("did not take"), "{e}");
 }
 
 #[test]

@@ -186,6 +186,9 @@ impl<H: HostRead> HostRead for FaultyHost<H> {
     fn list_volumes(&self, pool: &str) -> Result<Vec<String>> {
         pass!(self, list_volumes, pool, pool)
     }
+    fn snapshots(&self, domain: &str) -> Result<Vec<(String, String)>> {
+        pass!(self, snapshots, domain, domain)
+    }
     fn volume_xml(&self, pool: &str, name: &str) -> Result<String> {
         pass!(self, volume_xml, &format!("{pool}/{name}"), pool, name)
     }
@@ -298,6 +301,12 @@ impl<H: Backend> Backend for FaultyHost<H> {
     }
     fn resize_disk(&self, domain: &str, target: &str, capacity: u64) -> Result<()> {
         pass!(self, resize_disk, domain, domain, target, capacity)
+    }
+    fn create_snapshot(&self, domain: &str, xml: &str) -> Result<()> {
+        pass!(self, create_snapshot, domain, domain, xml)
+    }
+    fn redefine_snapshot(&self, domain: &str, xml: &str) -> Result<()> {
+        pass!(self, redefine_snapshot, domain, domain, xml)
     }
     fn cancel(&self) {
         self.inner.cancel()

@@ -156,6 +156,8 @@ pub trait HostRead: Send + Sync {
     /// Volume names of an active pool.
     fn list_volumes(&self, pool: &str) -> Result<Vec<String>>;
     fn volume_xml(&self, pool: &str, name: &str) -> Result<String>;
+    /// Every snapshot of a domain with its XML (name → XML).
+    fn snapshots(&self, domain: &str) -> Result<Vec<(String, String)>>;
 }
 
 /// The writes `apply` performs. Each method is one decision-free step of a
@@ -217,6 +219,13 @@ pub trait Backend: Send + Sync {
     /// Grow the image behind disk `target` of running domain `domain`.
     fn resize_disk(&self, domain: &str, target: &str, capacity: u64) -> Result<()>;
 
+    /// Take a snapshot of a domain from `<domainsnapshot>` XML: internal,
+    /// with the memory state when the guest runs, of the disks when it is
+    /// shut off.
+    fn create_snapshot(&self, domain: &str, xml: &str) -> Result<()>;
+    /// Replace the metadata of an existing snapshot (its description) with
+    /// `xml`, its full XML as libvirt gave it, edited (`REDEFINE`).
+    fn redefine_snapshot(&self, domain: &str, xml: &str) -> Result<()>;
     /// Stop waiting: shutdown waits in progress and later ones return
     /// [`BackendError::Cancelled`] (SIGTERM of a long-running process).
     fn cancel(&self);

@@ -471,6 +471,10 @@ pub struct ObservedHost {
     /// Keyed by (pool, volume name); listed only for pools the manifests name.
     #[serde(serialize_with = "as_pairs")]
     pub volumes: BTreeMap<(String, String), ObservedVolume>,
+    /// The snapshots of the domains that Snapshot manifests name, as listed
+    /// (domain → snapshot name → its XML); a domain is absent when its
+    /// snapshots were not listed (it does not exist, or nothing asked).
+    pub snapshots: BTreeMap<String, BTreeMap<String, String>>,
     /// Objects listed but not readable (vanished between the listing and
     /// the read, or refused): kind and name (`pool/volume` for volumes) →
     /// the error. The planner blocks them.

@@ -223,6 +223,8 @@ pub enum Operation {
     Build,
     CreateVolume,
     ResizeVolume,
+    CreateSnapshot,
+    UpdateSnapshot,
 }
 
 impl Operation {
@@ -243,6 +245,8 @@ impl Operation {
             Operation::Build => "build",
             Operation::CreateVolume => "create-volume",
             Operation::ResizeVolume => "resize-volume",
+            Operation::CreateSnapshot => "create-snapshot",
+            Operation::UpdateSnapshot => "update-snapshot",
         }
     }
 }

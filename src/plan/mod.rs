@@ -13,6 +13,7 @@ mod data;
 mod display;
 mod domain;
 mod network;
+mod snapshot;
 mod step;
 mod storage;
 
@@ -43,11 +44,7 @@ pub struct PlanInput<'a> {
 /// depend on them; the rest is planned as if they were not there.
 pub fn plan(input: &PlanInput) -> Plan {
     let mut b = Builder::new(input);
-    // Snapshots come with the snapshot work; never ignore them silently.
-    for s in input.desired.snapshots.values() {
-        b.error(Kind::Snapshot, &s.meta, "Snapshot manifests are not supported yet by plan/apply; remove the manifest or wait for snapshot support");
-    }
-    // Dependency order: pools → volumes → networks → domains.
+    // Dependency order: pools → volumes → networks → domains → snapshots.
     for p in input.desired.pools.values() {
         storage::plan_pool(&mut b, p);
     }
@@ -59,6 +56,9 @@ pub fn plan(input: &PlanInput) -> Plan {
     }
     for d in input.desired.domains.values() {
         domain::plan_domain(&mut b, d);
+    }
+    for s in input.desired.snapshots.values() {
+        snapshot::plan_snapshot(&mut b, s);
     }
     blocked::block_dependents(&mut b);
     let mut summary = Summary::default();

@@ -102,6 +102,18 @@ pub enum Step {
         /// resize it).
         in_use_by: Option<(String, String)>,
     },
+    /// Take an internal snapshot of `domain` (with its memory state when it
+    /// runs) from `<domainsnapshot>` XML.
+    CreateSnapshot {
+        domain: String,
+        xml: String,
+    },
+    /// Rewrite the metadata (the description) of an existing snapshot:
+    /// its full XML as libvirt gave it, edited.
+    UpdateSnapshot {
+        domain: String,
+        xml: String,
+    },
 }
 
 impl Step {
@@ -130,6 +142,7 @@ impl Step {
                 Kind::StoragePool
             }
             CreateVolume { .. } | ResizeVolume { .. } => Kind::Volume,
+            CreateSnapshot { .. } | UpdateSnapshot { .. } => Kind::Snapshot,
         }
     }
 
@@ -154,6 +167,8 @@ impl Step {
             BuildPool => Operation::Build,
             CreateVolume { .. } => Operation::CreateVolume,
             ResizeVolume { .. } => Operation::ResizeVolume,
+            CreateSnapshot { .. } => Operation::CreateSnapshot,
+            UpdateSnapshot { .. } => Operation::UpdateSnapshot,
         }
     }
 
@@ -164,7 +179,9 @@ impl Step {
             | Step::CreateDomain { xml, .. }
             | Step::DefineNetwork { xml }
             | Step::DefinePool { xml }
-            | Step::CreateVolume { xml, .. } => Some(xml),
+            | Step::CreateVolume { xml, .. }
+            | Step::CreateSnapshot { xml, .. }
+            | Step::UpdateSnapshot { xml, .. } => Some(xml),
             _ => None,
         }
     }
@@ -176,7 +193,9 @@ impl Step {
             | Step::CreateDomain { xml, .. }
             | Step::DefineNetwork { xml }
             | Step::DefinePool { xml }
-            | Step::CreateVolume { xml, .. } => Some(xml),
+            | Step::CreateVolume { xml, .. }
+            | Step::CreateSnapshot { xml, .. }
+            | Step::UpdateSnapshot { xml, .. } => Some(xml),
             _ => None,
         }
     }

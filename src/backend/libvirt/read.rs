@@ -188,6 +188,24 @@ impl HostRead for LibvirtHost {
         Ok(names)
     }
 
+    fn snapshots(&self, domain: &str) -> Result<Vec<(String, String)>> {
+        let d = self.domain(domain)?;
+        self.count("list_snapshots");
+        let snaps = d
+            .list_all_snapshots(0)
+            .map_err(|e| call_err("list snapshots of domain", domain, e))?;
+        let mut out = Vec::with_capacity(snaps.len());
+        for s in snaps {
+            let Ok(name) = s.name() else { continue };
+            self.count("snapshot_xml");
+            let xml = s
+                .xml_desc(sys::VIR_DOMAIN_SNAPSHOT_XML_SECURE)
+                .map_err(|e| call_err("read XML of snapshot", &format!("{domain}/{name}"), e))?;
+            out.push((name, xml));
+        }
+        Ok(out)
+    }
+
     fn volume_xml(&self, pool: &str, name: &str) -> Result<String> {
         let v = self.volume(pool, name)?;
         self.count("volume_xml");

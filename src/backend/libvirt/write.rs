@@ -155,6 +155,22 @@ impl Backend for LibvirtHost {
             .map_err(|e| call_err("undefine domain", name, e))
     }
 
+    fn create_snapshot(&self, domain: &str, xml: &str) -> Result<()> {
+        let d = self.domain(domain)?;
+        self.count("create_snapshot");
+        d.create_snapshot_xml(xml, 0)
+            .map(|_| ())
+            .map_err(|e| call_err("take snapshot of domain", domain, e))
+    }
+
+    fn redefine_snapshot(&self, domain: &str, xml: &str) -> Result<()> {
+        let d = self.domain(domain)?;
+        self.count("redefine_snapshot");
+        d.create_snapshot_xml(xml, sys::VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE)
+            .map(|_| ())
+            .map_err(|e| call_err("update snapshot of domain", domain, e))
+    }
+
     fn cancel(&self) {
         self.cancelled.store(true, Ordering::SeqCst);
     }

@@ -1,0 +1,86 @@
+//! Snapshot manifests on a real, private libvirtd: a declared snapshot of a
+//! running guest with a qcow2 disk is taken once (internal, with its
+//! memory state) with its description, plans empty afterwards, takes a new
+//! description in place, and once deleted by hand is reported — never
+//! taken again.
+
+mod common;
+
+use common::{halted_domain, manifest_dir, output_text, PrivateDaemon};
+
+const API: &str = "apiVersion: virtsync.io/v1alpha1";
+
+fn snapshot(description: &str) -> String {
+    format!("{API}\nkind: Snapshot\nmetadata: {{name: before-upgrade}}\nspec: {{domain: sn-vm, description: \"{description}\"}}\n")
+}
+
+#[test]
+fn a_declared_snapshot_is_taken_once_and_never_retaken() {
+    require_daemon!();
+    let d = PrivateDaemon::start();
+    let state = tempfile::tempdir().unwrap();
+    let storage = format!(
+        "{API}\nkind: StoragePool\nmetadata: {{name: sn-pool}}\nspec: {{type: dir, path: /var/lib/libvirt/images/sn-pool}}\n---\n\
+         {API}\nkind: Volume\nmetadata: {{name: sn.qcow2}}\nspec: {{pool: sn-pool, capacity: 64MiB}}\n"
+    );
+    let guest = halted_domain(
+        "sn-vm",
+        "  memory: 64MiB\n  vcpus: 1\n  disks:\n    - volume: {pool: sn-pool, name: sn.qcow2}\n",
+    );
+    let dir = manifest_dir(&[
+        ("storage.yaml", &storage),
+        ("guest.yaml", &guest),
+        ("snapshot.yaml", &snapshot("before the upgrade")),
+    ]);
+    let run = |cmd: &str, args: &[&str]| {
+        let out = d.virtsync(cmd, dir.path(), state.path(), args);
+        (out.status.code().unwrap_or(-1), output_text(&out))
+    };
+    let (code, text) = run("apply", &["--yes"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("snapshot/sn-vm/before-upgrade/create-snapshot"),
+        "{text}"
+    );
+    assert_eq!(
+        d.virsh(&["snapshot-list", "sn-vm", "--name"]).trim(),
+        "before-upgrade"
+    );
+    let xml = d.virsh(&["snapshot-dumpxml", "sn-vm", "before-upgrade"]);
+    assert!(
+        xml.contains("<description>before the upgrade</description>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<state>running</state>"),
+        "taken with the memory state: {xml}"
+    );
+    assert_eq!(run("plan", &["--exit-code"]).0, 0, "re-plan is empty");
+
+    // A new description is written in place: still one snapshot.
+    std::fs::write(dir.path().join("snapshot.yaml"), snapshot("kernel 6.1")).unwrap();
+    let (code, text) = run("apply", &["--yes"]);
+    assert_eq!(code, 0, "{text}");
+    let xml = d.virsh(&["snapshot-dumpxml", "sn-vm", "before-upgrade"]);
+    assert!(
+        xml.contains("<description>kernel 6.1</description>"),
+        "{xml}"
+    );
+    assert_eq!(
+        d.virsh(&["snapshot-list", "sn-vm", "--name"]).trim(),
+        "before-upgrade"
+    );
+    assert_eq!(run("plan", &["--exit-code"]).0, 0);
+
+    // Deleted by hand: reported, never taken again.
+    d.virsh(&["snapshot-delete", "sn-vm", "before-upgrade"]);
+    let (code, text) = run("plan", &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("deleted outside virtsync"), "{text}");
+    let (code, text) = run("apply", &["--yes"]);
+    assert_eq!(code, 1, "nothing changed: {text}");
+    assert!(d
+        .virsh(&["snapshot-list", "sn-vm", "--name"])
+        .trim()
+        .is_empty());
+}
