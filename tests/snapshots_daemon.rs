@@ -57,6 +57,50 @@ fn a_declared_snapshot_is_taken_once_and_never_retaken() {
     );
     assert_eq!(run("plan", &["--exit-code"]).0, 0, "re-plan is empty");
 
+    // `snapshot list` shows it, taken by virtsync, with its state and
+    // description; `snapshot revert` brings a destroyed guest back running.
+    let snap = |args: &[&str]| {
+        let state = state.path().to_string_lossy().to_string();
+        let mut all = vec!["snapshot"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--connect", &d.uri, "--state-dir", &state]);
+        let (out, _) = common::virtsync(&all, std::time::Duration::from_secs(60));
+        (out.status.code().unwrap_or(-1), output_text(&out))
+    };
+    let (code, text) = snap(&["list", "sn-vm"]);
+    assert_eq!(code, 0, "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("before-upgrade"))
+        .expect(&text);
+    assert!(
+        row.contains("running") && row.contains("yes") && row.contains("before the upgrade"),
+        "{text}"
+    );
+    let (code, json) = snap(&["list", "sn-vm", "--output", "json"]);
+    assert_eq!(code, 0, "{json}");
+    let rows: serde_json::Value = serde_json::from_str(json.trim()).expect(&json);
+    assert_eq!(rows[0]["name"], "before-upgrade");
+    assert_eq!(rows[0]["managed"], true);
+    d.virsh(&["destroy", "sn-vm"]);
+    let (code, text) = snap(&["revert", "sn-vm", "before-upgrade"]);
+    assert_eq!(code, 1, "no terminal, no --yes: refused: {text}");
+    let (code, text) = snap(&["revert", "sn-vm", "before-upgrade", "--yes"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("the domain is running"), "{text}");
+    assert!(d.virsh(&["list", "--name"]).contains("sn-vm"));
+    let (code, text) = snap(&["revert", "sn-vm", "nope", "--yes"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("has no snapshot nope (it has: before-upgrade)"),
+        "{text}"
+    );
+    assert_eq!(
+        run("plan", &["--exit-code"]).0,
+        0,
+        "nothing differs after the revert"
+    );
+
     // A new description is written in place: still one snapshot.
     std::fs::write(dir.path().join("snapshot.yaml"), snapshot("kernel 6.1")).unwrap();
     let (code, text) = run("apply", &["--yes"]);

@@ -308,6 +308,9 @@ impl<H: Backend> Backend for FaultyHost<H> {
     fn redefine_snapshot(&self, domain: &str, xml: &str) -> Result<()> {
         pass!(self, redefine_snapshot, domain, domain, xml)
     }
+    fn revert_snapshot(&self, domain: &str, name: &str) -> Result<()> {
+        pass!(self, revert_snapshot, domain, domain, name)
+    }
     fn cancel(&self) {
         self.inner.cancel()
     }

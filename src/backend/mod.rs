@@ -226,6 +226,9 @@ pub trait Backend: Send + Sync {
     /// Replace the metadata of an existing snapshot (its description) with
     /// `xml`, its full XML as libvirt gave it, edited (`REDEFINE`).
     fn redefine_snapshot(&self, domain: &str, xml: &str) -> Result<()>;
+    /// Bring a domain back to a snapshot (disks, and the memory state and
+    /// power state it was taken in).
+    fn revert_snapshot(&self, domain: &str, name: &str) -> Result<()>;
     /// Stop waiting: shutdown waits in progress and later ones return
     /// [`BackendError::Cancelled`] (SIGTERM of a long-running process).
     fn cancel(&self);

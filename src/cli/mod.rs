@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
 
 mod commands;
+mod snapshot;
 
 /// Exit codes shared by every command (docs/commands.md).
 pub use crate::reconcile::exit;
@@ -36,6 +37,54 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print the JSON Schema of manifests (schemas/virtsync.schema.json).
     Schema,
+    /// List a domain's snapshots, or bring it back to one.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// The snapshots of DOMAIN: name, when taken, the guest's state then,
+    /// description, and whether virtsync took it.
+    List(SnapshotListArgs),
+    /// Bring DOMAIN back to snapshot NAME: its disks, and the memory and
+    /// power state it was taken in. What the guest did since is lost.
+    Revert(SnapshotRevertArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// libvirt URI of the host.
+    #[arg(
+        long,
+        short = 'c',
+        env = "LIBVIRT_DEFAULT_URI",
+        default_value = "qemu:///system"
+    )]
+    pub connect: String,
+    /// Where virtsync's inventory lives (which snapshots it took).
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/virtsync")]
+    pub state_dir: PathBuf,
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotListArgs {
+    pub domain: String,
+    #[command(flatten)]
+    pub host: HostArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotRevertArgs {
+    pub domain: String,
+    pub name: String,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub host: HostArgs,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +182,8 @@ pub enum CliError {
     Reconcile(#[from] crate::reconcile::ReconcileError),
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),
+    #[error(transparent)]
+    Backend(#[from] crate::backend::BackendError),
     #[error("{0}")]
     Refused(String),
 }
@@ -143,6 +194,8 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Validate(args) => validate(&args),
         Command::Plan(args) => commands::plan(&args),
         Command::Apply(args) => commands::apply(&args),
+        Command::Snapshot(SnapshotCommand::List(args)) => snapshot::list(&args),
+        Command::Snapshot(SnapshotCommand::Revert(args)) => snapshot::revert(&args),
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", schema_json())?;

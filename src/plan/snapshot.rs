@@ -5,6 +5,7 @@
 //! one would hold today's state, not the state it was declared for.
 
 use super::*;
+use crate::render::snapshot::{read_snapshot, render_snapshot};
 use crate::xml::Element;
 
 pub(crate) fn plan_snapshot(b: &mut Builder, s: &Snapshot) {
@@ -35,7 +36,7 @@ pub(crate) fn plan_snapshot(b: &mut Builder, s: &Snapshot) {
         .and_then(|list| list.get(&s.meta.name));
     match (existing, taken) {
         (None, false) => {
-            let xml = snapshot_xml(&s.meta.name, s.description.as_deref());
+            let xml = render_snapshot(&s.meta.name, s.description.as_deref()).to_xml();
             let step = Step::CreateSnapshot {
                 domain: s.domain.clone(),
                 xml,
@@ -64,7 +65,7 @@ pub(crate) fn plan_snapshot(b: &mut Builder, s: &Snapshot) {
             };
             // An unset description is unmanaged.
             let Some(want) = &s.description else { return };
-            let have = root.child("description").map(|d| d.text()).unwrap_or_default();
+            let have = read_snapshot(&root).description.unwrap_or_default();
             if &have == want {
                 return;
             }
@@ -83,15 +84,4 @@ pub(crate) fn plan_snapshot(b: &mut Builder, s: &Snapshot) {
             b.push(&hname, &key_name, Effect::Update, vec![ch], step, &deps, false);
         }
     }
-}
-
-/// The `<domainsnapshot>` to create: name and description only; libvirt
-/// fills in the rest (internal, memory state when the domain runs).
-fn snapshot_xml(name: &str, description: Option<&str>) -> String {
-    let mut root =
-        Element::new("domainsnapshot").with_child(Element::new("name").with_text(name.to_string()));
-    if let Some(d) = description {
-        root = root.with_child(Element::new("description").with_text(d.to_string()));
-    }
-    root.to_xml()
 }

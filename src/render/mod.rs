@@ -10,6 +10,7 @@
 
 pub mod domain;
 pub mod network;
+pub mod snapshot;
 pub mod storage;
 
 use crate::xml::Element;

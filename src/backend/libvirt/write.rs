@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use virt::domain::DomainState;
+use virt::domain::{Domain, DomainState};
 use virt::sys;
 
 use super::*;
@@ -169,6 +169,16 @@ impl Backend for LibvirtHost {
         d.create_snapshot_xml(xml, sys::VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE)
             .map(|_| ())
             .map_err(|e| call_err("update snapshot of domain", domain, e))
+    }
+
+    fn revert_snapshot(&self, domain: &str, name: &str) -> Result<()> {
+        let d = self.domain(domain)?;
+        self.count("lookup_snapshot");
+        let s = Domain::lookup_snapshot_by_name(&d, name, 0)
+            .map_err(|e| call_err("find snapshot", &format!("{domain}/{name}"), e))?;
+        self.count("revert_snapshot");
+        s.revert(0)
+            .map_err(|e| call_err("revert to snapshot", &format!("{domain}/{name}"), e))
     }
 
     fn cancel(&self) {
