@@ -170,6 +170,7 @@ pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> Result<O
         )),
         Step::CreateSnapshot { domain, xml } => unit(b.create_snapshot(domain, xml)),
         Step::UpdateSnapshot { domain, xml } => unit(b.redefine_snapshot(domain, xml)),
+        Step::DeleteSnapshot { domain, name } => unit(b.delete_snapshot(domain, name)),
         Step::ResizeVolume {
             pool,
             capacity,

@@ -117,6 +117,16 @@ impl Inventory {
             .insert(name.to_string());
     }
 
+    pub fn forget_snapshot(&mut self, uri: &str, domain: &str, name: &str) {
+        if let Some(s) = self
+            .hosts
+            .get_mut(uri)
+            .and_then(|h| h.snapshots.get_mut(domain))
+        {
+            s.remove(name);
+        }
+    }
+
     pub fn record_pool(&mut self, uri: &str, name: &str, uuid: &str) {
         let h = self.hosts.entry(uri.to_string()).or_default();
         if h.pools.get(name).is_some_and(|u| u != uuid) {

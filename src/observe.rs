@@ -99,11 +99,20 @@ impl Interest {
                 .collect(),
             volumes,
             live_domains: BTreeSet::new(),
+            // Domains of Snapshot manifests, and those with a snapshot
+            // policy (its `keep` counts their snapshots).
             snapshot_domains: desired
                 .snapshots
                 .keys()
                 .filter(|k| on(&k.host))
                 .map(|k| k.domain.clone())
+                .chain(
+                    desired
+                        .domains
+                        .iter()
+                        .filter(|(k, d)| on(&k.host) && d.snapshot_policy.is_some())
+                        .map(|(k, _)| k.name.clone()),
+                )
                 .collect(),
             machine_set: desired
                 .domains

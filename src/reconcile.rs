@@ -386,11 +386,16 @@ impl Reconciler {
 }
 
 fn plan_from(t: &Target, observed: &ObservedState) -> Plan {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     plan::plan(&PlanInput {
         desired: t.desired,
         observed,
         inventory: t.inventory,
         revision: t.revision,
+        now,
     })
 }
 
@@ -445,6 +450,11 @@ fn record_created(
             (Kind::Snapshot, Operation::CreateSnapshot) => {
                 if let Some((domain, name)) = a.name.split_once('/') {
                     inventory.record_snapshot(uri, domain, name);
+                }
+            }
+            (Kind::Snapshot, Operation::DeleteSnapshot) => {
+                if let Some((domain, name)) = a.name.split_once('/') {
+                    inventory.forget_snapshot(uri, domain, name);
                 }
             }
             (Kind::Volume, Operation::CreateVolume) => {

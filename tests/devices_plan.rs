@@ -23,6 +23,9 @@ const URI: &str = "qemu:///system";
 const MARKER: &str = r#"<metadata><virtsync:owner xmlns:virtsync="https://virtsync.io/xmlns/owner/v1" manifest="m.yaml" revision="" spec="sha256:0"/></metadata>"#;
 const IMG: &str = "/var/lib/libvirt/images";
 
+/// 2026-12-01T12:00:00Z: the pass time the planner is given.
+const NOW: u64 = 1_796_126_400;
+
 fn caps() -> Capabilities {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/capabilities-qemu-kvm.xml");
     parse_capabilities(&std::fs::read_to_string(p).unwrap()).unwrap()
@@ -106,6 +109,7 @@ fn try_plan(d: &DesiredState, h: ObservedHost, inv: &Inventory) -> Result<Plan, 
         observed: &obs,
         inventory: inv,
         revision: "",
+        now: NOW,
     });
     if p.blocked.is_empty() {
         Ok(p)

@@ -23,6 +23,9 @@ mod common;
 
 use common::corpus::{corpus, manifest_of, normalised, owned};
 
+/// 2026-12-01T12:00:00Z: the pass time the planner is given.
+const NOW: u64 = 1_796_126_400;
+
 fn plan_for(manifest: &str, root: &Element) -> Plan {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("m.yaml"), manifest).unwrap();
@@ -73,6 +76,7 @@ fn plan_for(manifest: &str, root: &Element) -> Plan {
         observed: &observed,
         inventory: &Inventory::default(),
         revision: "",
+        now: NOW,
     });
     assert!(p.blocked.is_empty(), "blocked: {:?}\n{manifest}", p.blocked);
     p

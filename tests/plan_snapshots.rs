@@ -28,6 +28,9 @@ const API: &str = "apiVersion: virtsync.io/v1alpha1\n";
 
 // ------------------------------------------------------------------ helpers
 
+/// 2026-12-01T12:00:00Z: the pass time the planner is given.
+const NOW: u64 = 1_796_126_400;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -154,6 +157,7 @@ fn try_plan(d: &DesiredState, h: &ObservedHost, inv: &Inventory) -> Result<Plan,
         observed: &obs,
         inventory: inv,
         revision: "",
+        now: NOW,
     });
     // Pure: the same input gives the same plan.
     let again = plan::plan(&PlanInput {
@@ -161,6 +165,7 @@ fn try_plan(d: &DesiredState, h: &ObservedHost, inv: &Inventory) -> Result<Plan,
         observed: &obs,
         inventory: inv,
         revision: "",
+        now: NOW,
     });
     assert_eq!(p, again, "planning is not deterministic");
     check_xml(&p);
@@ -915,14 +920,59 @@ fn snapshots_are_taken_once_updated_in_place_and_never_retaken() {
 }
 
 #[test]
-fn snapshot_policy_is_not_supported_yet() {
-    let (h, inv) = existing_host(PowerState::Shutoff);
-    let d = existing_desired(&[(
-        "  memory: 512MiB",
-        "  memory: 512MiB\n  snapshotPolicy: {beforeDisruptiveChange: true, keep: 3}",
+fn snapshot_policy_snapshots_before_a_restart_and_keeps_the_newest() {
+    // Memory above the ceiling: next-boot; onConfigChange restarts, and
+    // the policy's snapshot comes first.
+    let d = existing_desired(&[
+        (
+            "  state: shutoff\n",
+            "  state: running\n  restartPolicy: onConfigChange\n  snapshotPolicy: {beforeDisruptiveChange: true, keep: 2}\n",
+        ),
+        (
+            "  memory: 512MiB\n  maxMemory: 1GiB",
+            "  memory: 2GiB\n  maxMemory: 2GiB",
+        ),
+    ]);
+    let (mut h, mut inv) = existing_host(PowerState::Running);
+    let snap = "snapshot/web/web-auto-20261201T120000Z/create-snapshot";
+    // Two earlier policy snapshots virtsync took, one declared by hand.
+    let old = ["web-auto-20261101T000000Z", "web-auto-20261115T000000Z"];
+    let mut list = BTreeMap::new();
+    for n in old.iter().chain(&["web-auto-hand-made"]) {
+        list.insert(
+            n.to_string(),
+            format!("<domainsnapshot><name>{n}</name></domainsnapshot>"),
+        );
+    }
+    h.snapshots.insert("web".into(), list);
+    for n in old {
+        inv.record_snapshot(URI, "web", n);
+    }
+    let p = plan_ok(&d, &h, &inv);
+    assert_eq!(
+        ids(&p),
+        [
+            "domain/web/define",
+            snap,
+            "domain/web/restart",
+            "snapshot/web/web-auto-20261101T000000Z/delete-snapshot",
+        ]
+    );
+    assert!(action(&p, "domain/web/restart")
+        .depends_on
+        .contains(&snap.to_string()));
+    // The oldest goes only once the new one is there; the hand-made one
+    // (not recorded as virtsync's) is never counted nor deleted.
+    assert_eq!(
+        action(&p, "snapshot/web/web-auto-20261101T000000Z/delete-snapshot").depends_on,
+        [snap]
+    );
+    // Without a restart nothing is taken, and two are kept.
+    let calm = existing_desired(&[(
+        "  state: shutoff\n",
+        "  state: running\n  snapshotPolicy: {beforeDisruptiveChange: true, keep: 2}\n",
     )]);
-    let e = plan_err(&d, &h, &inv);
-    assert!(e.contains("snapshotPolicy is not supported yet"), "{e}");
+    assert!(plan_ok(&calm, &h, &inv).is_empty());
 }
 
 #[test]
@@ -1147,6 +1197,7 @@ fn new_domains_and_unreachable_hosts() {
             observed: &state(empty_host(caps_qemu())),
             inventory: &Inventory::default(),
             revision: "",
+            now: NOW,
         })
     };
     // Nothing is placed on the default connection: vm is created on b.

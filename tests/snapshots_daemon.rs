@@ -128,3 +128,59 @@ fn a_declared_snapshot_is_taken_once_and_never_retaken() {
         .trim()
         .is_empty());
 }
+
+#[test]
+fn a_snapshot_policy_snapshots_before_each_restart_and_keeps_two() {
+    require_daemon!();
+    let d = PrivateDaemon::start();
+    let state = tempfile::tempdir().unwrap();
+    let storage = format!(
+        "{API}\nkind: StoragePool\nmetadata: {{name: sp-pool}}\nspec: {{type: dir, path: /var/lib/libvirt/images/sp-pool}}\n---\n\
+         {API}\nkind: Volume\nmetadata: {{name: sp.qcow2}}\nspec: {{pool: sp-pool, capacity: 64MiB}}\n"
+    );
+    let guest = |max: u32| {
+        halted_domain(
+            "sp-vm",
+            &format!(
+                "  memory: 64MiB\n  maxMemory: {max}MiB\n  vcpus: 1\n  restartPolicy: onConfigChange\n  shutdownTimeout: 1s\n  \
+                 snapshotPolicy: {{beforeDisruptiveChange: true, keep: 2}}\n  disks:\n    - volume: {{pool: sp-pool, name: sp.qcow2}}\n"
+            ),
+        )
+    };
+    let dir = manifest_dir(&[("storage.yaml", &storage), ("guest.yaml", &guest(128))]);
+    let run = |cmd: &str, args: &[&str]| {
+        let out = d.virtsync(cmd, dir.path(), state.path(), args);
+        (out.status.code().unwrap_or(-1), output_text(&out))
+    };
+    let (code, text) = run("apply", &["--yes"]);
+    assert_eq!(code, 0, "{text}");
+    let policy = || -> Vec<String> {
+        d.virsh(&["snapshot-list", "sp-vm", "--name"])
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("sp-vm-auto-"))
+            .map(String::from)
+            .collect()
+    };
+    assert!(policy().is_empty(), "no restart yet, no snapshot");
+    // Three next-boot changes, each restarting the guest: a snapshot
+    // before each restart, the newest two kept.
+    let mut seen = Vec::new();
+    for max in [192, 256, 320] {
+        std::fs::write(dir.path().join("guest.yaml"), guest(max)).unwrap();
+        let (code, text) = run("apply", &["--yes"]);
+        assert_eq!(code, 0, "{text}");
+        assert!(
+            text.contains("create-snapshot") && text.contains("domain/sp-vm/restart"),
+            "{text}"
+        );
+        seen.extend(policy());
+        assert_eq!(run("plan", &["--exit-code"]).0, 0, "re-plan is empty");
+    }
+    let kept = policy();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "three were taken: {seen:?}");
+    assert_eq!(kept, seen[1..], "the newest two are kept");
+}

@@ -311,6 +311,9 @@ impl<H: Backend> Backend for FaultyHost<H> {
     fn revert_snapshot(&self, domain: &str, name: &str) -> Result<()> {
         pass!(self, revert_snapshot, domain, domain, name)
     }
+    fn delete_snapshot(&self, domain: &str, name: &str) -> Result<()> {
+        pass!(self, delete_snapshot, domain, domain, name)
+    }
     fn cancel(&self) {
         self.inner.cancel()
     }

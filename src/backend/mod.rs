@@ -229,6 +229,8 @@ pub trait Backend: Send + Sync {
     /// Bring a domain back to a snapshot (disks, and the memory state and
     /// power state it was taken in).
     fn revert_snapshot(&self, domain: &str, name: &str) -> Result<()>;
+    /// Delete one snapshot (not its children).
+    fn delete_snapshot(&self, domain: &str, name: &str) -> Result<()>;
     /// Stop waiting: shutdown waits in progress and later ones return
     /// [`BackendError::Cancelled`] (SIGTERM of a long-running process).
     fn cancel(&self);

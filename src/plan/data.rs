@@ -225,6 +225,7 @@ pub enum Operation {
     ResizeVolume,
     CreateSnapshot,
     UpdateSnapshot,
+    DeleteSnapshot,
 }
 
 impl Operation {
@@ -247,6 +248,7 @@ impl Operation {
             Operation::ResizeVolume => "resize-volume",
             Operation::CreateSnapshot => "create-snapshot",
             Operation::UpdateSnapshot => "update-snapshot",
+            Operation::DeleteSnapshot => "delete-snapshot",
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct PlanInput<'a> {
     pub inventory: &'a Inventory,
     /// The git revision of the manifests, or empty.
     pub revision: &'a str,
+    /// The time of the pass, seconds since the epoch (UTC): it names the
+    /// snapshots a `snapshotPolicy` takes. The planner reads no clock.
+    pub now: u64,
 }
 
 /// Compute the plan. Pure: same input, same plan.
@@ -59,6 +62,9 @@ pub fn plan(input: &PlanInput) -> Plan {
     }
     for s in input.desired.snapshots.values() {
         snapshot::plan_snapshot(&mut b, s);
+    }
+    for d in input.desired.domains.values() {
+        snapshot::policy_retention(&mut b, d);
     }
     blocked::block_dependents(&mut b);
     let mut summary = Summary::default();

@@ -114,6 +114,12 @@ pub enum Step {
         domain: String,
         xml: String,
     },
+    /// Delete a snapshot virtsync took (a policy snapshot beyond `keep`);
+    /// the disk images keep their data, only the snapshot goes.
+    DeleteSnapshot {
+        domain: String,
+        name: String,
+    },
 }
 
 impl Step {
@@ -142,7 +148,7 @@ impl Step {
                 Kind::StoragePool
             }
             CreateVolume { .. } | ResizeVolume { .. } => Kind::Volume,
-            CreateSnapshot { .. } | UpdateSnapshot { .. } => Kind::Snapshot,
+            CreateSnapshot { .. } | UpdateSnapshot { .. } | DeleteSnapshot { .. } => Kind::Snapshot,
         }
     }
 
@@ -169,6 +175,7 @@ impl Step {
             ResizeVolume { .. } => Operation::ResizeVolume,
             CreateSnapshot { .. } => Operation::CreateSnapshot,
             UpdateSnapshot { .. } => Operation::UpdateSnapshot,
+            DeleteSnapshot { .. } => Operation::DeleteSnapshot,
         }
     }
 

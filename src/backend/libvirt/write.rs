@@ -181,6 +181,16 @@ impl Backend for LibvirtHost {
             .map_err(|e| call_err("revert to snapshot", &format!("{domain}/{name}"), e))
     }
 
+    fn delete_snapshot(&self, domain: &str, name: &str) -> Result<()> {
+        let d = self.domain(domain)?;
+        self.count("lookup_snapshot");
+        let s = Domain::lookup_snapshot_by_name(&d, name, 0)
+            .map_err(|e| call_err("find snapshot", &format!("{domain}/{name}"), e))?;
+        self.count("delete_snapshot");
+        s.delete(0)
+            .map_err(|e| call_err("delete snapshot", &format!("{domain}/{name}"), e))
+    }
+
     fn cancel(&self) {
         self.cancelled.store(true, Ordering::SeqCst);
     }
