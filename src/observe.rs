@@ -30,8 +30,6 @@ pub struct Interest {
     pub networks: BTreeSet<String>,
     pub pools: BTreeSet<String>,
     pub volumes: BTreeSet<(String, String)>,
-    /// Running domains whose live XML the planner asked for.
-    pub live_domains: BTreeSet<String>,
     /// Domains whose snapshots Snapshot manifests name: one listing each,
     /// and one XML read per snapshot.
     pub snapshot_domains: BTreeSet<String>,
@@ -98,7 +96,6 @@ impl Interest {
                 .chain(volumes.iter().map(|(pool, _)| pool.clone()))
                 .collect(),
             volumes,
-            live_domains: BTreeSet::new(),
             // Domains of Snapshot manifests, and those with a snapshot
             // policy (its `keep` counts their snapshots).
             snapshot_domains: desired
@@ -165,12 +162,6 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
             } else {
                 None
             };
-            let live_xml = if want.live_domains.contains(&d.name) && d.state != PowerState::Shutoff
-            {
-                record(Kind::Domain, &d.name, host.domain_xml(&d.name, true))
-            } else {
-                None
-            };
             out.domains.insert(
                 d.name.clone(),
                 ObservedDomain {
@@ -179,7 +170,7 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
                     persistent: d.persistent,
                     autostart: d.autostart,
                     xml,
-                    live_xml,
+                    live_xml: None,
                     name: d.name,
                 },
             );
@@ -278,6 +269,33 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
     }
     out.read_errors = errors;
     Ok(out)
+}
+
+/// Add the live XML of the running domains `names` to an observation of
+/// `host` (only when the planner asks: live actions address the device the
+/// running guest has). A read that fails is recorded as the domain's read
+/// error, and the planner blocks what needed it.
+pub fn read_live_xml<'a>(
+    host: &dyn HostRead,
+    observed: &mut ObservedHost,
+    names: impl IntoIterator<Item = &'a String>,
+) {
+    for name in names {
+        let Some(d) = observed.domains.get_mut(name) else {
+            continue;
+        };
+        if d.state == PowerState::Shutoff {
+            continue;
+        }
+        match host.domain_xml(name, true) {
+            Ok(x) => d.live_xml = Some(x),
+            Err(e) => {
+                observed
+                    .read_errors
+                    .insert((Kind::Domain, name.clone()), e.to_string());
+            }
+        }
+    }
 }
 
 /// Host arch, guest arches with their domain types and machine aliases.

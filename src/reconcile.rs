@@ -9,7 +9,7 @@
 //! `apply`, the tests, the benchmark and the coming controller all call
 //! these two; none of them re-implements a step.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -222,12 +222,7 @@ impl Reconciler {
     }
 
     /// Observe every reachable host, in parallel (libvirt calls block).
-    /// `live` names running domains whose live XML is wanted too.
-    pub fn observe(
-        &self,
-        desired: &DesiredState,
-        live: &BTreeSet<(HostName, String)>,
-    ) -> ObservedState {
+    pub fn observe(&self, desired: &DesiredState) -> ObservedState {
         let mut out = ObservedState {
             uris: self.uris.clone(),
             ..ObservedState::default()
@@ -241,12 +236,7 @@ impl Reconciler {
                     HostConn::Down { .. } => None,
                 })
                 .map(|(name, read)| {
-                    let mut want = Interest::of(desired, name);
-                    want.live_domains = live
-                        .iter()
-                        .filter(|(h, _)| h == name)
-                        .map(|(_, d)| d.clone())
-                        .collect();
+                    let want = Interest::of(desired, name);
                     (
                         name.clone(),
                         s.spawn(move || {
@@ -283,10 +273,15 @@ impl Reconciler {
     /// those are read and the plan made again: a converged pass reads no
     /// live XML at all.
     pub fn plan(&self, t: &Target) -> Planned {
-        let mut observed = self.observe(t.desired, &BTreeSet::new());
+        let mut observed = self.observe(t.desired);
         let mut p = plan_from(t, &observed);
         if !p.live_xml_wanted.is_empty() {
-            observed = self.observe(t.desired, &p.live_xml_wanted);
+            for (name, host) in &mut observed.hosts {
+                if let Some(HostConn::Up { read, .. }) = self.hosts.get(name) {
+                    let wanted = p.live_xml_wanted.iter().filter(|(h, _)| h == name);
+                    observe::read_live_xml(read.as_ref(), host, wanted.map(|(_, d)| d));
+                }
+            }
             p = plan_from(t, &observed);
         }
         Planned { observed, plan: p }
@@ -316,21 +311,13 @@ impl Reconciler {
             on_done,
         );
         record_created(inventory, &planned.plan, &report, &self.uris, t.desired);
-        let after = self.observe(t.desired, &BTreeSet::new());
         if let Some(dir) = &opts.state_dir {
             inventory.save(dir)?;
         }
-        let target = Target { inventory, ..*t };
-        let residual = if after.hosts.is_empty() {
-            None
-        } else {
-            let mut p = plan_from(&target, &after);
-            if !p.live_xml_wanted.is_empty() {
-                let again = self.observe(t.desired, &p.live_xml_wanted);
-                p = plan_from(&target, &again);
-            }
-            Some(p)
-        };
+        // The pass again, from a fresh observation: the only judge of
+        // "converged".
+        let after = self.plan(&Target { inventory, ..*t });
+        let residual = (!after.observed.hosts.is_empty()).then_some(after.plan);
         let all_done = report.failed().next().is_none() && report.skipped().next().is_none();
         let converged = all_done
             && residual
@@ -428,22 +415,16 @@ fn record_created(
     uris: &BTreeMap<HostName, String>,
     desired: &DesiredState,
 ) {
-    for o in &report.outcomes {
-        if o.status != crate::apply::Status::Done {
-            continue;
-        }
-        let created = o.created.clone().unwrap_or(crate::backend::Created {
-            uuid: None,
-            key: None,
-        });
-        let Some(a) = p.actions.iter().find(|a| a.id == o.id) else {
+    let actions: BTreeMap<&str, &Action> = p.actions.iter().map(|a| (a.id.as_str(), a)).collect();
+    for o in report.done() {
+        let Some(a) = actions.get(o.id.as_str()) else {
             continue;
         };
         let host = &a.host;
         let Some(uri) = uris.get(host) else { continue };
         match (a.kind, a.operation) {
             (Kind::StoragePool, Operation::Define) => {
-                if let Some(uuid) = &created.uuid {
+                if let Some(uuid) = o.created.as_ref().and_then(|c| c.uuid.as_ref()) {
                     inventory.record_pool(uri, &a.name, uuid);
                 }
             }
