@@ -84,21 +84,6 @@ pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
     Ok(planned.exit_code(args.exit_code))
 }
 
-fn confirm(p: &Plan, yes: bool) -> Result<bool, CliError> {
-    if yes {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::Refused(
-            "refusing to apply without confirmation: no terminal to ask on; add --yes".into(),
-        ));
-    }
-    eprint!("Apply these {} actions? [y/N] ", p.actions.len());
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
-}
-
 /// One line per finished action.
 fn outcome_line(a: &Action, o: &Outcome) -> String {
     match &o.status {
@@ -131,7 +116,8 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         write!(out, "{}", render_text(&planned.plan))?;
         out.flush()?;
     }
-    if !confirm(&planned.plan, args.yes)? {
+    let question = format!("Apply these {} actions?", planned.plan.actions.len());
+    if !super::confirm("apply", &question, args.yes)? {
         eprintln!("apply cancelled; nothing was changed");
         return Ok(exit::ERROR);
     }

@@ -188,6 +188,25 @@ pub enum CliError {
     Refused(String),
 }
 
+/// Ask `question` on the terminal before changing a host; `yes` answers
+/// it. Without a terminal and without `yes`, refuse: never change a host
+/// nobody confirmed.
+fn confirm(verb: &str, question: &str, yes: bool) -> Result<bool, CliError> {
+    use std::io::IsTerminal;
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Refused(format!(
+            "refusing to {verb} without confirmation: no terminal to ask on; add --yes"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
 /// Run one command; the `u8` is the process exit code.
 pub fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {

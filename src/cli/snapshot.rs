@@ -2,7 +2,7 @@
 //! (like `kubectl rollout undo`), on one host. The next `plan` shows
 //! whatever the manifests now differ in.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use super::{exit, CliError, HostArgs, Output, SnapshotListArgs, SnapshotRevertArgs};
 use crate::backend::{Backend, HostRead, LibvirtHost};
@@ -107,22 +107,13 @@ pub fn revert(args: &SnapshotRevertArgs) -> Result<u8, CliError> {
             }
         )));
     };
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::Refused(
-                "refusing to revert without confirmation: no terminal to ask on; add --yes".into(),
-            ));
-        }
-        eprint!(
-            "Revert domain {} to snapshot {} (taken while {})? What the guest did since is lost. [y/N] ",
-            args.domain, args.name, row.facts.state
-        );
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
-            eprintln!("revert cancelled; nothing was changed");
-            return Ok(exit::ERROR);
-        }
+    let question = format!(
+        "Revert domain {} to snapshot {} (taken while {})? What the guest did since is lost.",
+        args.domain, args.name, row.facts.state
+    );
+    if !super::confirm("revert", &question, args.yes)? {
+        eprintln!("revert cancelled; nothing was changed");
+        return Ok(exit::ERROR);
     }
     host.revert_snapshot(&args.domain, &args.name)?;
     let state = host

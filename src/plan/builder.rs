@@ -290,16 +290,9 @@ impl<'a> Builder<'a> {
         what_to_do: &str,
     ) -> Option<crate::xml::Element> {
         let Some(root) = xml.and_then(|x| crate::xml::Element::parse(x).ok()) else {
-            let why = self
-                .observed(&meta.host)
-                .and_then(|h| h.read_errors.get(&(kind, meta.name.clone())))
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default();
-            self.error(
-                kind,
-                meta,
-                format!("its XML could not be read from the host{why}"),
-            );
+            // A read that failed was blocked by `unreadable` already: this
+            // is XML that does not parse.
+            self.error(kind, meta, "its XML could not be read from the host");
             return None;
         };
         if crate::render::read_marker(&root).is_none() {

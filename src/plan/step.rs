@@ -122,6 +122,23 @@ pub enum Step {
     },
 }
 
+/// The `xml` field of the steps that carry a document, by reference or by
+/// mutable reference: one list for [`Step::xml`] and [`Step::xml_mut`].
+macro_rules! with_xml {
+    ($step:expr) => {
+        match $step {
+            Step::DefineDomain { xml }
+            | Step::CreateDomain { xml, .. }
+            | Step::DefineNetwork { xml }
+            | Step::DefinePool { xml }
+            | Step::CreateVolume { xml, .. }
+            | Step::CreateSnapshot { xml, .. }
+            | Step::UpdateSnapshot { xml, .. } => Some(xml),
+            _ => None,
+        }
+    };
+}
+
 impl Step {
     /// The kind of object the step acts on.
     pub fn kind(&self) -> Kind {
@@ -181,30 +198,12 @@ impl Step {
 
     /// The XML document the step defines or creates, if any.
     pub fn xml(&self) -> Option<&str> {
-        match self {
-            Step::DefineDomain { xml }
-            | Step::CreateDomain { xml, .. }
-            | Step::DefineNetwork { xml }
-            | Step::DefinePool { xml }
-            | Step::CreateVolume { xml, .. }
-            | Step::CreateSnapshot { xml, .. }
-            | Step::UpdateSnapshot { xml, .. } => Some(xml),
-            _ => None,
-        }
+        with_xml!(self).map(String::as_str)
     }
 
     /// The XML document, mutable (for redacting secrets).
     pub(crate) fn xml_mut(&mut self) -> Option<&mut String> {
-        match self {
-            Step::DefineDomain { xml }
-            | Step::CreateDomain { xml, .. }
-            | Step::DefineNetwork { xml }
-            | Step::DefinePool { xml }
-            | Step::CreateVolume { xml, .. }
-            | Step::CreateSnapshot { xml, .. }
-            | Step::UpdateSnapshot { xml, .. } => Some(xml),
-            _ => None,
-        }
+        with_xml!(self)
     }
 
     /// Set autostart of an object of `kind` (domains, networks, pools).

@@ -75,16 +75,7 @@ pub(super) fn disk_changes(
             target: h.target.clone(),
             mac: None,
         };
-        let mut attr = |attr: DeviceAttr, from: String, to: String| {
-            if from != to {
-                out.push(DeviceChange::Changed {
-                    id: id.clone(),
-                    attr,
-                    from,
-                    to,
-                });
-            }
-        };
+        let mut attr = attr_diff(id, out);
         attr(
             DeviceAttr::Source,
             h.source.to_string(),
@@ -176,16 +167,7 @@ pub(super) fn nic_changes(
             target: None,
             mac: h.mac.clone(),
         };
-        let mut attr = |attr: DeviceAttr, from: String, to: String| {
-            if from != to {
-                out.push(DeviceChange::Changed {
-                    id: id.clone(),
-                    attr,
-                    from,
-                    to,
-                });
-            }
-        };
+        let mut attr = attr_diff(id, out);
         attr(
             DeviceAttr::Source,
             h.source.to_string(),
@@ -225,6 +207,24 @@ pub(super) fn nic_changes(
                 },
                 summary: format!("{} {}", h.source, h.mac.clone().unwrap_or_default()),
                 hotplug: true,
+            });
+        }
+    }
+}
+
+/// Records a `Changed` of device `id` for each attribute whose observed and
+/// wanted values differ (disks and NICs alike).
+fn attr_diff(
+    id: DeviceId,
+    out: &mut Vec<DeviceChange>,
+) -> impl FnMut(DeviceAttr, String, String) + '_ {
+    move |attr, from, to| {
+        if from != to {
+            out.push(DeviceChange::Changed {
+                id: id.clone(),
+                attr,
+                from,
+                to,
             });
         }
     }
