@@ -167,6 +167,7 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
                 ObservedDomain {
                     uuid: d.uuid,
                     state: d.state,
+                    id: d.id,
                     persistent: d.persistent,
                     autostart: d.autostart,
                     xml,

@@ -78,6 +78,7 @@ fn host(state: PowerState, xml: &str, live: Option<String>) -> ObservedHost {
             name: "vm".into(),
             uuid: "6c4b1e2a-1111-4222-8333-944455556666".into(),
             state,
+            id: (state != PowerState::Shutoff).then_some(7),
             persistent: true,
             autostart: false,
             xml: Some(xml.to_string()),

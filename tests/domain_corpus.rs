@@ -56,6 +56,7 @@ fn plan_for(manifest: &str, root: &Element) -> Plan {
             name,
             uuid: root.child("uuid").unwrap().text(),
             state: PowerState::Shutoff,
+            id: None,
             persistent: true,
             autostart: false,
             xml: Some(root.to_xml()),

@@ -124,6 +124,9 @@ pub struct DomainEntry {
     pub name: String,
     pub uuid: String,
     pub state: PowerState,
+    /// The hypervisor's id of a running domain (a new one at every start):
+    /// held by the listing's handle, no call.
+    pub id: Option<u32>,
     pub persistent: bool,
     /// Only meaningful when the listing was asked for autostart.
     pub autostart: bool,

@@ -487,6 +487,9 @@ pub struct ObservedDomain {
     pub name: String,
     pub uuid: String,
     pub state: PowerState,
+    /// The hypervisor's id while running: a new one at every start, so
+    /// "the guest booted since" is an id that changed.
+    pub id: Option<u32>,
     pub persistent: bool,
     /// Read only when a manifest sets autostart for a domain of this host.
     pub autostart: bool,
@@ -494,7 +497,9 @@ pub struct ObservedDomain {
     pub xml: Option<String>,
     /// The live XML of a running domain, read only when the planner asks
     /// for it (the plan's `live_xml_wanted`): live actions
-    /// (resize, hot-plug, unplug) address the device the running guest has.
+    /// (resize, hot-plug, unplug) address the device the running guest has,
+    /// and a guest whose config changed since it booted (the ownership
+    /// marker says so) is compared with what it runs.
     pub live_xml: Option<String>,
 }
 

@@ -331,6 +331,7 @@ impl<'a> Builder<'a> {
             manifest: meta.source.file.display().to_string(),
             revision: self.input.revision.to_string(),
             spec: format!("sha256:{:x}", Sha256::digest(&json)),
+            restart_pending_id: None,
         }
     }
 }

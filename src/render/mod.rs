@@ -26,6 +26,12 @@ pub struct Marker {
     pub manifest: String,
     pub revision: String,
     pub spec: String,
+    /// Domains only: the hypervisor id of the running guest whose config
+    /// virtsync changed at next-boot (`restart-pending-id`). While the
+    /// domain still runs under that id, what it runs may lack the config:
+    /// its live XML is read to tell which fields. A start gives a new id,
+    /// so the record goes stale by itself — no call, no write needed.
+    pub restart_pending_id: Option<u32>,
 }
 
 pub const MARKER_NS: &str = "https://virtsync.io/xmlns/owner/v1";
@@ -44,6 +50,7 @@ pub fn read_marker(root: &Element) -> Option<Marker> {
             manifest: e.attr("manifest").unwrap_or_default().to_string(),
             revision: e.attr("revision").unwrap_or_default().to_string(),
             spec: e.attr("spec").unwrap_or_default().to_string(),
+            restart_pending_id: e.attr("restart-pending-id").and_then(|v| v.parse().ok()),
         })
 }
 
@@ -54,13 +61,15 @@ pub fn write_marker(root: &mut Element, m: &Marker) {
         !matches!(n, crate::xml::Node::Element(e)
             if e.name.ends_with(":owner") && e.attrs.iter().any(|(_, v)| v == MARKER_NS))
     });
-    md.children.push(crate::xml::Node::Element(
-        Element::new("virtsync:owner")
-            .with_attr("xmlns:virtsync", MARKER_NS)
-            .with_attr("manifest", m.manifest.clone())
-            .with_attr("revision", m.revision.clone())
-            .with_attr("spec", m.spec.clone()),
-    ));
+    let mut owner = Element::new("virtsync:owner")
+        .with_attr("xmlns:virtsync", MARKER_NS)
+        .with_attr("manifest", m.manifest.clone())
+        .with_attr("revision", m.revision.clone())
+        .with_attr("spec", m.spec.clone());
+    if let Some(id) = m.restart_pending_id {
+        owner = owner.with_attr("restart-pending-id", id.to_string());
+    }
+    md.children.push(crate::xml::Node::Element(owner));
 }
 
 /// Apply the `xml` escape hatch: put each fragment under its `at` element,

@@ -31,6 +31,7 @@ pub fn owned(xml: &str) -> Element {
             manifest: "m.yaml".into(),
             revision: String::new(),
             spec: "sha256:0".into(),
+            restart_pending_id: None,
         },
     );
     root

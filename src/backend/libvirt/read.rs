@@ -71,6 +71,7 @@ impl HostRead for LibvirtHost {
             out.push(DomainEntry {
                 uuid: d.uuid_string().unwrap_or_default(),
                 state,
+                id: d.id(),
                 persistent: !transient.contains(&name),
                 autostart: autostart.contains(&name),
                 name: name.clone(),

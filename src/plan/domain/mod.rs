@@ -248,6 +248,24 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     };
     let running = obs.state != PowerState::Shutoff;
     let facts = read_domain(&root);
+    // A guest whose config virtsync changed while it ran (the marker names
+    // its id, and it still runs under it) may lack that config: what it
+    // runs is read (the reconcile pass reads the live XML when asked) and
+    // compared too. Any other guest runs its config: no read.
+    let live_root = obs.live_xml.as_deref().and_then(|x| Element::parse(x).ok());
+    let recorded = running
+        && obs.persistent
+        && obs.id.is_some()
+        && crate::render::read_marker(&root).and_then(|m| m.restart_pending_id) == obs.id;
+    if recorded && live_root.is_none() {
+        b.live_xml_wanted
+            .insert((d.meta.host.clone(), d.meta.name.clone()));
+    }
+    let live_facts = if recorded {
+        live_root.as_ref().map(read_domain)
+    } else {
+        None
+    };
     if let Some(u) = d.uuid.as_ref().filter(|u| **u != facts.uuid) {
         // Replacing a domain would lose what virtsync does not model (and
         // its NVRAM); an operator decides that, not a plan.
@@ -270,8 +288,28 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             running,
             mem_align_kib: mem_align,
             volume_format: &volume_format,
+            live_max: live_facts.as_ref().map(|l| (l.max_memory_kib, l.max_vcpus)),
         },
     );
+    // What the running guest lacks of the manifest and cannot take live.
+    let pending_live = live_facts
+        .as_ref()
+        .map(|l| {
+            let live_diff = domain_diff(
+                d,
+                l,
+                &DiffContext {
+                    caps,
+                    running: true,
+                    // QEMU runs whole MiB.
+                    mem_align_kib: 1024,
+                    volume_format: &volume_format,
+                    live_max: None,
+                },
+            );
+            restart_fields(d, &live_diff)
+        })
+        .unwrap_or_default();
     if let Some(why) = refuse::refusal(d, &facts, &diff) {
         return b.error(Kind::Domain, &d.meta, why);
     }
@@ -283,6 +321,8 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     let replace = flip || (transient && !(diff.is_empty() && escape.is_empty()));
     let name = d.meta.name.clone();
     let mut state = obs.state;
+    // Next-boot fields the running guest lacks after this plan.
+    let mut pending: Vec<String> = Vec::new();
 
     if replace && d.snapshot_policy.is_some() {
         // A replace undefines the domain, and its snapshots' metadata with
@@ -387,13 +427,12 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             b.enable_autostart(Kind::Domain, &hname, &name);
         }
     } else if !diff.is_empty() || !escape.is_empty() {
-        let rendered = match render_domain(d, Some((&root, &diff)), &cx) {
+        let mut rendered = match render_domain(d, Some((&root, &diff)), &cx) {
             Ok(x) => x,
             Err(e) => return b.error(Kind::Domain, &d.meta, e),
         };
         // Live actions address the device the running guest has: its live
         // XML is read (by the reconcile pass) only when one is in sight.
-        let live_root = obs.live_xml.as_deref().and_then(|x| Element::parse(x).ok());
         let devices_live = if running {
             live::live_devices(&diff, &root, &rendered, live_root.as_ref())
         } else {
@@ -420,21 +459,33 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         }
         let mut changes = changes_of(&diff, &devices_live, false);
         changes.extend(escape);
-        let xml = rendered.to_xml();
         let live_mem = diff.field(Field::Memory).is_some_and(|c| c.live);
         let live_cpu = diff.field(Field::Vcpus).is_some_and(|c| c.live);
-        let next_boot: Vec<String> = changes
+        pending = changes
             .iter()
             .filter(|c| c.class == ChangeClass::NextBoot)
             .map(|c| c.field.clone())
             .collect();
         if d.persistent {
+            if running {
+                // Record that the guest now runs without this config (or
+                // still does: a pending change stays pending), so that
+                // later runs know it without reading every guest.
+                let still = !pending.is_empty()
+                    || !pending_live.is_empty()
+                    || (recorded && live_facts.is_none());
+                let mut m = marker.clone();
+                m.restart_pending_id = obs.id.filter(|_| still);
+                crate::render::write_marker(&mut rendered, &m);
+            }
             b.push(
                 &hname,
                 &name,
                 Effect::Update,
                 changes,
-                Step::DefineDomain { xml },
+                Step::DefineDomain {
+                    xml: rendered.to_xml(),
+                },
                 &deps,
                 true,
             );
@@ -455,33 +506,44 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                 false,
             );
         }
-        if running && !next_boot.is_empty() && d.state != PowerState::Shutoff {
-            if d.restart_policy == RestartPolicy::OnConfigChange {
-                // The policy's snapshot comes first; the restart waits for it.
-                let mut restart_deps = deps.clone();
-                restart_deps.extend(super::snapshot::policy_snapshot(b, d));
-                b.push(
-                    &hname,
-                    &name,
-                    Effect::Power,
-                    vec![],
-                    Step::RestartDomain {
-                        timeout_ms,
-                        paused: d.state == PowerState::Paused,
-                    },
-                    &restart_deps,
-                    true,
-                );
-                // The restart brings the guest to its desired state already.
-                state = d.state;
-            } else {
-                b.restart_pending(
-                    Kind::Domain,
-                    &d.meta,
-                    next_boot,
-                    "at the next boot (restartPolicy: never)",
-                );
-            }
+    }
+    // Next-boot changes of a running guest, made now or by an earlier run
+    // (what it runs says so): one restart under `onConfigChange`, else
+    // reported — and still converged.
+    // (The live comparison's order first: the same list on every run.)
+    let mut pending_all = pending_live;
+    for f in pending {
+        if !pending_all.contains(&f) {
+            pending_all.push(f);
+        }
+    }
+    let pending = pending_all;
+    if !replace && running && !pending.is_empty() && d.state != PowerState::Shutoff {
+        if d.restart_policy == RestartPolicy::OnConfigChange {
+            // The policy's snapshot comes first; the restart waits for it.
+            let mut restart_deps = deps.clone();
+            restart_deps.extend(super::snapshot::policy_snapshot(b, d));
+            b.push(
+                &hname,
+                &name,
+                Effect::Power,
+                vec![],
+                Step::RestartDomain {
+                    timeout_ms,
+                    paused: d.state == PowerState::Paused,
+                },
+                &restart_deps,
+                true,
+            );
+            // The restart brings the guest to its desired state already.
+            state = d.state;
+        } else {
+            b.restart_pending(
+                Kind::Domain,
+                &d.meta,
+                pending,
+                "at the next boot (restartPolicy: never)",
+            );
         }
     }
     // Autostart (persistent domains only).
@@ -538,4 +600,19 @@ fn replace_undefine_flags(root: &Element) -> crate::backend::UndefineFlags {
         nvram: false,
         keep_nvram: has_nvram,
     }
+}
+
+/// The fields of the manifest that the running guest lacks and cannot
+/// take live: the next-boot part of the difference between the manifest
+/// and the live definition. (A live-class difference — a balloon target a
+/// guest without a driver never reaches — is not "pending": it was applied.)
+fn restart_fields(d: &Domain, live_diff: &DomainDiff) -> Vec<String> {
+    let host_model = d.cpu.as_ref().is_some_and(|c| c.mode == CpuMode::HostModel);
+    changes_of(live_diff, &[], false)
+        .into_iter()
+        .filter(|c| c.class == ChangeClass::NextBoot)
+        // A running host-model guest shows the CPU libvirt expanded it to.
+        .filter(|c| !(host_model && c.field.starts_with("cpu.")))
+        .map(|c| c.field)
+        .collect()
 }

@@ -206,6 +206,10 @@ pub struct DiffContext<'a> {
     pub mem_align_kib: u64,
     /// The driver type of a volume, when known (see [`DomainContext`]).
     pub volume_format: &'a dyn Fn(&str, &str) -> Option<String>,
+    /// The running guest's own maximums (memory, vCPUs) when its config
+    /// changed since it booted: a live resize is bounded by what the guest
+    /// booted with, not by a raised maximum waiting for the next boot.
+    pub live_max: Option<(Kib, u32)>,
 }
 
 /// Field-by-field and device-by-device differences of what the manifest
@@ -305,13 +309,15 @@ fn field_changes(d: &Domain, have: &DomainFacts, cx: &DiffContext, out: &mut Vec
             false,
         );
     }
+    let (live_max_mem, live_max_vcpus) =
+        cx.live_max.unwrap_or((have.max_memory_kib, have.max_vcpus));
     let mem = d.memory.to_kib();
     if !same_mem(have.memory_kib, mem) {
         diff(
             Field::Memory,
             have.memory_kib.to_string(),
             mem.to_string(),
-            running && mem <= have.max_memory_kib,
+            running && mem <= live_max_mem,
         );
     }
     let max_vcpus = target_max_vcpus(d, Some(have.max_vcpus));
@@ -326,7 +332,7 @@ fn field_changes(d: &Domain, have: &DomainFacts, cx: &DiffContext, out: &mut Vec
         Field::Vcpus,
         have.vcpus.to_string(),
         d.vcpus.to_string(),
-        running && d.vcpus > have.vcpus && d.vcpus <= have.max_vcpus,
+        running && d.vcpus > have.vcpus && d.vcpus <= live_max_vcpus,
     );
     if let Some(c) = &d.cpu {
         diff(
