@@ -140,17 +140,12 @@ pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> Result<O
             unit(step(b.start_network(n)))
         }
         Step::SetNetworkAutostart { on } => unit(b.set_network_autostart(n, *on)),
-        Step::UpdateDhcpHosts {
-            add,
-            delete,
-            live,
-            config,
-        } => {
-            for x in delete {
-                step(b.update_network_dhcp_host(n, x, false, *live, *config))?;
+        Step::UpdateDhcpHosts { delete, add } => {
+            for e in delete {
+                step(b.update_network_dhcp_host(n, &e.xml, false, e.live, e.config))?;
             }
-            for x in add {
-                step(b.update_network_dhcp_host(n, x, true, *live, *config))?;
+            for e in add {
+                step(b.update_network_dhcp_host(n, &e.xml, true, e.live, e.config))?;
             }
             Ok(None)
         }

@@ -189,7 +189,7 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
     if !want.networks.is_empty() {
         for n in host.list_networks(want.network_autostart)? {
             let xml = if want.networks.contains(&n.name) {
-                record(Kind::Network, &n.name, host.network_xml(&n.name))
+                record(Kind::Network, &n.name, host.network_xml(&n.name, false))
             } else {
                 None
             };
@@ -200,6 +200,7 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
                     active: n.active,
                     autostart: n.autostart,
                     xml,
+                    live_xml: None,
                     name: n.name,
                 },
             );
@@ -272,29 +273,33 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
     Ok(out)
 }
 
-/// Add the live XML of the running domains `names` to an observation of
-/// `host` (only when the planner asks: live actions address the device the
-/// running guest has). A read that fails is recorded as the domain's read
-/// error, and the planner blocks what needed it.
+/// Add the live XML of the running domains and active networks `wanted`
+/// to an observation of `host` (only when the planner asks: live actions
+/// address what the running object has). A read that fails is recorded as
+/// the object's read error, and the planner blocks what needed it.
 pub fn read_live_xml<'a>(
     host: &dyn HostRead,
     observed: &mut ObservedHost,
-    names: impl IntoIterator<Item = &'a String>,
+    wanted: impl IntoIterator<Item = (Kind, &'a String)>,
 ) {
-    for name in names {
-        let Some(d) = observed.domains.get_mut(name) else {
-            continue;
+    for (kind, name) in wanted {
+        let read = match kind {
+            Kind::Domain => match observed.domains.get_mut(name) {
+                Some(d) if d.state != PowerState::Shutoff => {
+                    host.domain_xml(name, true).map(|x| d.live_xml = Some(x))
+                }
+                _ => continue,
+            },
+            Kind::Network => match observed.networks.get_mut(name) {
+                Some(n) if n.active => host.network_xml(name, true).map(|x| n.live_xml = Some(x)),
+                _ => continue,
+            },
+            _ => continue,
         };
-        if d.state == PowerState::Shutoff {
-            continue;
-        }
-        match host.domain_xml(name, true) {
-            Ok(x) => d.live_xml = Some(x),
-            Err(e) => {
-                observed
-                    .read_errors
-                    .insert((Kind::Domain, name.clone()), e.to_string());
-            }
+        if let Err(e) = read {
+            observed
+                .read_errors
+                .insert((kind, name.clone()), e.to_string());
         }
     }
 }

@@ -278,8 +278,8 @@ impl Reconciler {
         if !p.live_xml_wanted.is_empty() {
             for (name, host) in &mut observed.hosts {
                 if let Some(HostConn::Up { read, .. }) = self.hosts.get(name) {
-                    let wanted = p.live_xml_wanted.iter().filter(|(h, _)| h == name);
-                    observe::read_live_xml(read.as_ref(), host, wanted.map(|(_, d)| d));
+                    let wanted = p.live_xml_wanted.iter().filter(|(h, _, _)| h == name);
+                    observe::read_live_xml(read.as_ref(), host, wanted.map(|(_, k, n)| (*k, n)));
                 }
             }
             p = plan_from(t, &observed);

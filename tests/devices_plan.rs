@@ -94,6 +94,7 @@ fn host(state: PowerState, xml: &str, live: Option<String>) -> ObservedHost {
                 active: true,
                 autostart: false,
                 xml: None,
+                live_xml: None,
             },
         );
     }
@@ -278,7 +279,7 @@ fn without_the_live_xml_device_changes_wait_and_the_live_xml_is_asked_for() {
     let p = plan_ok(&d, host(PowerState::Running, &xml, None));
     assert_eq!(
         p.live_xml_wanted.iter().cloned().collect::<Vec<_>>(),
-        [(HostName::DEFAULT, "vm".to_string())]
+        [(HostName::DEFAULT, Kind::Domain, "vm".to_string())]
     );
     assert_eq!(
         fields(&p),
@@ -483,5 +484,5 @@ fn a_volume_resize_follows_the_live_xml() {
     assert_eq!(resize_payload(&p), None);
     assert!(p
         .live_xml_wanted
-        .contains(&(HostName::DEFAULT, "vm".to_string())));
+        .contains(&(HostName::DEFAULT, Kind::Domain, "vm".to_string())));
 }

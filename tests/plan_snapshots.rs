@@ -115,6 +115,7 @@ fn existing_host(web_state: PowerState) -> (ObservedHost, Inventory) {
             active: true,
             autostart: false,
             xml: Some(net),
+            live_xml: None,
         },
     );
     let pool = fixture("existing/pool-images.xml");
@@ -852,6 +853,7 @@ fn external_network_must_exist_and_be_active() {
             active: false,
             autostart: false,
             xml: None,
+            live_xml: None,
         },
     );
     let e = plan_err(&d, &h, &Inventory::default());

@@ -174,8 +174,8 @@ impl<H: HostRead> HostRead for FaultyHost<H> {
     fn list_networks(&self, with_autostart: bool) -> Result<Vec<Entry>> {
         pass!(self, list_networks, "", with_autostart)
     }
-    fn network_xml(&self, name: &str) -> Result<String> {
-        pass!(self, network_xml, name, name)
+    fn network_xml(&self, name: &str, live: bool) -> Result<String> {
+        pass!(self, network_xml, name, name, live)
     }
     fn list_pools(&self, with_autostart: bool) -> Result<Vec<Entry>> {
         pass!(self, list_pools, "", with_autostart)

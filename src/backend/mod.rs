@@ -153,7 +153,10 @@ pub trait HostRead: Send + Sync {
     /// included, since a re-define built from it must keep them.
     fn domain_xml(&self, name: &str, live: bool) -> Result<String>;
     fn list_networks(&self, with_autostart: bool) -> Result<Vec<Entry>>;
-    fn network_xml(&self, name: &str) -> Result<String>;
+    /// The persistent config (`live` false; the live one for a network
+    /// without a persistent config) or, of an active network, the live
+    /// one: where a DHCP host entry exists decides how it is updated.
+    fn network_xml(&self, name: &str, live: bool) -> Result<String>;
     fn list_pools(&self, with_autostart: bool) -> Result<Vec<Entry>>;
     fn pool_xml(&self, name: &str) -> Result<String>;
     /// Volume names of an active pool.

@@ -511,6 +511,10 @@ pub struct ObservedNetwork {
     /// Read only when a manifest sets autostart for a network of this host.
     pub autostart: bool,
     pub xml: Option<String>,
+    /// The live XML of an active network, read only when the planner asks
+    /// (the plan's `live_xml_wanted`): a DHCP host entry is updated where
+    /// it exists — the running network, the config, or both.
+    pub live_xml: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -17,7 +17,7 @@ pub(crate) struct Builder<'a> {
     pub blocked: Vec<Blocked>,
     /// Object key → the object keys its actions wait for.
     pub(super) deps: BTreeMap<String, BTreeSet<String>>,
-    pub live_xml_wanted: BTreeSet<(HostName, String)>,
+    pub live_xml_wanted: BTreeSet<(HostName, Kind, String)>,
     /// Object key → the id of the action after which it is usable.
     ready: BTreeMap<String, String>,
     /// Object key → its last action (chains an object's actions).

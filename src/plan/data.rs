@@ -10,7 +10,7 @@ use super::Step;
 use crate::model::*;
 
 /// Bumped whenever the JSON shape of a plan changes incompatibly.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,12 +28,13 @@ pub struct Plan {
     /// under `restartPolicy: never`).
     pub notices: Vec<Notice>,
     pub summary: Summary,
-    /// Running domains whose live XML the planner needs and did not have
-    /// (`ObservedDomain::live_xml`): the reconcile pass reads them and
+    /// Running domains and active networks whose live XML the planner
+    /// needs and did not have (`ObservedDomain::live_xml`,
+    /// `ObservedNetwork::live_xml`): the reconcile pass reads them and
     /// plans again. Reading them only when a live action is in sight keeps
     /// a converged pass at one XML read per object.
     #[serde(skip)]
-    pub live_xml_wanted: BTreeSet<(HostName, String)>,
+    pub live_xml_wanted: BTreeSet<(HostName, Kind, String)>,
 }
 
 impl Plan {

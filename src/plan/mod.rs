@@ -25,7 +25,7 @@ use crate::model::*;
 pub(crate) use builder::*;
 pub use data::*;
 pub use display::render_text;
-pub use step::Step;
+pub use step::{DhcpHostEdit, Step};
 
 pub use crate::render::{Marker, MARKER_NS};
 

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::render::network::*;
+use crate::xml::Element;
 
 pub(crate) fn network_changes(n: &Network, have: &NetworkFacts) -> Vec<Change> {
     let mut out = Vec::new();
@@ -256,31 +257,62 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
     }
     if !dhcp.is_empty() && (config.is_empty() || obs.active) {
         let want = n.ipv4.as_ref().and_then(dhcp_hosts_of).unwrap_or_default();
-        let have: Vec<DhcpHostFacts> = facts.ipv4.clone().map(|i| i.hosts).unwrap_or_default();
+        let hosts_of = |f: &NetworkFacts| -> Vec<DhcpHostFacts> {
+            f.ipv4.clone().map(|i| i.hosts).unwrap_or_default()
+        };
         let norm = |h: &DhcpHostFacts| DhcpHostFacts {
             ip: norm_ip(&h.ip),
             ..h.clone()
         };
-        let delete: Vec<String> = have
-            .iter()
-            .filter(|h| !want.contains(&norm(h)))
-            .map(|h| h.to_element().to_xml())
-            .collect();
-        let add: Vec<String> = want
-            .iter()
-            .filter(|w| !have.iter().any(|h| &norm(h) == *w))
-            .map(|h| h.to_element().to_xml())
-            .collect();
-        // After a define the config already holds the hosts: update only
-        // the running network then.
-        let step = Step::UpdateDhcpHosts {
-            add,
-            delete,
-            live: obs.active,
-            config: config.is_empty(),
+        // After a define the config already holds the wanted hosts.
+        let in_config = if config.is_empty() {
+            hosts_of(&facts)
+        } else {
+            want.clone()
         };
-        let shown = if config.is_empty() { dhcp } else { vec![] };
-        b.push(&hname, &name, Effect::Update, shown, step, &[], true);
+        // Where an entry exists in the running network: its live XML says,
+        // read (by the reconcile pass) only now that an edit is in sight.
+        // Until it is known, the running network is taken to hold what the
+        // config holds.
+        let in_live = if obs.active {
+            match obs.live_xml.as_deref().and_then(|x| Element::parse(x).ok()) {
+                Some(live) => Some(hosts_of(&read_network(&live))),
+                None => {
+                    b.live_xml_wanted
+                        .insert((hname.clone(), Kind::Network, name.clone()));
+                    Some(hosts_of(&facts))
+                }
+            }
+        } else {
+            None
+        };
+        let holds =
+            |set: &[DhcpHostFacts], h: &DhcpHostFacts| set.iter().any(|x| norm(x) == norm(h));
+        let mut delete: Vec<DhcpHostEdit> = Vec::new();
+        for h in in_config.iter().chain(in_live.iter().flatten()) {
+            if want.contains(&norm(h)) || delete.iter().any(|e| e.xml == h.to_element().to_xml()) {
+                continue;
+            }
+            delete.push(DhcpHostEdit {
+                xml: h.to_element().to_xml(),
+                live: in_live.as_deref().is_some_and(|l| holds(l, h)),
+                config: holds(&in_config, h),
+            });
+        }
+        let add: Vec<DhcpHostEdit> = want
+            .iter()
+            .map(|w| DhcpHostEdit {
+                xml: w.to_element().to_xml(),
+                live: in_live.as_deref().is_some_and(|l| !holds(l, w)),
+                config: !holds(&in_config, w),
+            })
+            .filter(|e| e.live || e.config)
+            .collect();
+        if !(delete.is_empty() && add.is_empty()) {
+            let shown = if config.is_empty() { dhcp } else { vec![] };
+            let step = Step::UpdateDhcpHosts { delete, add };
+            b.push(&hname, &name, Effect::Update, shown, step, &[], true);
+        }
     }
     if obs.active && !config.is_empty() && n.active {
         if n.restart_policy == RestartPolicy::OnConfigChange {

@@ -11,6 +11,19 @@ use crate::model::Kind;
 
 use super::Operation;
 
+/// One DHCP host entry (`<host mac=... ip=.../>`) to add or delete, and
+/// where: the running network (`live`), its persistent config (`config`),
+/// or both. An entry present in only one of them (drift made with
+/// `virsh net-update --config` or `--live`) is edited only there; libvirt
+/// refuses to delete an entry from where it does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhcpHostEdit {
+    pub xml: String,
+    pub live: bool,
+    pub config: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(
     tag = "type",
@@ -71,11 +84,10 @@ pub enum Step {
     },
     /// Delete, then add `<host>` entries of the DHCP section, in the
     /// persistent config (`config`) and the running network (`live`).
+    /// Delete, then add, DHCP host entries, each where it must go.
     UpdateDhcpHosts {
-        add: Vec<String>,
-        delete: Vec<String>,
-        live: bool,
-        config: bool,
+        delete: Vec<DhcpHostEdit>,
+        add: Vec<DhcpHostEdit>,
     },
     DefinePool {
         xml: String,

@@ -405,7 +405,7 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
                     );
                 }
                 for dom in doms {
-                    b.live_xml_wanted.insert((hname.clone(), dom));
+                    b.live_xml_wanted.insert((hname.clone(), Kind::Domain, dom));
                 }
                 return b.notice(
                     Kind::Volume,

@@ -123,8 +123,14 @@ impl HostRead for LibvirtHost {
         Ok(out)
     }
 
-    fn network_xml(&self, name: &str) -> Result<String> {
+    fn network_xml(&self, name: &str, live: bool) -> Result<String> {
         let n = self.network(name)?;
+        if live {
+            self.count("network_xml");
+            return n
+                .xml_desc(0)
+                .map_err(|e| call_err("read live XML of network", name, e));
+        }
         self.inactive_xml(
             ("network_xml", "read XML of network"),
             name,

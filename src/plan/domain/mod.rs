@@ -259,7 +259,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         && crate::render::read_marker(&root).and_then(|m| m.restart_pending_id) == obs.id;
     if recorded && live_root.is_none() {
         b.live_xml_wanted
-            .insert((d.meta.host.clone(), d.meta.name.clone()));
+            .insert((d.meta.host.clone(), Kind::Domain, d.meta.name.clone()));
     }
     let live_facts = if recorded {
         live_root.as_ref().map(read_domain)
@@ -446,7 +446,8 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             )
         });
         if running && hotplug_in_sight && live_root.is_none() {
-            b.live_xml_wanted.insert((hname.clone(), name.clone()));
+            b.live_xml_wanted
+                .insert((hname.clone(), Kind::Domain, name.clone()));
         }
         let (mut attach, mut detach) = (Vec::new(), Vec::new());
         for l in devices_live.iter().flatten() {
