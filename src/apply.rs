@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::backend::Backend;
-use crate::backend::{Created, Result};
+use crate::backend::{Created, Result, SavedSnapshot};
 use crate::model::HostName;
 use crate::plan::{Action, Plan, Step};
 
@@ -75,10 +75,21 @@ impl ApplyReport {
     }
 }
 
+/// What one action hands to a later one of the same apply: the snapshot
+/// metadata a `save-snapshots` read, for the `restore-snapshots` of the
+/// same domain after its re-create (keyed by host and domain).
+#[derive(Default)]
+pub struct Carry(Mutex<BTreeMap<(HostName, String), Vec<SavedSnapshot>>>);
+
 /// Run one action's backend calls; `wrote` tells whether any of them
 /// changed the host, also when a later one failed. Returns the identity
 /// of what a define or create made.
-pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> Result<Option<Created>> {
+pub fn execute_action(
+    b: &dyn Backend,
+    a: &Action,
+    carry: &Carry,
+    wrote: &mut bool,
+) -> Result<Option<Created>> {
     let n = a.name.as_str();
     let made = |r: Result<Created>| r.map(Some);
     let unit = |r: Result<()>| r.map(|()| None);
@@ -166,6 +177,23 @@ pub fn execute_action(b: &dyn Backend, a: &Action, wrote: &mut bool) -> Result<O
         Step::CreateSnapshot { domain, xml } => unit(b.create_snapshot(domain, xml)),
         Step::UpdateSnapshot { domain, xml } => unit(b.redefine_snapshot(domain, xml)),
         Step::DeleteSnapshot { domain, name } => unit(b.delete_snapshot(domain, name)),
+        Step::SaveSnapshots => {
+            let saved = b.save_snapshots(n)?;
+            let mut c = carry.0.lock().expect("carry");
+            c.insert((a.host.clone(), n.to_string()), saved);
+            Ok(None)
+        }
+        Step::RestoreSnapshots => {
+            let saved = {
+                let mut c = carry.0.lock().expect("carry");
+                c.remove(&(a.host.clone(), n.to_string()))
+                    .unwrap_or_default()
+            };
+            for s in &saved {
+                step(b.restore_snapshot(n, s))?;
+            }
+            Ok(None)
+        }
         Step::ResizeVolume {
             pool,
             capacity,
@@ -228,6 +256,7 @@ pub fn execute(
         remaining: n,
     });
     let cv = Condvar::new();
+    let carry = Carry::default();
     let parallel = parallel.max(1);
     let workers = (parallel * backends.len().max(1)).min(n.max(1));
 
@@ -297,7 +326,7 @@ pub fn execute(
                 let start = Instant::now();
                 let mut wrote = false;
                 let result = match backends.get(&a.host) {
-                    Some(b) => execute_action(b.as_ref(), a, &mut wrote),
+                    Some(b) => execute_action(b.as_ref(), a, &carry, &mut wrote),
                     None => Err(crate::backend::BackendError::Connect {
                         uri: a.host.to_string(),
                         message: "no connection to this host".into(),

@@ -274,8 +274,9 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
 }
 
 /// Add the live XML of the running domains and active networks `wanted`
-/// to an observation of `host` (only when the planner asks: live actions
-/// address what the running object has). A read that fails is recorded as
+/// (and, for `Kind::Snapshot`, the snapshots of the domain named) to an
+/// observation of `host` — only when the planner asks: live actions address
+/// what the running object has, a re-create keeps what snapshots exist. A read that fails is recorded as
 /// the object's read error, and the planner blocks what needed it.
 pub fn read_live_xml<'a>(
     host: &dyn HostRead,
@@ -294,6 +295,14 @@ pub fn read_live_xml<'a>(
                 Some(n) if n.active => host.network_xml(name, true).map(|x| n.live_xml = Some(x)),
                 _ => continue,
             },
+            // The snapshots of a domain (a re-create keeps them).
+            Kind::Snapshot if observed.domains.contains_key(name) => {
+                host.snapshots(name).map(|l| {
+                    observed
+                        .snapshots
+                        .insert(name.clone(), l.into_iter().collect());
+                })
+            }
             _ => continue,
         };
         if let Err(e) = read {

@@ -1151,6 +1151,22 @@ fn a_transient_domains_live_memory_rounding_is_no_change() {
         ),
         ("  memory: 512MiB\n", "  memory: 768MiB\n"),
     ]);
+    // Its snapshots not listed yet: they are asked for, and kept meanwhile.
+    let p = plan_ok(&d, &h, &inv);
+    assert_eq!(
+        ids(&p),
+        [
+            "domain/web/save-snapshots",
+            "domain/web/shutdown",
+            "domain/web/create",
+            "domain/web/restore-snapshots"
+        ]
+    );
+    assert!(p
+        .live_xml_wanted
+        .contains(&(HostName::DEFAULT, Kind::Snapshot, "web".to_string())));
+    // Listed, none: nothing to keep.
+    h.snapshots.insert("web".into(), Default::default());
     let p = plan_ok(&d, &h, &inv);
     assert_eq!(ids(&p), ["domain/web/shutdown", "domain/web/create"]);
 }

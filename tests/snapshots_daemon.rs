@@ -184,3 +184,76 @@ fn a_snapshot_policy_snapshots_before_each_restart_and_keeps_two() {
     assert_eq!(seen.len(), 3, "three were taken: {seen:?}");
     assert_eq!(kept, seen[1..], "the newest two are kept");
 }
+
+/// A re-create (persistent → transient, then a change a transient domain
+/// can only take by being created anew) keeps the domain's snapshots: their
+/// metadata is saved first and redefined on the new definition, after the
+/// policy's snapshot of the disruptive change. Re-plan is empty each time.
+#[test]
+fn a_re_create_keeps_the_snapshots() {
+    require_daemon!();
+    let d = PrivateDaemon::start();
+    let state = tempfile::tempdir().unwrap();
+    let storage = format!(
+        "{API}\nkind: StoragePool\nmetadata: {{name: rc-pool}}\nspec: {{type: dir, path: /var/lib/libvirt/images/rc-pool}}\n---\n\
+         {API}\nkind: Volume\nmetadata: {{name: rc.qcow2}}\nspec: {{pool: rc-pool, capacity: 64MiB}}\n"
+    );
+    let guest = |persistent: bool, max_vcpus: u32| {
+        halted_domain(
+            "rc-vm",
+            &format!(
+                "  persistent: {persistent}\n  memory: 64MiB\n  vcpus: 1\n  maxVcpus: {max_vcpus}\n  shutdownTimeout: 1s\n  snapshotPolicy: {{beforeDisruptiveChange: true, keep: 5}}\n  disks:\n    - volume: {{pool: rc-pool, name: rc.qcow2}}\n"
+            ),
+        )
+    };
+    let declared =
+        format!("{API}\nkind: Snapshot\nmetadata: {{name: base}}\nspec: {{domain: rc-vm, description: kept}}\n");
+    let dir = manifest_dir(&[
+        ("storage.yaml", &storage),
+        ("guest.yaml", &guest(true, 2)),
+        ("snapshot.yaml", &declared),
+    ]);
+    let apply = || {
+        let out = d.virtsync("apply", dir.path(), state.path(), &["--yes"]);
+        let text = output_text(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        let plan = d.virtsync("plan", dir.path(), state.path(), &["--exit-code"]);
+        assert_eq!(plan.status.code(), Some(0), "{}", output_text(&plan));
+        text
+    };
+    let snapshots = || {
+        let mut v: Vec<String> = d
+            .virsh(&["snapshot-list", "rc-vm", "--name"])
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        v.sort();
+        v
+    };
+    apply();
+    assert_eq!(snapshots(), ["base"]);
+
+    // Persistent → transient with a change: shut down, undefine, create.
+    std::fs::write(dir.path().join("guest.yaml"), guest(false, 3)).unwrap();
+    let text = apply();
+    assert!(text.contains("domain/rc-vm/save-snapshots"), "{text}");
+    assert!(text.contains("domain/rc-vm/restore-snapshots"), "{text}");
+    assert!(d
+        .virsh(&["list", "--transient", "--name"])
+        .contains("rc-vm"));
+    let after_flip = snapshots();
+    assert_eq!(after_flip.len(), 2, "{after_flip:?}");
+    assert!(after_flip.contains(&"base".to_string()));
+    assert!(after_flip.iter().any(|s| s.starts_with("rc-vm-auto-")));
+    let xml = d.virsh(&["snapshot-dumpxml", "rc-vm", "base"]);
+    assert!(xml.contains("<description>kept</description>"), "{xml}");
+
+    // A transient domain takes a next-boot change by being created anew:
+    // the snapshots come along again.
+    std::fs::write(dir.path().join("guest.yaml"), guest(false, 2)).unwrap();
+    apply();
+    let again = snapshots();
+    assert_eq!(again.len(), 3, "{again:?}");
+    assert!(again.contains(&"base".to_string()));
+}

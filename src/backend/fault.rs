@@ -305,6 +305,12 @@ impl<H: Backend> Backend for FaultyHost<H> {
     fn create_snapshot(&self, domain: &str, xml: &str) -> Result<()> {
         pass!(self, create_snapshot, domain, domain, xml)
     }
+    fn save_snapshots(&self, domain: &str) -> Result<Vec<SavedSnapshot>> {
+        pass!(self, save_snapshots, domain, domain)
+    }
+    fn restore_snapshot(&self, domain: &str, saved: &SavedSnapshot) -> Result<()> {
+        pass!(self, restore_snapshot, domain, domain, saved)
+    }
     fn redefine_snapshot(&self, domain: &str, xml: &str) -> Result<()> {
         pass!(self, redefine_snapshot, domain, domain, xml)
     }

@@ -237,9 +237,25 @@ pub trait Backend: Send + Sync {
     fn revert_snapshot(&self, domain: &str, name: &str) -> Result<()>;
     /// Delete one snapshot (not its children).
     fn delete_snapshot(&self, domain: &str, name: &str) -> Result<()>;
+    /// Every snapshot of `domain` as a redefine needs it, parents before
+    /// children: read before a re-create drops the snapshots' metadata.
+    fn save_snapshots(&self, domain: &str) -> Result<Vec<SavedSnapshot>>;
+    /// Redefine the metadata of a saved snapshot (`REDEFINE`, and
+    /// `CURRENT` for the one that was current); its data never left the
+    /// disk images.
+    fn restore_snapshot(&self, domain: &str, saved: &SavedSnapshot) -> Result<()>;
     /// Stop waiting: shutdown waits in progress and later ones return
     /// [`BackendError::Cancelled`] (SIGTERM of a long-running process).
     fn cancel(&self);
+}
+
+/// One snapshot's metadata, saved to be redefined on the domain's new
+/// definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSnapshot {
+    pub name: String,
+    pub xml: String,
+    pub current: bool,
 }
 
 /// What undefining a domain removes besides its definition (disks never):

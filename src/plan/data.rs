@@ -30,8 +30,9 @@ pub struct Plan {
     pub summary: Summary,
     /// Running domains and active networks whose live XML the planner
     /// needs and did not have (`ObservedDomain::live_xml`,
-    /// `ObservedNetwork::live_xml`): the reconcile pass reads them and
-    /// plans again. Reading them only when a live action is in sight keeps
+    /// `ObservedNetwork::live_xml`), and domains whose snapshots it needs
+    /// listed (`Kind::Snapshot` with the domain's name): the reconcile pass
+    /// reads them and plans again. Reading them only when a live action is in sight keeps
     /// a converged pass at one XML read per object.
     #[serde(skip)]
     pub live_xml_wanted: BTreeSet<(HostName, Kind, String)>,
@@ -227,6 +228,8 @@ pub enum Operation {
     CreateSnapshot,
     UpdateSnapshot,
     DeleteSnapshot,
+    SaveSnapshots,
+    RestoreSnapshots,
 }
 
 impl Operation {
@@ -250,6 +253,8 @@ impl Operation {
             Operation::CreateSnapshot => "create-snapshot",
             Operation::UpdateSnapshot => "update-snapshot",
             Operation::DeleteSnapshot => "delete-snapshot",
+            Operation::SaveSnapshots => "save-snapshots",
+            Operation::RestoreSnapshots => "restore-snapshots",
         }
     }
 }

@@ -185,10 +185,17 @@ pub(crate) fn policy_retention(b: &mut Builder, d: &Domain) {
     ours.dedup();
     let excess = ours.len().saturating_sub(keep as usize);
     // After the new one is taken: never fewer than `keep` at any moment.
-    let after: Vec<String> = planned
+    let mut after: Vec<String> = planned
         .iter()
         .map(|n| obj_key(Kind::Snapshot, &hname, &format!("{}/{n}", d.meta.name)))
         .collect();
+    // A re-create saves the snapshots' metadata and redefines it: a
+    // delete in between would come back with the redefine.
+    if b.actions.iter().any(|a| {
+        a.host == hname && a.name == d.meta.name && a.operation == Operation::RestoreSnapshots
+    }) {
+        after.push(obj_key(Kind::Domain, &hname, &d.meta.name));
+    }
     for old in ours.into_iter().take(excess) {
         if planned.contains(&old) {
             continue;

@@ -126,6 +126,12 @@ pub enum Step {
         domain: String,
         xml: String,
     },
+    /// Read the metadata of every snapshot of the domain before a re-create
+    /// drops it (kept in memory by this apply for [`Step::RestoreSnapshots`]).
+    SaveSnapshots,
+    /// Redefine the snapshots saved by this apply's `SaveSnapshots` on the
+    /// domain's new definition.
+    RestoreSnapshots,
     /// Delete a snapshot virtsync took (a policy snapshot beyond `keep`);
     /// the disk images keep their data, only the snapshot goes.
     DeleteSnapshot {
@@ -166,7 +172,9 @@ impl Step {
             | ResumeDomain
             | RestartDomain { .. }
             | SetDomainAutostart { .. }
-            | UpdateLive { .. } => Kind::Domain,
+            | UpdateLive { .. }
+            | SaveSnapshots
+            | RestoreSnapshots => Kind::Domain,
             DefineNetwork { .. }
             | StartNetwork
             | DestroyNetwork
@@ -205,6 +213,8 @@ impl Step {
             CreateSnapshot { .. } => Operation::CreateSnapshot,
             UpdateSnapshot { .. } => Operation::UpdateSnapshot,
             DeleteSnapshot { .. } => Operation::DeleteSnapshot,
+            SaveSnapshots => Operation::SaveSnapshots,
+            RestoreSnapshots => Operation::RestoreSnapshots,
         }
     }
 

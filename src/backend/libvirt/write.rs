@@ -163,6 +163,50 @@ impl Backend for LibvirtHost {
             .map_err(|e| call_err("take snapshot of domain", domain, e))
     }
 
+    fn save_snapshots(&self, domain: &str) -> Result<Vec<SavedSnapshot>> {
+        let d = self.domain(domain)?;
+        self.count("list_snapshots");
+        // Topological: a parent is redefined before its children.
+        let snaps = d
+            .list_all_snapshots(sys::VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL)
+            .map_err(|e| call_err("list snapshots of domain", domain, e))?;
+        let mut out = Vec::with_capacity(snaps.len());
+        for s in snaps {
+            let name = s
+                .name()
+                .map_err(|e| call_err("list snapshots of domain", domain, e))?;
+            let what = format!("{domain}/{name}");
+            self.count("snapshot_xml");
+            let xml = s
+                .xml_desc(sys::VIR_DOMAIN_SNAPSHOT_XML_SECURE)
+                .map_err(|e| call_err("read XML of snapshot", &what, e))?;
+            self.count("snapshot_is_current");
+            let current = s
+                .is_current(0)
+                .map_err(|e| call_err("read snapshot", &what, e))?;
+            out.push(SavedSnapshot { name, xml, current });
+        }
+        Ok(out)
+    }
+
+    fn restore_snapshot(&self, domain: &str, saved: &SavedSnapshot) -> Result<()> {
+        let d = self.domain(domain)?;
+        self.count("redefine_snapshot");
+        let mut flags = sys::VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE;
+        if saved.current {
+            flags |= sys::VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT;
+        }
+        d.create_snapshot_xml(&saved.xml, flags)
+            .map(|_| ())
+            .map_err(|e| {
+                call_err(
+                    "restore snapshot of domain",
+                    &format!("{domain}/{}", saved.name),
+                    e,
+                )
+            })
+    }
+
     fn redefine_snapshot(&self, domain: &str, xml: &str) -> Result<()> {
         let d = self.domain(domain)?;
         self.count("redefine_snapshot");

@@ -324,16 +324,6 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     // Next-boot fields the running guest lacks after this plan.
     let mut pending: Vec<String> = Vec::new();
 
-    if replace && d.snapshot_policy.is_some() {
-        // A replace undefines the domain, and its snapshots' metadata with
-        // it: the policy's snapshot would be lost at once. Keeping them
-        // across a replace (save and redefine) is not built yet.
-        return b.error(
-            Kind::Domain,
-            &d.meta,
-            "this change replaces the domain (undefine and create again), which loses its snapshots, and spec.snapshotPolicy asks to keep them; remove snapshotPolicy for this change, or make the change by hand",
-        );
-    }
     if replace {
         let xml = match render_domain(d, Some((&root, &diff)), &cx) {
             Ok(x) => x.to_xml(),
@@ -370,6 +360,44 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                 true,
             );
         } else {
+            // Undefining (or destroying a transient domain) drops the
+            // snapshots' metadata; their data stays in the disk images. So
+            // it is saved first — after the policy's snapshot — and
+            // redefined on the new definition. A transient domain that is
+            // to be shut off does not exist afterwards: nothing to keep
+            // them on, and the plan says so.
+            // Whether it has any is read (by the reconcile pass) once a
+            // re-create is in sight; until then, assume it has.
+            let listed = host.snapshots.get(&name);
+            if listed.is_none() {
+                b.live_xml_wanted
+                    .insert((hname.clone(), Kind::Snapshot, name.clone()));
+            }
+            let exists_after = d.persistent || d.state != PowerState::Shutoff;
+            let taken: Vec<String> = if exists_after {
+                super::snapshot::policy_snapshot(b, d).into_iter().collect()
+            } else {
+                vec![]
+            };
+            let keep_snapshots =
+                exists_after && (!taken.is_empty() || listed.is_none_or(|l| !l.is_empty()));
+            if keep_snapshots {
+                b.push(
+                    &hname,
+                    &name,
+                    Effect::Update,
+                    vec![],
+                    Step::SaveSnapshots,
+                    &taken,
+                    false,
+                );
+            } else if !exists_after && listed.is_none_or(|l| !l.is_empty()) {
+                b.notice(
+                    Kind::Domain,
+                    &d.meta,
+                    "a transient domain that is shut off does not exist: its snapshots' metadata goes with its definition (their data stays in the disk images)",
+                );
+            }
             // Undefining a running domain leaves it running as a transient
             // one, so a bare persistent → transient flip needs no stop.
             let flip_only = flip && diff.is_empty() && escape_empty;
@@ -419,7 +447,19 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                     &deps,
                     true,
                 );
-                return;
+                // Created in its desired power state: no power step.
+                state = d.state;
+            }
+            if keep_snapshots {
+                b.push(
+                    &hname,
+                    &name,
+                    Effect::Update,
+                    vec![],
+                    Step::RestoreSnapshots,
+                    &[],
+                    true,
+                );
             }
         }
         // A new definition starts without autostart.
