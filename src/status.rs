@@ -5,8 +5,10 @@
 //! way, a planning error, or its host unreachable. Domain rows also list
 //! the domain's snapshots.
 //!
-//! Status reads one plan of the reconcile pass ([`Reconciler::plan_for`])
-//! and the observation it was made from, and nothing else: the plan
+//! Status reads one plan of the reconcile pass
+//! ([`crate::reconcile::Reconciler::plan_for`], observing
+//! [`crate::reconcile::Observation::Status`]) and the observation it was
+//! made from, and nothing else: the plan
 //! already knows every difference, and reading it instead of comparing
 //! again keeps `status` and `plan` from ever disagreeing. It applies
 //! nothing. The rows are plain data; the CLI renders them.
@@ -17,7 +19,7 @@ use serde::Serialize;
 
 use crate::model::*;
 use crate::plan::{Action, BlockCause, Blocked, Notice, Operation, UnreachableHost};
-use crate::reconcile::{exit, Observation, Planned, Reconciler, Target};
+use crate::reconcile::{exit, Planned};
 use crate::render::snapshot::read_snapshot;
 use crate::xml::Element;
 
@@ -174,13 +176,6 @@ impl StatusReport {
     }
 }
 
-/// Observe every host (with the snapshots of every managed domain), plan,
-/// and report. Read-only.
-pub fn status(r: &Reconciler, t: &Target) -> StatusReport {
-    let planned = r.plan_for(t, Observation::Status);
-    report(t.desired, &planned)
-}
-
 /// One declared object, as the plan names it.
 struct Declared<'a> {
     kind: Kind,
@@ -247,7 +242,10 @@ fn declared(d: &DesiredState) -> Vec<Declared<'_>> {
 }
 
 /// The status of every object of `desired`, from a plan and the
-/// observation it was made from (pure).
+/// observation it was made from (pure). Domain rows list snapshots only
+/// where the observation did: plan with [`Observation::Status`] for all.
+///
+/// [`Observation::Status`]: crate::reconcile::Observation::Status
 pub fn report(desired: &DesiredState, planned: &Planned) -> StatusReport {
     let plan = &planned.plan;
     let objects = declared(desired);

@@ -333,6 +333,65 @@ pub fn halted_domain(name: &str, spec: &str) -> String {
     )
 }
 
+/// Write the named objects of a test-driver host, as this process sees
+/// them through `read` (after converging through the library, say), to a
+/// test-driver node file `path`, and return its URI `test:///PATH`. Every
+/// `virtsync` process starts from a fresh `test:///default`; one started
+/// on this URI starts from these objects instead (running or shut off as
+/// they are here, networks and pools active, pools with their volumes).
+pub fn test_driver_node_file(
+    read: &dyn virtsync::backend::HostRead,
+    path: &Path,
+    domains: &[&str],
+    networks: &[&str],
+    pools: &[&str],
+) -> String {
+    use virtsync::model::PowerState;
+    const NS: &str = "xmlns:test='http://libvirt.org/schemas/domain/test/1.0'";
+    let listed = read.list_domains(false).expect("list domains");
+    let mut node = String::from("<node>\n");
+    for name in domains {
+        let xml = read.domain_xml(name, false).expect("domain XML");
+        let entry = listed
+            .iter()
+            .find(|d| d.name == *name)
+            .expect("domain listed");
+        // The test driver starts the domains of a node file unless its
+        // own <test:runstate> (a virDomainState number) says otherwise.
+        let runstate = match entry.state {
+            PowerState::Running => None,
+            PowerState::Paused => Some(3),
+            PowerState::Shutoff => Some(5),
+        };
+        let xml = match runstate {
+            None => xml,
+            Some(n) => xml
+                .replacen("<domain ", &format!("<domain {NS} "), 1)
+                .replace(
+                    "</domain>",
+                    &format!("<test:runstate>{n}</test:runstate></domain>"),
+                ),
+        };
+        node.push_str(&xml);
+    }
+    for name in networks {
+        node.push_str(&read.network_xml(name).expect("network XML"));
+    }
+    for name in pools {
+        let volumes: String = read
+            .list_volumes(name)
+            .expect("list volumes")
+            .iter()
+            .map(|v| read.volume_xml(name, v).expect("volume XML"))
+            .collect();
+        let xml = read.pool_xml(name).expect("pool XML");
+        node.push_str(&xml.replace("</pool>", &format!("{volumes}</pool>")));
+    }
+    node.push_str("</node>\n");
+    std::fs::write(path, node).expect("write node file");
+    format!("test://{}", path.display())
+}
+
 /// Run the `virtsync` binary (at most `limit`), without inheriting
 /// `LIBVIRT_DEFAULT_URI`. Returns the output and how long it took.
 pub fn virtsync(
