@@ -296,7 +296,8 @@ fn collisions_missing_objects_and_planning_errors_exit_2() {
         "json",
     ];
     let (out, _) = virtsync(&args, Duration::from_secs(60));
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect(&output_text(&out));
+    let text = output_text(&out);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect(&text);
     let causes: Vec<String> = plan["blocked"]
         .as_array()
         .expect("blocked")
