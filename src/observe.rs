@@ -129,9 +129,7 @@ impl Interest {
                 .any(|(k, p)| on(&k.host) && p.autostart.is_some()),
         }
     }
-}
 
-impl Interest {
     /// What `status` reads of `host`: what planning needs, plus the
     /// snapshots of every domain the manifests place there (each domain's
     /// status lists them). Planning alone never pays for these listings.
