@@ -32,8 +32,11 @@
 //! - [`reconcile`]: the reconcile pass — [`reconcile::Reconciler::plan`]
 //!   and [`reconcile::Reconciler::apply`] — that commands, tests, the
 //!   benchmark and the controller share;
-//! - [`cli`]: the thin command layer (`validate`, `plan`, `apply`, `schema`):
-//!   load, confirm, print.
+//! - [`status`]: per declared object, whether its host matches (in sync,
+//!   drifted, restart pending, missing, unmanaged collision, planning
+//!   error, host unreachable), read from one plan of the reconcile pass;
+//! - [`cli`]: the thin command layer (`validate`, `plan`, `apply`,
+//!   `status`, `snapshot`, `schema`): load, confirm, print.
 //!
 //! The binary (`src/main.rs`) only parses arguments and maps errors to exit
 //! codes; everything testable lives here. `examples/bench.rs` is the
@@ -49,5 +52,6 @@ pub mod observe;
 pub mod plan;
 pub mod reconcile;
 pub mod render;
+pub mod status;
 pub mod units;
 pub mod xml;

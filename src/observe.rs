@@ -129,6 +129,15 @@ impl Interest {
                 .any(|(k, p)| on(&k.host) && p.autostart.is_some()),
         }
     }
+
+    /// What `status` reads of `host`: what planning needs, plus the
+    /// snapshots of every domain the manifests place there (each domain's
+    /// status lists them). Planning alone never pays for these listings.
+    pub fn for_status(desired: &DesiredState, host: &HostName) -> Interest {
+        let mut want = Interest::of(desired, host);
+        want.snapshot_domains.extend(want.domains.iter().cloned());
+        want
+    }
 }
 
 /// Observe one host. A listing that fails fails the host (it is then

@@ -72,6 +72,25 @@ pub struct Target<'a> {
     pub revision: &'a str,
 }
 
+/// What a pass observes: what planning needs, or, for `status`, that and
+/// the snapshots of every managed domain. Plan and apply observe
+/// [`Observation::Plan`] only, so their converged pass keeps its cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Observation {
+    #[default]
+    Plan,
+    Status,
+}
+
+impl Observation {
+    fn interest(self, desired: &DesiredState, host: &HostName) -> Interest {
+        match self {
+            Observation::Plan => Interest::of(desired, host),
+            Observation::Status => Interest::for_status(desired, host),
+        }
+    }
+}
+
 /// An observation and the plan made from it.
 #[derive(Debug, Clone)]
 pub struct Planned {
@@ -223,6 +242,11 @@ impl Reconciler {
 
     /// Observe every reachable host, in parallel (libvirt calls block).
     pub fn observe(&self, desired: &DesiredState) -> ObservedState {
+        self.observe_for(desired, Observation::Plan)
+    }
+
+    /// [`Reconciler::observe`], reading what `what` needs.
+    pub fn observe_for(&self, desired: &DesiredState, what: Observation) -> ObservedState {
         let mut out = ObservedState {
             uris: self.uris.clone(),
             ..ObservedState::default()
@@ -236,7 +260,7 @@ impl Reconciler {
                     HostConn::Down { .. } => None,
                 })
                 .map(|(name, read)| {
-                    let want = Interest::of(desired, name);
+                    let want = what.interest(desired, name);
                     (
                         name.clone(),
                         s.spawn(move || {
@@ -273,7 +297,13 @@ impl Reconciler {
     /// those are read and the plan made again: a converged pass reads no
     /// live XML at all.
     pub fn plan(&self, t: &Target) -> Planned {
-        let mut observed = self.observe(t.desired);
+        self.plan_for(t, Observation::Plan)
+    }
+
+    /// [`Reconciler::plan`] from an observation of `what` (`status` plans
+    /// from one that also lists every managed domain's snapshots).
+    pub fn plan_for(&self, t: &Target, what: Observation) -> Planned {
+        let mut observed = self.observe_for(t.desired, what);
         let mut p = plan_from(t, &observed);
         if !p.live_xml_wanted.is_empty() {
             for (name, host) in &mut observed.hosts {

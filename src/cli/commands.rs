@@ -1,5 +1,6 @@
 //! `plan` and `apply`: load, connect, run the library's reconcile pass,
-//! confirm, print. No reconcile logic lives here.
+//! confirm, print. No reconcile logic lives here; `status` starts from the
+//! same [`prepare`].
 
 use std::io::{IsTerminal, Write};
 
@@ -10,7 +11,7 @@ use crate::inventory::Inventory;
 use crate::manifest::{self, ManifestError};
 use crate::model::DesiredState;
 use crate::plan::{render_text, Action, Plan};
-use crate::reconcile::{self, ApplyOptions, Planned, Reconciled, Reconciler, Target};
+use crate::reconcile::{self, ApplyOptions, Observation, Planned, Reconciled, Reconciler, Target};
 
 /// Load manifests; on invalid input print every error to stderr.
 fn load(args: &ManifestArgs) -> Result<Option<DesiredState>, CliError> {
@@ -34,30 +35,36 @@ fn objects(d: &DesiredState) -> usize {
     d.len() - d.hosts.len()
 }
 
-/// What `plan` and `apply` start from: the manifests loaded, a connection
-/// to every host they know, and the first pass planned.
-struct Prepared {
-    desired: DesiredState,
-    inventory: Inventory,
-    revision: String,
-    reconciler: Reconciler,
-    planned: Planned,
+/// What `plan`, `apply` and `status` start from: the manifests loaded, a
+/// connection to every host they know, and the first pass planned.
+pub(super) struct Prepared {
+    pub desired: DesiredState,
+    pub inventory: Inventory,
+    pub revision: String,
+    pub reconciler: Reconciler,
+    pub planned: Planned,
 }
 
-/// Load, connect, observe and plan; `None` when the manifests are invalid
-/// (their errors are printed).
-fn prepare(common: &ManifestArgs) -> Result<Option<Prepared>, CliError> {
+/// Load, connect, observe (what `what` needs) and plan; `None` when the
+/// manifests are invalid (their errors are printed).
+pub(super) fn prepare(
+    common: &ManifestArgs,
+    what: Observation,
+) -> Result<Option<Prepared>, CliError> {
     let Some(desired) = load(common)? else {
         return Ok(None);
     };
     let inventory = Inventory::load(&common.state_dir)?;
     let revision = reconcile::git_revision(&common.dir);
     let reconciler = Reconciler::connect(&desired, &common.connect, ConnectOptions::default());
-    let planned = reconciler.plan(&Target {
-        desired: &desired,
-        inventory: &inventory,
-        revision: &revision,
-    });
+    let planned = reconciler.plan_for(
+        &Target {
+            desired: &desired,
+            inventory: &inventory,
+            revision: &revision,
+        },
+        what,
+    );
     Ok(Some(Prepared {
         desired,
         inventory,
@@ -69,7 +76,7 @@ fn prepare(common: &ManifestArgs) -> Result<Option<Prepared>, CliError> {
 
 pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
     let common = &args.common;
-    let Some(Prepared { planned, .. }) = prepare(common)? else {
+    let Some(Prepared { planned, .. }) = prepare(common, Observation::Plan)? else {
         return Ok(exit::ERROR);
     };
     let json = serde_json::to_string_pretty(&planned.plan.redacted())?;
@@ -101,7 +108,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         revision,
         reconciler: r,
         planned,
-    }) = prepare(common)?
+    }) = prepare(common, Observation::Plan)?
     else {
         return Ok(exit::ERROR);
     };

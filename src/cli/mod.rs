@@ -1,5 +1,6 @@
 //! The command line: argument definitions (clap derive) and one thin
-//! function per command that calls into the library and prints results to
+//! function per command (`commands` for plan and apply, `status`,
+//! `snapshot`) that calls into the library and prints results to
 //! stdout (logs go to stderr).
 
 use std::io::Write;
@@ -12,6 +13,7 @@ use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
 
 mod commands;
 mod snapshot;
+mod status;
 
 /// Exit codes shared by every command (docs/commands.md).
 pub use crate::reconcile::exit;
@@ -35,6 +37,10 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the hosts match the manifests.
     Apply(ApplyArgs),
+    /// Per object: in sync, drifted, restart pending, missing, unmanaged
+    /// collision, planning error or host unreachable (read-only). Exits 0
+    /// when nothing is to be done (restart pending aside), 2 otherwise.
+    Status(ManifestArgs),
     /// Print the JSON Schema of manifests (schemas/virtsync.schema.json).
     Schema,
     /// List a domain's snapshots, or bring it back to one.
@@ -213,6 +219,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Validate(args) => validate(&args),
         Command::Plan(args) => commands::plan(&args),
         Command::Apply(args) => commands::apply(&args),
+        Command::Status(args) => status::status(&args),
         Command::Snapshot(SnapshotCommand::List(args)) => snapshot::list(&args),
         Command::Snapshot(SnapshotCommand::Revert(args)) => snapshot::revert(&args),
         Command::Schema => {

@@ -88,6 +88,7 @@ pub(super) fn block_dependents(b: &mut Builder) {
                     file: meta.source.file.display().to_string(),
                     line: meta.source.line,
                     reason: format!("waits for {on}, which is blocked"),
+                    cause: BlockCause::Dependency,
                     depends_on: Some(on),
                 });
             }

@@ -134,8 +134,6 @@ impl<'a> Builder<'a> {
         id
     }
 
-    /// Block the object of `meta`: it (and whatever depends on it) is left
-    /// out of this plan, with `reason`.
     /// Make action `id` wait for the previous action of `group` on `host`.
     /// libvirt picks the bridge name of a network that names none when it
     /// is defined, from the names in use at that moment: two such defines
@@ -153,7 +151,15 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Block the object of `meta`: it (and whatever depends on it) is left
+    /// out of this plan, with `reason`.
     pub fn error(&mut self, kind: Kind, meta: &Meta, reason: impl Into<String>) {
+        self.block(kind, meta, BlockCause::Refused, reason);
+    }
+
+    /// Block the object of `meta` for a `cause` callers tell apart (an
+    /// unmanaged object in the way, an unreachable host).
+    pub fn block(&mut self, kind: Kind, meta: &Meta, cause: BlockCause, reason: impl Into<String>) {
         self.blocked.push(Blocked {
             kind,
             name: meta.name.clone(),
@@ -161,8 +167,15 @@ impl<'a> Builder<'a> {
             file: meta.source.file.display().to_string(),
             line: meta.source.line,
             reason: reason.into(),
+            cause,
             depends_on: None,
         });
+    }
+
+    /// Block the object of `meta`: an object of its name exists on the
+    /// host and virtsync does not own it.
+    pub fn unmanaged(&mut self, kind: Kind, meta: &Meta, reason: impl Into<String>) {
+        self.block(kind, meta, BlockCause::Unmanaged, reason);
     }
 
     /// Block the object if its XML could not be read (it vanished between
@@ -188,11 +201,15 @@ impl<'a> Builder<'a> {
         if let Some(h) = self.observed(&meta.host) {
             return Some(h);
         }
-        let reason = match self.input.observed.unreachable.get(&meta.host) {
-            Some(e) => format!("its host cannot be reached: {e}"),
-            None => "its host was not observed".to_string(),
-        };
-        self.error(kind, meta, reason);
+        match self.input.observed.unreachable.get(&meta.host) {
+            Some(e) => self.block(
+                kind,
+                meta,
+                BlockCause::HostUnreachable,
+                format!("its host cannot be reached: {e}"),
+            ),
+            None => self.error(kind, meta, "its host was not observed"),
+        }
         None
     }
 
@@ -297,7 +314,7 @@ impl<'a> Builder<'a> {
         };
         if crate::render::read_marker(&root).is_none() {
             let noun = kind_noun(kind);
-            self.error(
+            self.unmanaged(
                 kind,
                 meta,
                 format!("a {noun} of this name exists on the host but virtsync does not manage it (no ownership marker); {what_to_do}"),

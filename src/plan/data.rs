@@ -311,10 +311,35 @@ pub struct Blocked {
     pub file: String,
     pub line: usize,
     pub reason: String,
+    /// Why, as a type: callers (`status`) decide on it, never on `reason`,
+    /// which is written for people.
+    #[serde(default)]
+    pub cause: BlockCause,
     /// The blocked object this one waits for, when it is blocked only
     /// because it depends on it (`[host/]kind/name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depends_on: Option<String>,
+}
+
+/// The kind of reason an object is blocked for.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlockCause {
+    /// An object of this name exists on the host and virtsync does not own
+    /// it: no ownership marker (domains, networks), not in the inventory
+    /// (pools, volumes), a snapshot virtsync did not take.
+    Unmanaged,
+    /// The object's host could not be observed.
+    HostUnreachable,
+    /// It waits for another blocked object (`dependsOn` names it).
+    Dependency,
+    /// Anything else the planner cannot do safely this pass (a missing
+    /// external object, a change libvirt would refuse, an unreadable
+    /// object, ...). Plans written before causes existed read as this.
+    #[default]
+    Refused,
 }
 
 impl std::fmt::Display for Blocked {

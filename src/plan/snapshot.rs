@@ -51,7 +51,7 @@ pub(crate) fn plan_snapshot(b: &mut Builder, s: &Snapshot) {
                 s.domain
             ),
         ),
-        (Some(_), false) => b.error(
+        (Some(_), false) => b.unmanaged(
             Kind::Snapshot,
             &s.meta,
             format!(

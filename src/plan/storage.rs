@@ -111,7 +111,7 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
         return;
     };
     if !b.input.inventory.owns_pool(&host.uri, &name, &obs.uuid) {
-        return b.error(
+        return b.unmanaged(
             Kind::StoragePool,
             &p.meta,
             "a pool of this name exists on the host but virtsync did not create it (not in the inventory); \
@@ -344,7 +344,7 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
         .inventory
         .owns_volume(&host.uri, &v.pool, &v.meta.name)
     {
-        return b.error(
+        return b.unmanaged(
             Kind::Volume,
             &v.meta,
             "a volume of this name exists in the pool but virtsync did not create it (not in the inventory); \

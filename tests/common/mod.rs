@@ -207,9 +207,11 @@ pub const READ_PROCS: &[(u32, &str)] = &[
     (154, "storage_pool_is_active"),
     (155, "storage_pool_is_persistent"),
     (157, "connect_get_lib_version"),
+    (186, "domain_snapshot_get_xml_desc"),
     (212, "domain_get_state"),
     (265, "domain_get_metadata"),
     (273, "connect_list_all_domains"),
+    (274, "domain_list_all_snapshots"),
     (281, "connect_list_all_storage_pools"),
     (282, "storage_pool_list_all_volumes"),
     (283, "connect_list_all_networks"),
@@ -331,6 +333,65 @@ pub fn halted_domain(name: &str, spec: &str) -> String {
         "apiVersion: virtsync.io/v1alpha1\nkind: Domain\nmetadata:\n  name: {name}\nspec:\n\
          {spec}  boot: [hd]\n  xml:\n    - at: /domain/os\n      merge: \"<bios rebootTimeout='-1'/>\"\n"
     )
+}
+
+/// Write the named objects of a test-driver host, as this process sees
+/// them through `read` (after converging through the library, say), to a
+/// test-driver node file `path`, and return its URI `test:///PATH`. Every
+/// `virtsync` process starts from a fresh `test:///default`; one started
+/// on this URI starts from these objects instead (running or shut off as
+/// they are here, networks and pools active, pools with their volumes).
+pub fn test_driver_node_file(
+    read: &dyn virtsync::backend::HostRead,
+    path: &Path,
+    domains: &[&str],
+    networks: &[&str],
+    pools: &[&str],
+) -> String {
+    use virtsync::model::PowerState;
+    const NS: &str = "xmlns:test='http://libvirt.org/schemas/domain/test/1.0'";
+    let listed = read.list_domains(false).expect("list domains");
+    let mut node = String::from("<node>\n");
+    for name in domains {
+        let xml = read.domain_xml(name, false).expect("domain XML");
+        let entry = listed
+            .iter()
+            .find(|d| d.name == *name)
+            .expect("domain listed");
+        // The test driver starts the domains of a node file unless its
+        // own <test:runstate> (a virDomainState number) says otherwise.
+        let runstate = match entry.state {
+            PowerState::Running => None,
+            PowerState::Paused => Some(3),
+            PowerState::Shutoff => Some(5),
+        };
+        let xml = match runstate {
+            None => xml,
+            Some(n) => xml
+                .replacen("<domain ", &format!("<domain {NS} "), 1)
+                .replace(
+                    "</domain>",
+                    &format!("<test:runstate>{n}</test:runstate></domain>"),
+                ),
+        };
+        node.push_str(&xml);
+    }
+    for name in networks {
+        node.push_str(&read.network_xml(name).expect("network XML"));
+    }
+    for name in pools {
+        let volumes: String = read
+            .list_volumes(name)
+            .expect("list volumes")
+            .iter()
+            .map(|v| read.volume_xml(name, v).expect("volume XML"))
+            .collect();
+        let xml = read.pool_xml(name).expect("pool XML");
+        node.push_str(&xml.replace("</pool>", &format!("{volumes}</pool>")));
+    }
+    node.push_str("</node>\n");
+    std::fs::write(path, node).expect("write node file");
+    format!("test://{}", path.display())
 }
 
 /// Run the `virtsync` binary (at most `limit`), without inheriting

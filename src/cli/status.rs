@@ -1,0 +1,125 @@
+//! `status`: load, observe and plan as `plan` does (read-only, no
+//! confirmation), then print the library's per-object status as an
+//! aligned table with a summary line, or as JSON.
+
+use std::io::Write;
+
+use super::commands::{prepare, Prepared};
+use super::{exit, CliError, ManifestArgs, Output};
+use crate::plan::kind_noun;
+use crate::reconcile::Observation;
+use crate::status::{report, ObjectStatus, State, StatusReport};
+
+pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
+    let Some(Prepared {
+        desired, planned, ..
+    }) = prepare(args, Observation::Status)?
+    else {
+        return Ok(exit::ERROR);
+    };
+    let status = report(&desired, &planned);
+    let mut out = std::io::stdout().lock();
+    match args.output {
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?,
+        Output::Text => write!(out, "{}", render_text(&status))?,
+    }
+    Ok(status.exit_code())
+}
+
+/// What the DETAILS column says of a row.
+fn details(o: &ObjectStatus) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if o.external {
+        parts.push("external".into());
+    }
+    match &o.state {
+        State::InSync => {}
+        State::Drifted {
+            fields,
+            restart_pending,
+        } => {
+            parts.push(fields.join(", "));
+            if !restart_pending.is_empty() {
+                parts.push(format!("restart pending: {}", restart_pending.join(", ")));
+            }
+        }
+        State::RestartPending { fields } => parts.push(fields.join(", ")),
+        State::Missing => parts.push("would be created".into()),
+        State::UnmanagedCollision { message }
+        | State::PlanningError { message }
+        | State::HostUnreachable { message } => parts.push(message.clone()),
+    }
+    if let Some(snaps) = o.snapshots.as_ref().filter(|s| !s.is_empty()) {
+        parts.push(format!("snapshots: {}", snaps.join(", ")));
+    }
+    parts.extend(o.notes.iter().cloned());
+    parts.join("; ")
+}
+
+/// The table (the HOST column only when some object is placed on a Host
+/// manifest's host), unreachable hosts, and a summary line.
+pub fn render_text(s: &StatusReport) -> String {
+    let with_host = s.objects.iter().any(|o| !o.host.is_default());
+    let mut rows: Vec<Vec<String>> = vec![];
+    let mut header = vec!["KIND", "NAME"];
+    if with_host {
+        header.push("HOST");
+    }
+    header.extend(["STATUS", "DETAILS"]);
+    rows.push(header.into_iter().map(String::from).collect());
+    for o in &s.objects {
+        let mut r = vec![kind_noun(o.kind).to_string(), o.name.clone()];
+        if with_host {
+            r.push(o.host.name().unwrap_or("-").to_string());
+        }
+        r.push(o.state.label().to_string());
+        r.push(details(o));
+        rows.push(r);
+    }
+    let mut out = String::new();
+    if !s.objects.is_empty() {
+        let columns = rows[0].len();
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        for r in &rows {
+            let mut line = String::new();
+            for (c, cell) in r.iter().enumerate() {
+                if c + 1 == columns {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    for h in &s.unreachable_hosts {
+        out.push_str(&format!(
+            "! {} ({}) cannot be reached: {}\n",
+            h.host, h.uri, h.error
+        ));
+    }
+    let counts: Vec<String> = s
+        .summary
+        .counts()
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, label)| format!("{n} {label}"))
+        .collect();
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    let total = s.summary.total;
+    let object_s = if total == 1 { "object" } else { "objects" };
+    if counts.is_empty() {
+        out.push_str(&format!("Status: {total} {object_s}\n"));
+    } else {
+        out.push_str(&format!(
+            "Status: {} ({total} {object_s})\n",
+            counts.join(", ")
+        ));
+    }
+    out
+}
