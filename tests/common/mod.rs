@@ -13,6 +13,7 @@ use virtsync::inventory::Inventory;
 use virtsync::model::DesiredState;
 use virtsync::plan::{render_text, Plan};
 use virtsync::reconcile::{ApplyOptions, Planned, Reconciled, Reconciler, Target};
+use virtsync::xml::{Element, Node};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -362,4 +363,75 @@ pub fn output_text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// Indented XML (attributes in document order, text trimmed, whitespace
+/// between elements dropped) for readable snapshots and messages.
+pub fn pretty_xml(xml: &str) -> String {
+    fn esc(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;")
+    }
+    fn write(e: &Element, depth: usize, out: &mut String) {
+        out.push_str(&"  ".repeat(depth));
+        out.push('<');
+        out.push_str(&e.name);
+        for (k, v) in &e.attrs {
+            out.push_str(&format!(" {k}=\"{}\"", esc(v)));
+        }
+        let kids: Vec<&Element> = e.elements().collect();
+        let text = e.text();
+        if kids.is_empty() {
+            if text.trim().is_empty() {
+                out.push_str("/>\n");
+            } else {
+                out.push_str(&format!(">{}</{}>\n", esc(text.trim()), e.name));
+            }
+            return;
+        }
+        out.push_str(">\n");
+        for c in &e.children {
+            if let Node::Element(c) = c {
+                write(c, depth + 1, out);
+            }
+        }
+        out.push_str(&"  ".repeat(depth));
+        out.push_str(&format!("</{}>\n", e.name));
+    }
+    let mut out = String::new();
+    write(&Element::parse(xml).expect("XML parses"), 0, &mut out);
+    out
+}
+
+/// Validate `xml` against libvirt's RelaxNG schema `schema` (`domain`,
+/// `network`, ...) with `virt-xml-validate`; `what` names the document in
+/// the failure. Skipped, with a message, where the tool is not installed
+/// (scripts/setup.sh installs it).
+pub fn check_schema(what: &str, schema: &str, xml: &str) {
+    let installed = Command::new("virt-xml-validate")
+        .arg("--help")
+        .output()
+        .is_ok();
+    if !installed {
+        eprintln!("skipped XML schema validation: virt-xml-validate is not installed (packages libvirt-clients and libxml2-utils)");
+        return;
+    }
+    let mut f = tempfile::Builder::new()
+        .suffix(".xml")
+        .tempfile()
+        .expect("temp file");
+    std::io::Write::write_all(&mut f, xml.as_bytes()).expect("write XML");
+    let out = Command::new("virt-xml-validate")
+        .arg(f.path())
+        .arg(schema)
+        .output()
+        .expect("run virt-xml-validate (packages libvirt-clients and libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "{what}: the {schema} XML does not validate against libvirt's schema:\n{}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        pretty_xml(xml)
+    );
 }

@@ -294,8 +294,18 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             "this change replaces the domain (undefine and create again), which loses its snapshots, and spec.snapshotPolicy asks to keep them; remove snapshotPolicy for this change, or make the change by hand",
         );
     }
+    // The definition this plan writes for the existing domain, or why it
+    // cannot be made (rendered only when there is something to write).
+    let render = || {
+        render_domain(d, Some((&root, &diff)), &cx).and_then(|x| {
+            match refuse::ide_on_q35(d, &x, &facts, &diff, caps) {
+                Some(why) => Err(why),
+                None => Ok(x),
+            }
+        })
+    };
     if replace {
-        let xml = match render_domain(d, Some((&root, &diff)), &cx) {
+        let xml = match render() {
             Ok(x) => x.to_xml(),
             Err(e) => return b.error(Kind::Domain, &d.meta, e),
         };
@@ -387,7 +397,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             b.enable_autostart(Kind::Domain, &hname, &name);
         }
     } else if !diff.is_empty() || !escape.is_empty() {
-        let rendered = match render_domain(d, Some((&root, &diff)), &cx) {
+        let rendered = match render() {
             Ok(x) => x,
             Err(e) => return b.error(Kind::Domain, &d.meta, e),
         };
