@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 
 use virtsync::inventory::Inventory;
 use virtsync::manifest::{load_dir, LoadOptions};
-use virtsync::model::{
-    HostName, ObservedDomain, ObservedHost, ObservedState, PowerState,
-};
+use virtsync::model::{HostName, ObservedDomain, ObservedHost, ObservedState, PowerState};
 use virtsync::observe::parse_capabilities;
 use virtsync::plan::{self, Plan, PlanInput};
 use virtsync::render::domain::{read_domain, NicSourceId, SourceId};

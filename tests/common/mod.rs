@@ -104,6 +104,34 @@ impl PrivateDaemon {
         virtsync(&all, std::time::Duration::from_secs(120)).0
     }
 
+    /// `apply --yes` of the manifests in `dir`, which must exit 0 and
+    /// converge, then `plan --exit-code`, which must find nothing to do.
+    /// Returns apply's output.
+    pub fn apply_converged(&self, dir: &Path, state: &Path) -> String {
+        let out = self.virtsync("apply", dir, state, &["--yes"]);
+        let text = output_text(&out);
+        assert_eq!(out.status.code(), Some(0), "apply failed:\n{text}");
+        assert!(text.contains("converged:"), "{text}");
+        let plan = self.virtsync("plan", dir, state, &["--exit-code"]);
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "plan after apply is not empty:\n{}\n(after applying:\n{text})",
+            output_text(&plan)
+        );
+        text
+    }
+
+    /// A domain's XML: the persistent config (`inactive`) or the running
+    /// guest's.
+    pub fn domain_xml(&self, name: &str, inactive: bool) -> Element {
+        let mut args = vec!["dumpxml", name];
+        if inactive {
+            args.push("--inactive");
+        }
+        Element::parse(&self.virsh(&args)).expect("libvirt's XML parses")
+    }
+
     /// Stop the daemon's process (SIGSTOP) — a hung daemon — until the
     /// returned guard is dropped, however the test ends.
     pub fn freeze(&self) -> Frozen {

@@ -320,9 +320,6 @@ mod tests {
         let mut root = os("");
         forget_firmware(&mut root, true);
         assert!(root.find(&["os", "loader"]).is_none());
-        assert_eq!(
-            root.find(&["os", "nvram"]).map(|n| n.attrs.len()),
-            Some(0)
-        );
+        assert_eq!(root.find(&["os", "nvram"]).map(|n| n.attrs.len()), Some(0));
     }
 }
