@@ -204,26 +204,6 @@ mod tests {
     }
 
     #[test]
-    fn families_are_compared_not_versions() {
-        use MachineFamily::*;
-        for (m, f) in [
-            ("pc", I440fx),
-            ("pc-i440fx-7.2", I440fx),
-            ("pc-i440fx-jammy", I440fx),
-            ("pc-1.3", I440fx),
-            ("q35", Q35),
-            ("pc-q35-9.0", Q35),
-            ("virt-7.2", Other("virt".into())),
-            ("virt", Other("virt".into())),
-            ("pseries-8.0", Other("pseries".into())),
-            ("microvm", Other("microvm".into())),
-            ("s390-ccw-virtio-7.2", Other("s390-ccw-virtio".into())),
-        ] {
-            assert_eq!(MachineFamily::of(m), f, "{m}");
-        }
-    }
-
-    #[test]
     fn i440fx_controllers_go_and_devices_stay_without_pci_addresses() {
         let pci = "<address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>";
         let mut root = devices(&format!(
