@@ -8,7 +8,7 @@
 //! `<listen>` elements, a custom CPU keeps its features. A field the
 //! manifest names with the value it has leaves its XML untouched.
 //!
-//! The exception are the fields libvirt derives other parts of the XML
+//! The exceptions are the fields libvirt derives other parts of the XML
 //! from — the machine family, the firmware, the arch: their change also
 //! drops what was derived from the old value ([`super::derived`]).
 
