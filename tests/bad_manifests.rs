@@ -362,6 +362,23 @@ const CASES: &[(&str, &[Expect])] = &[
         )],
     ),
     (
+        "ide-on-q35.yaml",
+        &[
+            (
+                "",
+                12,
+                12,
+                "spec.disks[1].bus: machine pc-q35-7.2 (q35) has no IDE controller",
+            ),
+            (
+                "",
+                14,
+                15,
+                "spec.disks[2].target: machine pc-q35-7.2 (q35) has no IDE controller",
+            ),
+        ],
+    ),
+    (
         "transient-autostart.yaml",
         &[(
             "",

@@ -11,74 +11,19 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use virtsync::inventory::Inventory;
-use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::*;
-use virtsync::observe::parse_capabilities;
-use virtsync::plan::{self, Operation, Plan, PlanInput, Step};
+use virtsync::plan::{Operation, Plan, Step};
 use virtsync::render::domain::read_domain;
 use virtsync::xml::Element;
 
 mod common;
 
-use common::corpus::{corpus, manifest_of, normalised, owned};
+use common::corpus::{corpus, manifest_of, normalised, owned, plan_one};
 
-/// 2026-12-01T12:00:00Z: the pass time the planner is given.
-const NOW: u64 = 1_796_126_400;
-
+/// The plan for `manifest` against the shut-off domain `root`, which
+/// must not be blocked.
 fn plan_for(manifest: &str, root: &Element) -> Plan {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("m.yaml"), manifest).unwrap();
-    let opts = LoadOptions {
-        allow_paths: vec!["/dev".into(), "/var/lib/libvirt".into()],
-        allow_unsafe_xml: false,
-    };
-    let desired = match load_dir(dir.path(), &opts) {
-        Ok((d, _)) => d,
-        Err(e) => panic!("manifest does not load: {e}\n{manifest}"),
-    };
-    let caps = parse_capabilities(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/capabilities-qemu-kvm.xml"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let name = root.child("name").unwrap().text();
-    let mut host = ObservedHost {
-        uri: "qemu:///system".into(),
-        caps,
-        ..ObservedHost::default()
-    };
-    host.domains.insert(
-        name.clone(),
-        ObservedDomain {
-            name,
-            uuid: root.child("uuid").unwrap().text(),
-            state: PowerState::Shutoff,
-            id: None,
-            persistent: true,
-            autostart: false,
-            xml: Some(root.to_xml()),
-            live_xml: None,
-        },
-    );
-    let observed = ObservedState {
-        hosts: BTreeMap::from([(HostName::DEFAULT, host)]),
-        ..ObservedState::default()
-    };
-    // The networks and pools the domains name are not this test's subject.
-    let mut desired = desired;
-    desired.networks.clear();
-    desired.pools.clear();
-    desired.volumes.clear();
-    let p = plan::plan(&PlanInput {
-        desired: &desired,
-        observed: &observed,
-        inventory: &Inventory::default(),
-        revision: "",
-        now: NOW,
-    });
+    let p = plan_one(manifest, root, PowerState::Shutoff);
     assert!(p.blocked.is_empty(), "blocked: {:?}\n{manifest}", p.blocked);
     p
 }

@@ -19,14 +19,7 @@ fn power_state_is_enforced_both_ways() {
         )
     };
     let dir = manifest_dir(&[("guest.yaml", &guest("running"))]);
-    let apply = || {
-        let out = d.virtsync("apply", dir.path(), state.path(), &["--yes"]);
-        let text = output_text(&out);
-        assert_eq!(out.status.code(), Some(0), "{text}");
-        let plan = d.virtsync("plan", dir.path(), state.path(), &["--exit-code"]);
-        assert_eq!(plan.status.code(), Some(0), "{}", output_text(&plan));
-        text
-    };
+    let apply = || d.apply_converged(dir.path(), state.path());
     let domstate = || d.virsh(&["domstate", "lc-vm"]).trim().to_string();
     let id = || d.virsh(&["domid", "lc-vm"]).trim().to_string();
     apply();

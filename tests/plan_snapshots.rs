@@ -12,14 +12,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use virtsync::inventory::Inventory;
 use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::*;
 use virtsync::observe::parse_capabilities;
 use virtsync::plan::{self, render_text, ChangeClass, Effect, Operation, Plan, PlanInput, Step};
-use virtsync::xml::{Element, Node};
+use virtsync::xml::Element;
+
+mod common;
 
 /// The URI of the hand-built host (only the inventory keys on it).
 const URI: &str = "qemu:///system";
@@ -212,46 +213,9 @@ fn plan_json(p: &Plan) -> serde_json::Value {
     serde_json::from_str(&text).expect("still JSON")
 }
 
-/// Indented XML for readable snapshots.
+/// Indented XML for readable snapshots, hashes redacted.
 fn pretty(xml: &str) -> String {
-    fn esc(s: &str) -> String {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('"', "&quot;")
-    }
-    fn write(e: &Element, depth: usize, out: &mut String) {
-        out.push_str(&"  ".repeat(depth));
-        out.push('<');
-        out.push_str(&e.name);
-        for (k, v) in &e.attrs {
-            out.push_str(&format!(" {k}=\"{}\"", esc(v)));
-        }
-        let kids: Vec<&Element> = e.elements().collect();
-        let text = e.text();
-        if kids.is_empty() {
-            if text.trim().is_empty() {
-                out.push_str("/>\n");
-            } else {
-                out.push_str(&format!(">{}</{}>\n", esc(text.trim()), e.name));
-            }
-            return;
-        }
-        out.push_str(">\n");
-        for c in &e.children {
-            if let Node::Element(c) = c {
-                write(c, depth + 1, out);
-            }
-        }
-        out.push_str(&"  ".repeat(depth));
-        out.push_str(&format!("</{}>\n", e.name));
-    }
-    let mut out = String::new();
-    write(
-        &Element::parse(xml).expect("rendered XML parses"),
-        0,
-        &mut out,
-    );
-    redact(&out)
+    redact(&common::pretty_xml(xml))
 }
 
 /// Every XML document in `p` with the libvirt schema it must satisfy.
@@ -271,35 +235,10 @@ fn xml_documents(p: &Plan) -> Vec<(String, &'static str, String)> {
     out
 }
 
-/// Validate every XML of `p` with libvirt's `virt-xml-validate` (skipped,
-/// with a message, where it is not installed: scripts/setup.sh installs it).
+/// Validate every XML of `p` with libvirt's `virt-xml-validate`.
 fn check_xml(p: &Plan) {
-    let installed = Command::new("virt-xml-validate")
-        .arg("--help")
-        .output()
-        .is_ok();
-    if !installed {
-        eprintln!("skipped XML schema validation: virt-xml-validate is not installed (packages libvirt-clients and libxml2-utils)");
-        return;
-    }
     for (id, schema, xml) in xml_documents(p) {
-        let mut f = tempfile::Builder::new()
-            .suffix(".xml")
-            .tempfile()
-            .expect("temp file");
-        std::io::Write::write_all(&mut f, xml.as_bytes()).expect("write XML");
-        let out = Command::new("virt-xml-validate")
-            .arg(f.path())
-            .arg(schema)
-            .output()
-            .expect("run virt-xml-validate (packages libvirt-clients and libxml2-utils)");
-        assert!(
-            out.status.success(),
-            "{id}: the {schema} XML does not validate against libvirt's schema:\n{}{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            pretty(&xml)
-        );
+        common::check_schema(&id, schema, &xml);
     }
 }
 

@@ -15,7 +15,10 @@ use serde::Serialize;
 
 pub use crate::units::{Bytes, Kib};
 
+pub mod caps;
 pub mod vocab;
+
+pub use caps::{Capabilities, GuestCaps, MachineFamily};
 
 pub use vocab::{
     BootDevice, Console, CpuMode, DiskBus, DiskDevice, DomainType, Firmware, ForwardMode,
@@ -404,60 +407,6 @@ pub struct Snapshot {
 }
 
 // ---------------------------------------------------------------- observed
-
-/// What a host's driver offers, from `virConnectGetCapabilities`: the
-/// planner's only source for create-time defaults and normalisation.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Capabilities {
-    /// `<host><cpu><arch>`.
-    pub host_arch: String,
-    /// Per guest arch: the domain types offered and machine alias →
-    /// canonical name (`q35` → `pc-q35-7.2`).
-    pub guests: BTreeMap<String, GuestCaps>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct GuestCaps {
-    pub domain_types: Vec<String>,
-    pub machine_aliases: BTreeMap<String, String>,
-}
-
-impl Capabilities {
-    /// The arch a new domain gets when the manifest names none: the host's,
-    /// if the driver offers guests of it, else the first offered.
-    pub fn default_arch(&self) -> String {
-        if self.guests.contains_key(&self.host_arch) || self.guests.is_empty() {
-            self.host_arch.clone()
-        } else {
-            self.guests.keys().next().cloned().unwrap_or_default()
-        }
-    }
-
-    /// kvm when the host offers it for `arch`, else qemu, else whatever the
-    /// driver offers (the test driver offers `test`).
-    pub fn default_domain_type(&self, arch: &str) -> String {
-        let offered = self
-            .guests
-            .get(arch)
-            .map(|g| g.domain_types.as_slice())
-            .unwrap_or_default();
-        for t in ["kvm", "qemu"] {
-            if offered.iter().any(|o| o == t) {
-                return t.to_string();
-            }
-        }
-        offered.first().cloned().unwrap_or_else(|| "kvm".into())
-    }
-
-    /// The name libvirt stores for `machine` (aliases expanded).
-    pub fn canonical_machine(&self, arch: &str, machine: &str) -> String {
-        self.guests
-            .get(arch)
-            .and_then(|g| g.machine_aliases.get(machine))
-            .cloned()
-            .unwrap_or_else(|| machine.to_string())
-    }
-}
 
 /// One host as observed: bulk facts for every object, XML only for the
 /// objects the manifests name.

@@ -33,6 +33,7 @@ fn fixture() -> (DesiredState, ObservedState) {
             name: "web".into(),
             uuid: "u".into(),
             state: PowerState::Running,
+            id: Some(1),
             persistent: true,
             autostart: false,
             xml: None,

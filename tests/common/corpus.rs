@@ -1,11 +1,17 @@
 //! The corpus of hand-written domain XML (tests/fixtures/corpus/domains/):
 //! its files, each as virtsync would observe it (with the ownership
-//! marker), and the manifest that names every field it has with the value
-//! it has.
+//! marker), the manifest that names every field it has with the value it
+//! has, and the plan of a manifest against one such domain.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use virtsync::inventory::Inventory;
+use virtsync::manifest::{load_dir, LoadOptions};
+use virtsync::model::{HostName, ObservedDomain, ObservedHost, ObservedState, PowerState};
+use virtsync::observe::parse_capabilities;
+use virtsync::plan::{self, Plan, PlanInput};
 use virtsync::render::domain::{read_domain, NicSourceId, SourceId};
 use virtsync::render::{write_marker, Marker, MARKER_NS};
 use virtsync::xml::{Element, Node};
@@ -197,4 +203,64 @@ pub fn normalised(e: &Element, skip: &[&str]) -> Element {
         }
     }
     out
+}
+
+/// 2026-12-01T12:00:00Z: the pass time the planner is given.
+pub const NOW: u64 = 1_796_126_400;
+
+/// The plan for the manifest text `manifest` (disk paths allowed under
+/// /dev and /var/lib/libvirt) against a host with the captured QEMU/KVM
+/// capabilities and the one domain `root` in `state`. The networks, pools
+/// and volumes the manifest names are left out: the domain is the subject.
+pub fn plan_one(manifest: &str, root: &Element, state: PowerState) -> Plan {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.yaml"), manifest).unwrap();
+    let opts = LoadOptions {
+        allow_paths: vec!["/dev".into(), "/var/lib/libvirt".into()],
+        allow_unsafe_xml: false,
+    };
+    let mut desired = match load_dir(dir.path(), &opts) {
+        Ok((d, _)) => d,
+        Err(e) => panic!("manifest does not load: {e}\n{manifest}"),
+    };
+    let caps = parse_capabilities(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/capabilities-qemu-kvm.xml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let name = root.child("name").unwrap().text();
+    let mut host = ObservedHost {
+        uri: "qemu:///system".into(),
+        caps,
+        ..ObservedHost::default()
+    };
+    host.domains.insert(
+        name.clone(),
+        ObservedDomain {
+            name,
+            uuid: root.child("uuid").unwrap().text(),
+            state,
+            id: (state != PowerState::Shutoff).then_some(1),
+            persistent: true,
+            autostart: false,
+            xml: Some(root.to_xml()),
+            live_xml: None,
+        },
+    );
+    let observed = ObservedState {
+        hosts: BTreeMap::from([(HostName::DEFAULT, host)]),
+        ..ObservedState::default()
+    };
+    desired.networks.clear();
+    desired.pools.clear();
+    desired.volumes.clear();
+    plan::plan(&PlanInput {
+        desired: &desired,
+        observed: &observed,
+        inventory: &Inventory::default(),
+        revision: "",
+        now: NOW,
+    })
 }

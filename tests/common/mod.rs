@@ -13,6 +13,7 @@ use virtsync::inventory::Inventory;
 use virtsync::model::DesiredState;
 use virtsync::plan::{render_text, Plan};
 use virtsync::reconcile::{ApplyOptions, Planned, Reconciled, Reconciler, Target};
+use virtsync::xml::{Element, Node};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -101,6 +102,34 @@ impl PrivateDaemon {
         let mut all = vec![cmd, &dir, "--connect", &self.uri, "--state-dir", &state];
         all.extend_from_slice(args);
         virtsync(&all, std::time::Duration::from_secs(120)).0
+    }
+
+    /// `apply --yes` of the manifests in `dir`, which must exit 0 and
+    /// converge, then `plan --exit-code`, which must find nothing to do.
+    /// Returns apply's output.
+    pub fn apply_converged(&self, dir: &Path, state: &Path) -> String {
+        let out = self.virtsync("apply", dir, state, &["--yes"]);
+        let text = output_text(&out);
+        assert_eq!(out.status.code(), Some(0), "apply failed:\n{text}");
+        assert!(text.contains("converged:"), "{text}");
+        let plan = self.virtsync("plan", dir, state, &["--exit-code"]);
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "plan after apply is not empty:\n{}\n(after applying:\n{text})",
+            output_text(&plan)
+        );
+        text
+    }
+
+    /// A domain's XML: the persistent config (`inactive`) or the running
+    /// guest's.
+    pub fn domain_xml(&self, name: &str, inactive: bool) -> Element {
+        let mut args = vec!["dumpxml", name];
+        if inactive {
+            args.push("--inactive");
+        }
+        Element::parse(&self.virsh(&args)).expect("libvirt's XML parses")
     }
 
     /// Stop the daemon's process (SIGSTOP) — a hung daemon — until the
@@ -377,7 +406,7 @@ pub fn test_driver_node_file(
         node.push_str(&xml);
     }
     for name in networks {
-        node.push_str(&read.network_xml(name).expect("network XML"));
+        node.push_str(&read.network_xml(name, false).expect("network XML"));
     }
     for name in pools {
         let volumes: String = read
@@ -423,4 +452,75 @@ pub fn output_text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// Indented XML (attributes in document order, text trimmed, whitespace
+/// between elements dropped) for readable snapshots and messages.
+pub fn pretty_xml(xml: &str) -> String {
+    fn esc(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;")
+    }
+    fn write(e: &Element, depth: usize, out: &mut String) {
+        out.push_str(&"  ".repeat(depth));
+        out.push('<');
+        out.push_str(&e.name);
+        for (k, v) in &e.attrs {
+            out.push_str(&format!(" {k}=\"{}\"", esc(v)));
+        }
+        let kids: Vec<&Element> = e.elements().collect();
+        let text = e.text();
+        if kids.is_empty() {
+            if text.trim().is_empty() {
+                out.push_str("/>\n");
+            } else {
+                out.push_str(&format!(">{}</{}>\n", esc(text.trim()), e.name));
+            }
+            return;
+        }
+        out.push_str(">\n");
+        for c in &e.children {
+            if let Node::Element(c) = c {
+                write(c, depth + 1, out);
+            }
+        }
+        out.push_str(&"  ".repeat(depth));
+        out.push_str(&format!("</{}>\n", e.name));
+    }
+    let mut out = String::new();
+    write(&Element::parse(xml).expect("XML parses"), 0, &mut out);
+    out
+}
+
+/// Validate `xml` against libvirt's RelaxNG schema `schema` (`domain`,
+/// `network`, ...) with `virt-xml-validate`; `what` names the document in
+/// the failure. Skipped, with a message, where the tool is not installed
+/// (scripts/setup.sh installs it).
+pub fn check_schema(what: &str, schema: &str, xml: &str) {
+    let installed = Command::new("virt-xml-validate")
+        .arg("--help")
+        .output()
+        .is_ok();
+    if !installed {
+        eprintln!("skipped XML schema validation: virt-xml-validate is not installed (packages libvirt-clients and libxml2-utils)");
+        return;
+    }
+    let mut f = tempfile::Builder::new()
+        .suffix(".xml")
+        .tempfile()
+        .expect("temp file");
+    std::io::Write::write_all(&mut f, xml.as_bytes()).expect("write XML");
+    let out = Command::new("virt-xml-validate")
+        .arg(f.path())
+        .arg(schema)
+        .output()
+        .expect("run virt-xml-validate (packages libvirt-clients and libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "{what}: the {schema} XML does not validate against libvirt's schema:\n{}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        pretty_xml(xml)
+    );
 }

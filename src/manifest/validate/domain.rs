@@ -4,9 +4,10 @@
 //! sizes and counts that must agree (memory and maxMemory, vcpus and
 //! maxVcpus), settings a transient domain cannot have, the cpu model only
 //! with `mode: custom`, disks (one source each, targets that fit their bus
-//! and are unique, no read-only SATA disk libvirt would refuse), NICs (one
-//! source each, unique MACs), graphics, the shutdown timeout, the snapshot
-//! policy and the `xml` escape hatch. What a domain refers to (pools,
+//! and are unique, no read-only SATA disk and no IDE disk on a q35 machine,
+//! which libvirt would refuse), NICs (one source each, unique MACs),
+//! graphics, the shutdown timeout, the snapshot policy and the `xml`
+//! escape hatch. What a domain refers to (pools,
 //! volumes, networks) and where its disk paths may be are checked once the
 //! whole directory is known, in [`super::refs`].
 
@@ -114,6 +115,9 @@ pub(super) fn domain(cx: &mut Ctx, meta: Meta, s: &types::DomainSpec) -> Domain 
         }
     }
     let disks = s.disks.as_ref().map(|d| disks(cx, d));
+    if let (Some(m), Some(list)) = (&s.machine, &s.disks) {
+        no_ide_on_q35(cx, m, list);
+    }
     let interfaces = s.interfaces.as_ref().map(|n| interfaces(cx, n));
     let graphics = s.graphics.as_ref().map(|g| {
         if let Some(l) = &g.listen {
@@ -200,6 +204,30 @@ fn disks(cx: &mut Ctx, disks: &[types::DiskSpec]) -> Vec<Disk> {
             Some(disk)
         })
         .collect()
+}
+
+/// q35 has no IDE controller, and libvirt refuses a domain with an IDE
+/// disk on it ("IDE controllers are unsupported for this QEMU binary or
+/// machine type"); say so at the disk rather than at apply. Only a machine
+/// that spells its family is known here: an alias of a q35 machine is
+/// caught at plan time, with the host's capabilities.
+fn no_ide_on_q35(cx: &mut Ctx, machine: &str, disks: &[types::DiskSpec]) {
+    if MachineFamily::of(machine) != MachineFamily::Q35 {
+        return;
+    }
+    for (i, d) in disks.iter().enumerate() {
+        let (field, ide) = match (d.bus, &d.target) {
+            (Some(b), _) => ("bus", b == DiskBus::Ide),
+            (None, Some(t)) => ("target", t.starts_with("hd")),
+            (None, None) => continue,
+        };
+        if ide {
+            cx.err(
+                &format!("spec.disks[{i}].{field}"),
+                format!("machine {machine} (q35) has no IDE controller, and libvirt refuses IDE disks on it; use bus sata (CD-ROMs too), scsi or virtio"),
+            );
+        }
+    }
 }
 
 /// The NIC list: each interface's source, and MACs unique within it.

@@ -324,8 +324,18 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     // Next-boot fields the running guest lacks after this plan.
     let mut pending: Vec<String> = Vec::new();
 
+    // The definition this plan writes for the existing domain, or why it
+    // cannot be made (rendered only when there is something to write).
+    let render = || {
+        render_domain(d, Some((&root, &diff)), &cx).and_then(|x| {
+            match refuse::ide_on_q35(d, &x, &facts, &diff, caps) {
+                Some(why) => Err(why),
+                None => Ok(x),
+            }
+        })
+    };
     if replace {
-        let xml = match render_domain(d, Some((&root, &diff)), &cx) {
+        let xml = match render() {
             Ok(x) => x.to_xml(),
             Err(e) => return b.error(Kind::Domain, &d.meta, e),
         };
@@ -467,7 +477,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
             b.enable_autostart(Kind::Domain, &hname, &name);
         }
     } else if !diff.is_empty() || !escape.is_empty() {
-        let mut rendered = match render_domain(d, Some((&root, &diff)), &cx) {
+        let mut rendered = match render() {
             Ok(x) => x,
             Err(e) => return b.error(Kind::Domain, &d.meta, e),
         };

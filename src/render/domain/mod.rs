@@ -1,8 +1,11 @@
 //! Domains: libvirt domain XML read into comparable facts ([`read`]),
 //! devices of a manifest matched to the observed ones by identity
 //! ([`matching`]), the typed difference of the two ([`diff`]), and the XML
-//! written for a new domain or patched over the observed one ([`write`]).
+//! written for a new domain or patched over the observed one ([`write`]),
+//! less what libvirt derived from a machine family, firmware or arch that
+//! the patch changes ([`derived`]).
 
+mod derived;
 mod device_diff;
 mod devices;
 pub mod diff;

@@ -7,7 +7,12 @@
 //! its `<source>`, a NIC keeps its portgroup, graphics keep their other
 //! `<listen>` elements, a custom CPU keeps its features. A field the
 //! manifest names with the value it has leaves its XML untouched.
+//!
+//! The exceptions are the fields libvirt derives other parts of the XML
+//! from — the machine family, the firmware, the arch: their change also
+//! drops what was derived from the old value ([`super::derived`]).
 
+use super::derived::{forget_emulator, forget_firmware, forget_firmware_selection, forget_machine};
 use super::devices::{new_disk, new_nic, patch_devices};
 use super::diff::*;
 use super::read::{read_domain, read_graphics};
@@ -139,6 +144,7 @@ fn patch(
             }
             Field::Firmware | Field::SecureBoot => {
                 let uefi = d.firmware == Some(Firmware::Uefi);
+                forget_firmware(&mut root, uefi && facts.uefi);
                 if uefi {
                     set_firmware(&mut root, true, d.secure_boot.unwrap_or(false));
                     root.ensure_child("features").ensure_child("acpi");
@@ -188,7 +194,43 @@ fn patch(
     if !diff.devices.is_empty() {
         patch_devices(d, &mut root, diff, cx)?;
     }
+    // Last, so that it also sees the devices just added or changed.
+    let arch_change = diff.field(Field::Arch).is_some();
+    if let Some(old) = machine_family_change(d, &facts, &arch, diff, cx.caps) {
+        forget_machine(&mut root, &old);
+        forget_firmware_selection(&mut root);
+    }
+    if arch_change {
+        forget_emulator(&mut root);
+    }
     Ok(root)
+}
+
+/// The machine family the domain leaves, if this patch makes it leave one:
+/// a `machine` change to another family (versions of one family share what
+/// libvirt derives, and keep their PCI addresses), or any `arch` change
+/// (libvirt derived the old parts for the old arch's machine).
+fn machine_family_change(
+    d: &Domain,
+    facts: &DomainFacts,
+    arch: &str,
+    diff: &DomainDiff,
+    caps: &Capabilities,
+) -> Option<MachineFamily> {
+    let old_arch = facts.arch.as_deref().unwrap_or(arch);
+    let old = facts
+        .machine
+        .as_deref()
+        .map(|m| caps.machine_family(old_arch, m));
+    let new = d.machine.as_deref().map(|m| caps.machine_family(arch, m));
+    let family_change = diff.field(Field::Machine).is_some() && old != new;
+    if !(family_change || diff.field(Field::Arch).is_some()) {
+        return None;
+    }
+    // A stored domain always has a machine; without one, the family
+    // libvirt would have used is unknown, and the PCI topology goes all
+    // the same.
+    Some(old.unwrap_or(MachineFamily::Other(String::new())))
 }
 
 // ------------------------------------------------------------------ fields
@@ -239,10 +281,10 @@ fn set_firmware(root: &mut Element, uefi: bool, secure: bool) {
             ));
         }
     } else {
+        // The loader and NVRAM went with the firmware change
+        // (`forget_firmware`).
         os.remove_attr("firmware");
         os.remove_children("firmware");
-        os.remove_children("loader");
-        os.remove_children("nvram");
     }
 }
 
