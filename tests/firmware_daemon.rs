@@ -64,6 +64,14 @@ impl Lab {
             .apply_converged(self.manifests.path(), self.state.path())
     }
 
+    /// `virtsync status` (a later run, a new process): exit code and text.
+    fn status(&self) -> (Option<i32>, String) {
+        let out = self
+            .daemon
+            .virtsync("status", self.manifests.path(), self.state.path(), &[]);
+        (out.status.code(), common::output_text(&out))
+    }
+
     fn xml(&self, inactive: bool) -> Element {
         self.daemon.domain_xml(self.name, inactive)
     }
@@ -159,6 +167,14 @@ fn machine_family_changes_of_a_running_guest() {
     assert_eq!((lab.domstate(), lab.domid()), ("running".into(), id));
     assert_family(&lab.xml(true), true);
     assert_family(&lab.xml(false), false);
+    // A later run still knows what the running guest lacks.
+    let (code, text) = lab.status();
+    assert_eq!(code, Some(0), "{text}");
+    let row = text.lines().find(|l| l.contains("fam-vm")).expect(&text);
+    assert!(
+        row.contains("restart pending") && row.contains("machine"),
+        "{text}"
+    );
 
     // onConfigChange: one restart each way, and the guest runs on the new
     // family.
@@ -193,6 +209,13 @@ fn firmware_changes_of_a_running_guest() {
     assert!(text.contains("firmware: bios → uefi"), "{text}");
     assert!(text.contains("restart pending: firmware"), "{text}");
     assert_eq!((lab.domstate(), lab.domid()), ("running".into(), id));
+    let (code, text) = lab.status();
+    assert_eq!(code, Some(0), "{text}");
+    let row = text.lines().find(|l| l.contains("fw-vm")).expect(&text);
+    assert!(
+        row.contains("restart pending") && row.contains("firmware"),
+        "{text}"
+    );
     assert_eq!(
         lab.xml(true).child("os").unwrap().attr("firmware"),
         Some("efi")

@@ -126,6 +126,14 @@ fn restart_pending_is_known_on_later_runs() {
         text.contains("restart pending: maxMemory, memory"),
         "{text}"
     );
+    // status, a later run too: restart pending is not drift (exit 0).
+    let (code, text) = run("status", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    let row = text.lines().find(|l| l.contains("rp-vm")).expect(&text);
+    assert!(
+        row.contains("restart pending") && row.contains("maxMemory, memory"),
+        "{text}"
+    );
 
     // onConfigChange: one restart, then nothing pending, nothing to do.
     write(guest("192MiB", "256MiB", "onConfigChange"));
@@ -138,6 +146,10 @@ fn restart_pending_is_known_on_later_runs() {
     assert_eq!(code, Some(0), "{text}");
     assert!(!text.contains("restart"), "{text}");
     assert_eq!(id(), restarted, "restarted once");
+    let (code, text) = run("status", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    let row = text.lines().find(|l| l.contains("rp-vm")).expect(&text);
+    assert!(row.contains("in sync"), "{text}");
 }
 
 /// The live comparison names only what the guest lacks: a guest with a
