@@ -121,6 +121,14 @@ pub fn render_volume(v: &Volume, backing: Option<(&str, &str)>) -> Element {
                 .with_attr("unit", "bytes")
                 .with_text(v.capacity.unwrap_or(0).to_string()),
         )
+        // Thin, as virt-install makes them: without it libvirt allocates a
+        // raw volume's whole capacity up front (100 GiB written for a
+        // 100 GiB cache disk), failing on a pool without the room.
+        .with_child(
+            Element::new("allocation")
+                .with_attr("unit", "bytes")
+                .with_text("0"),
+        )
         .with_child(
             Element::new("target")
                 .with_child(Element::new("format").with_attr("type", format.as_str())),
