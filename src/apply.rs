@@ -128,12 +128,16 @@ pub fn execute_action(
             vcpus,
             attach,
             detach,
+            marker,
         } => {
             if let Some(v) = vcpus {
                 step(b.set_live_vcpus(n, *v))?;
             }
             if let Some(m) = memory_kib {
                 step(b.set_live_memory(n, m.0))?;
+            }
+            if let Some(x) = marker {
+                step(b.set_live_marker(n, x))?;
             }
             for x in detach {
                 step(b.detach_device(n, x))?;

@@ -204,3 +204,58 @@ spec: {{forward: {{mode: isolated}}}}
         "{text}"
     );
 }
+
+/// A transient domain takes live what a running guest can take — memory
+/// within its maximum, vCPUs hot-added — instead of being created anew
+/// for every change: the same guest (same id), and re-plan is empty (the
+/// balloon target is kept in the marker of its live definition: the guest
+/// has no balloon driver to report it).
+#[test]
+fn transient_domains_take_live_changes_live() {
+    require_daemon!();
+    let d = PrivateDaemon::start();
+    let state = tempfile::tempdir().unwrap();
+    let guest = |mem: &str, vcpus: u32| {
+        halted_domain(
+            "tr-vm",
+            &format!(
+                "  persistent: false\n  memory: {mem}\n  maxMemory: 128MiB\n  vcpus: {vcpus}\n  maxVcpus: 2\n  shutdownTimeout: 1s\n"
+            ),
+        )
+    };
+    let dir = manifest_dir(&[("guest.yaml", &guest("64MiB", 1))]);
+    let apply = || {
+        let out = d.virtsync("apply", dir.path(), state.path(), &["--yes"]);
+        let text = output_text(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        let plan = d.virtsync("plan", dir.path(), state.path(), &["--exit-code"]);
+        assert_eq!(plan.status.code(), Some(0), "{}", output_text(&plan));
+        text
+    };
+    let id = || d.virsh(&["domid", "tr-vm"]).trim().to_string();
+    apply();
+    let booted = id();
+    assert!(d
+        .virsh(&["list", "--transient", "--name"])
+        .contains("tr-vm"));
+
+    std::fs::write(dir.path().join("guest.yaml"), guest("96MiB", 1)).unwrap();
+    let text = apply();
+    assert!(text.contains("domain/tr-vm/update-live"), "{text}");
+    assert!(!text.contains("domain/tr-vm/create"), "{text}");
+    assert_eq!(id(), booted);
+
+    std::fs::write(dir.path().join("guest.yaml"), guest("96MiB", 2)).unwrap();
+    let text = apply();
+    assert!(text.contains("domain/tr-vm/update-live"), "{text}");
+    assert_eq!(id(), booted);
+    let xml = d.virsh(&["dumpxml", "tr-vm"]);
+    assert!(xml.contains("<vcpu placement='static'>2</vcpu>"), "{xml}");
+
+    // What a running guest cannot take (vCPUs removed: the guest would
+    // have to agree): created anew.
+    std::fs::write(dir.path().join("guest.yaml"), guest("96MiB", 1)).unwrap();
+    let text = apply();
+    assert!(text.contains("domain/tr-vm/create"), "{text}");
+    assert_ne!(id(), booted);
+}

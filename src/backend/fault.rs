@@ -225,6 +225,9 @@ impl<H: Backend> Backend for FaultyHost<H> {
     fn set_live_memory(&self, name: &str, kib: u64) -> Result<()> {
         pass!(self, set_live_memory, name, name, kib)
     }
+    fn set_live_marker(&self, name: &str, fragment: &str) -> Result<()> {
+        pass!(self, set_live_marker, name, name, fragment)
+    }
     fn set_live_vcpus(&self, name: &str, n: u32) -> Result<()> {
         pass!(self, set_live_vcpus, name, name, n)
     }

@@ -186,6 +186,9 @@ pub trait Backend: Send + Sync {
     fn set_domain_autostart(&self, name: &str, on: bool) -> Result<()>;
     /// Balloon target of the running guest (KiB); not persistent.
     fn set_live_memory(&self, name: &str, kib: u64) -> Result<()>;
+    /// Replace virtsync's ownership marker in the live definition of a
+    /// running domain (`fragment`: see `render::marker_fragment`).
+    fn set_live_marker(&self, name: &str, fragment: &str) -> Result<()>;
     /// Online vCPUs of the running guest; not persistent.
     fn set_live_vcpus(&self, name: &str, n: u32) -> Result<()>;
     /// Hot-plug a device into the running guest; not persistent.

@@ -349,6 +349,7 @@ impl<'a> Builder<'a> {
             revision: self.input.revision.to_string(),
             spec: format!("sha256:{:x}", Sha256::digest(&json)),
             restart_pending_id: None,
+            memory_kib: None,
         }
     }
 }

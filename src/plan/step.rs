@@ -72,6 +72,10 @@ pub enum Step {
         /// Device elements to unplug, as the running guest has them (best
         /// effort: the guest must agree).
         detach: Vec<String>,
+        /// A transient domain's ownership marker, rewritten in its live
+        /// definition to hold the balloon target just applied.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        marker: Option<String>,
     },
     DefineNetwork {
         xml: String,

@@ -32,6 +32,12 @@ pub struct Marker {
     /// its live XML is read to tell which fields. A start gives a new id,
     /// so the record goes stale by itself — no call, no write needed.
     pub restart_pending_id: Option<u32>,
+    /// Transient domains only: the balloon target virtsync gave the guest
+    /// (`memory-kib`). A transient domain has no persistent config to hold
+    /// what was applied, and the live `<currentMemory>` moves only when
+    /// the guest's balloon driver answers (never without a guest OS): the
+    /// marker in its live definition holds it instead.
+    pub memory_kib: Option<u64>,
 }
 
 pub const MARKER_NS: &str = "https://virtsync.io/xmlns/owner/v1";
@@ -51,6 +57,7 @@ pub fn read_marker(root: &Element) -> Option<Marker> {
             revision: e.attr("revision").unwrap_or_default().to_string(),
             spec: e.attr("spec").unwrap_or_default().to_string(),
             restart_pending_id: e.attr("restart-pending-id").and_then(|v| v.parse().ok()),
+            memory_kib: e.attr("memory-kib").and_then(|v| v.parse().ok()),
         })
 }
 
@@ -61,15 +68,28 @@ pub fn write_marker(root: &mut Element, m: &Marker) {
         !matches!(n, crate::xml::Node::Element(e)
             if e.name.ends_with(":owner") && e.attrs.iter().any(|(_, v)| v == MARKER_NS))
     });
-    let mut owner = Element::new("virtsync:owner")
-        .with_attr("xmlns:virtsync", MARKER_NS)
+    let owner = marker_element(m, "virtsync:owner").with_attr("xmlns:virtsync", MARKER_NS);
+    md.children.push(crate::xml::Node::Element(owner));
+}
+
+/// The marker as the fragment `virDomainSetMetadata` takes (libvirt adds
+/// the namespace), to rewrite it in a running domain's live definition.
+pub fn marker_fragment(m: &Marker) -> String {
+    marker_element(m, "owner").to_xml()
+}
+
+fn marker_element(m: &Marker, name: &str) -> Element {
+    let mut owner = Element::new(name)
         .with_attr("manifest", m.manifest.clone())
         .with_attr("revision", m.revision.clone())
         .with_attr("spec", m.spec.clone());
     if let Some(id) = m.restart_pending_id {
         owner = owner.with_attr("restart-pending-id", id.to_string());
     }
-    md.children.push(crate::xml::Node::Element(owner));
+    if let Some(k) = m.memory_kib {
+        owner = owner.with_attr("memory-kib", k.to_string());
+    }
+    owner
 }
 
 /// Apply the `xml` escape hatch: put each fragment under its `at` element,

@@ -38,6 +38,7 @@ pub fn owned(xml: &str) -> Element {
             revision: String::new(),
             spec: "sha256:0".into(),
             restart_pending_id: None,
+            memory_kib: None,
         },
     );
     root

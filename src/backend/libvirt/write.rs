@@ -255,6 +255,19 @@ impl Backend for LibvirtHost {
             .map_err(|e| call_err("set live memory of domain", name, e))
     }
 
+    fn set_live_marker(&self, name: &str, fragment: &str) -> Result<()> {
+        let d = self.domain(name)?;
+        self.count("set_metadata");
+        d.set_metadata(
+            sys::VIR_DOMAIN_METADATA_ELEMENT as i32,
+            Some(fragment),
+            Some("virtsync"),
+            Some(crate::render::MARKER_NS),
+            sys::VIR_DOMAIN_AFFECT_LIVE,
+        )
+        .map_err(|e| call_err("set ownership marker of domain", name, e))
+    }
+
     fn set_live_vcpus(&self, name: &str, n: u32) -> Result<()> {
         let d = self.domain(name)?;
         self.count("set_vcpus");

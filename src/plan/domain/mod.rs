@@ -154,7 +154,11 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         };
         from_manifest.or_else(from_host).or_else(created_here)
     };
-    let marker = b.marker(&d.meta, d);
+    let mut marker = b.marker(&d.meta, d);
+    if !d.persistent {
+        // What the balloon is given, kept where a transient domain can.
+        marker.memory_kib = Some(d.memory.to_kib().0);
+    }
     let cx = DomainContext {
         caps,
         volume_format: &volume_format,
@@ -247,7 +251,15 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         return;
     };
     let running = obs.state != PowerState::Shutoff;
-    let facts = read_domain(&root);
+    let mut facts = read_domain(&root);
+    if !obs.persistent {
+        // A transient domain: the balloon target virtsync applied, not the
+        // live `<currentMemory>` a guest without a balloon driver never
+        // moves.
+        if let Some(k) = crate::render::read_marker(&root).and_then(|m| m.memory_kib) {
+            facts.memory_kib = Kib(k);
+        }
+    }
     // A guest whose config virtsync changed while it ran (the marker names
     // its id, and it still runs under it) may lack that config: what it
     // runs is read (the reconcile pass reads the live XML when asked) and
@@ -318,7 +330,11 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     // A transient domain has no persistent config to update: any change
     // means creating it anew.
     let transient = !d.persistent && !obs.persistent;
-    let replace = flip || (transient && !(diff.is_empty() && escape.is_empty()));
+    // It takes live what a running guest can take (memory within its
+    // maximum, vCPUs hot-added): anything else means creating it anew.
+    let live_only =
+        diff.devices.is_empty() && escape.is_empty() && diff.fields.iter().all(|c| c.live);
+    let replace = flip || (transient && !(diff.is_empty() && escape.is_empty()) && !live_only);
     let name = d.meta.name.clone();
     let mut state = obs.state;
     // Next-boot fields the running guest lacks after this plan.
@@ -552,6 +568,10 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                     vcpus: live_cpu.then_some(d.vcpus),
                     attach,
                     detach,
+                    // A transient domain keeps the balloon target in the
+                    // marker of its live definition.
+                    marker: (transient && live_mem)
+                        .then(|| crate::render::marker_fragment(&marker)),
                 },
                 &[],
                 false,

@@ -255,8 +255,13 @@ fn set_memory(root: &mut Element, name: &str, kib: Kib) {
     e.set_text(kib.0.to_string());
 }
 
-/// `<vcpu current=N>MAX</vcpu>`; placement, cpuset and the like stay.
+/// `<vcpu current=N>MAX</vcpu>`; placement, cpuset and the like stay. The
+/// per-vCPU list `<vcpus>` (which are online, their hotplug order) goes:
+/// libvirt counts the online vCPUs from it over `current`, and derives it
+/// anew from the count.
 fn set_vcpus(root: &mut Element, vcpus: u32, max: u32) {
+    root.children
+        .retain(|n| !matches!(n, crate::xml::Node::Element(e) if e.name == "vcpus"));
     let v = root.ensure_child("vcpu");
     v.set_text(max.to_string());
     if vcpus < max {
