@@ -150,6 +150,23 @@ fn restart_pending_is_known_on_later_runs() {
     assert_eq!(code, Some(0), "{text}");
     let row = text.lines().find(|l| l.contains("rp-vm")).expect(&text);
     assert!(row.contains("in sync"), "{text}");
+
+    // A paused guest restarted for its config comes back paused.
+    let paused = |max: &str| {
+        guest("192MiB", max, "onConfigChange").replace("  memory:", "  state: paused\n  memory:")
+    };
+    write(paused("256MiB"));
+    let (code, text) = run("apply", &["--yes"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(d.virsh(&["domstate", "rp-vm"]).trim(), "paused");
+    write(paused("320MiB"));
+    let (code, text) = run("apply", &["--yes"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("domain/rp-vm/restart"), "{text}");
+    assert_ne!(id(), restarted);
+    assert_eq!(d.virsh(&["domstate", "rp-vm"]).trim(), "paused");
+    let (code, text) = run("plan", &["--exit-code"]);
+    assert_eq!(code, Some(0), "{text}");
 }
 
 /// The live comparison names only what the guest lacks: a guest with a
