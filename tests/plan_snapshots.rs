@@ -1082,13 +1082,34 @@ fn a_transient_domains_live_memory_rounding_is_no_change() {
     ]);
     let p = plan_ok(&d, &h, &inv);
     assert!(p.is_empty(), "{}", render_text(&p));
-    // A real change still re-creates it.
+    // Within its maximum: live, the balloon target kept in the marker of
+    // its live definition.
     let d = existing_desired(&[
         (
             "  state: shutoff\n",
             "  state: running\n  persistent: false\n",
         ),
         ("  memory: 512MiB\n", "  memory: 768MiB\n"),
+    ]);
+    let p = plan_ok(&d, &h, &inv);
+    assert_eq!(ids(&p), ["domain/web/update-live"]);
+    let Step::UpdateLive { marker, .. } = &p.actions[0].step else {
+        panic!("{:?}", p.actions[0].step)
+    };
+    assert!(
+        marker
+            .as_deref()
+            .is_some_and(|m| m.contains("memory-kib=\"786432\"")),
+        "{marker:?}"
+    );
+    // Beyond it: created anew.
+    let d = existing_desired(&[
+        (
+            "  state: shutoff\n",
+            "  state: running\n  persistent: false\n",
+        ),
+        ("  memory: 512MiB\n", "  memory: 4GiB\n"),
+        ("  maxMemory: 1GiB\n", "  maxMemory: 4GiB\n"),
     ]);
     // Its snapshots not listed yet: they are asked for, and kept meanwhile.
     let p = plan_ok(&d, &h, &inv);

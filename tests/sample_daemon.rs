@@ -14,14 +14,15 @@ use std::path::Path;
 use common::{output_text, repo_root, PrivateDaemon};
 
 /// Copy `from` (the sample, or part of it) to `to`, with the Host
-/// manifests' URIs replaced by the daemons'.
-fn copy_sample(from: &Path, to: &Path, uris: &[(&str, &str)]) {
+/// manifests' URIs replaced by the daemons' and kvm-b's pool directory
+/// (outside the daemon's own /var/lib/libvirt/images) moved under `srv`.
+fn copy_sample(from: &Path, to: &Path, uris: &[(&str, &str)], srv: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let target = to.join(e.file_name());
         if e.file_type().unwrap().is_dir() {
-            copy_sample(&e.path(), &target, uris);
+            copy_sample(&e.path(), &target, uris, srv);
             continue;
         }
         let mut text = std::fs::read_to_string(e.path()).unwrap();
@@ -31,6 +32,10 @@ fn copy_sample(from: &Path, to: &Path, uris: &[(&str, &str)]) {
                 &format!("uri: \"{uri}\""),
             );
         }
+        text = text.replace(
+            "path: /srv/vmstore",
+            &format!("path: {}", srv.join("vmstore").display()),
+        );
         std::fs::write(target, text).unwrap();
     }
 }
@@ -43,6 +48,7 @@ fn the_sample_manifests_plan_without_errors() {
     let work = tempfile::tempdir().unwrap();
     let state = work.path().join("state");
     let sample = repo_root().join("manifests");
+    let srv = work.path().join("srv");
 
     // kvm-a as the sample describes it: libvirt's default network, and the
     // admin's `isos` pool holding the installer.
@@ -84,7 +90,7 @@ fn the_sample_manifests_plan_without_errors() {
     // The storage and networks first: the pools the golden image goes to.
     let infra = work.path().join("infra");
     for part in ["hosts", "storage", "networks"] {
-        copy_sample(&sample.join(part), &infra.join(part), &uris);
+        copy_sample(&sample.join(part), &infra.join(part), &uris, &srv);
     }
     let (code, text, _) = run(&infra, "apply", &["--yes"]);
     // Volumes on the golden image wait for it: changed, not converged.
@@ -103,7 +109,7 @@ fn the_sample_manifests_plan_without_errors() {
 
     // The whole sample: every object planned, nothing blocked.
     let all = work.path().join("all");
-    copy_sample(&sample, &all, &uris);
+    copy_sample(&sample, &all, &uris, &srv);
     let (code, text, stdout) = run(&all, "plan", &["--output", "json"]);
     assert_eq!(code, Some(0), "{text}");
     let plan: serde_json::Value = serde_json::from_slice(&stdout).expect(&text);

@@ -68,18 +68,21 @@ pub fn write_marker(root: &mut Element, m: &Marker) {
         !matches!(n, crate::xml::Node::Element(e)
             if e.name.ends_with(":owner") && e.attrs.iter().any(|(_, v)| v == MARKER_NS))
     });
-    let owner = marker_element(m, "virtsync:owner").with_attr("xmlns:virtsync", MARKER_NS);
+    let owner = marker_element(
+        m,
+        Element::new("virtsync:owner").with_attr("xmlns:virtsync", MARKER_NS),
+    );
     md.children.push(crate::xml::Node::Element(owner));
 }
 
 /// The marker as the fragment `virDomainSetMetadata` takes (libvirt adds
 /// the namespace), to rewrite it in a running domain's live definition.
 pub fn marker_fragment(m: &Marker) -> String {
-    marker_element(m, "owner").to_xml()
+    marker_element(m, Element::new("owner")).to_xml()
 }
 
-fn marker_element(m: &Marker, name: &str) -> Element {
-    let mut owner = Element::new(name)
+fn marker_element(m: &Marker, owner: Element) -> Element {
+    let mut owner = owner
         .with_attr("manifest", m.manifest.clone())
         .with_attr("revision", m.revision.clone())
         .with_attr("spec", m.spec.clone());
