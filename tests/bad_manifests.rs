@@ -19,6 +19,37 @@ type Expect = (&'static str, usize, usize, &'static str);
 
 /// Every case of the corpus with every error it must produce.
 const CASES: &[(&str, &[Expect])] = &[
+    // ---- what two objects, or one object's parts, cannot share
+    (
+        "xml-renames-domain.yaml",
+        &[
+            ("", 9, 14, "spec.xml[0].merge: `<name>` under /domain is refused in the xml escape hatch: set metadata.name instead"),
+            ("", 11, 14, "spec.xml[1].merge: `<uuid>` under /domain is refused in the xml escape hatch: set spec.uuid instead"),
+            ("", 13, 14, "spec.xml[2].merge: `<metadata>` under /domain is refused"),
+        ],
+    ),
+    (
+        "network-bridge-and-subnet-shared.yaml",
+        &[
+            ("", 12, 18, "spec.bridge.name: bridge virbr77 is network n1's too (network-bridge-and-subnet-shared.yaml:1)"),
+            ("", 13, 19, "spec.ipv4.address: 10.77.0.5/16 overlaps 10.77.0.1/24 of network n1"),
+        ],
+    ),
+    (
+        "dhcp-mac-repeated.yaml",
+        &[("", 11, 17, "spec.ipv4.dhcp.hosts[1].mac: 52:54:00:00:00:01 is also given to dhcp.hosts[0]")],
+    ),
+    (
+        "cdrom-virtio.yaml",
+        &[("", 8, 28, "spec.disks[0].bus: a CD-ROM cannot be on bus virtio")],
+    ),
+    (
+        "domains-share-disk-and-mac.yaml",
+        &[
+            ("", 20, 13, "spec.disks[0].path: file /var/lib/libvirt/images/shared.img is a disk of domain a too"),
+            ("", 23, 26, "spec.interfaces[0].mac: MAC 52:54:00:aa:bb:cc is used by domain a too"),
+        ],
+    ),
     // ---- names
     (
         "name-dotdot.yaml",

@@ -355,6 +355,16 @@ fn disk(cx: &mut Ctx, i: usize, d: &types::DiskSpec) -> Option<Disk> {
             "libvirt does not support read-only SATA disks; use bus virtio or scsi, or a cdrom",
         );
     }
+    // virtio-blk has no removable media: libvirt refuses the CD-ROM.
+    let virtio = d.bus == Some(DiskBus::Virtio)
+        || (d.bus.is_none() && d.target.as_deref().is_some_and(|t| t.starts_with("vd")));
+    if device == DiskDevice::Cdrom && virtio {
+        let field = if d.bus.is_some() { "bus" } else { "target" };
+        cx.err(
+            &format!("{path}.{field}"),
+            "a CD-ROM cannot be on bus virtio (virtio disks have no removable media, and libvirt refuses it); use bus sata or scsi",
+        );
+    }
     Some(Disk {
         source,
         device,

@@ -102,6 +102,25 @@ impl Ctx<'_, '_> {
                 }
                 Ok(_) => {}
             }
+            // The identity of the object is the manifest's: a fragment at
+            // the root must not rename it, re-key it or touch the ownership
+            // marker.
+            let top = crate::xml::Element::parse(&p.merge).ok().map(|e| e.name);
+            if let (Ok(at), Some(top)) = (&at, &top) {
+                if at.len() == 1 && ["name", "uuid", "metadata"].contains(&top.as_str()) {
+                    let instead = match top.as_str() {
+                        "name" => "set metadata.name instead",
+                        "uuid" => "set spec.uuid instead",
+                        _ => "libvirt metadata holds virtsync's ownership marker",
+                    };
+                    self.err(
+                        &format!("{path}[{i}].merge"),
+                        format!(
+                            "`<{top}>` under /{root} is refused in the xml escape hatch: {instead}"
+                        ),
+                    );
+                }
+            }
             if let Ok(at) = at {
                 out.push(XmlPatch {
                     at,

@@ -14,8 +14,11 @@
 //!   interface and DNS names, URIs, the `xml` escape hatch);
 //! - `domain`, `network`, `storage`: each kind's own rules;
 //! - `unique`: which objects exist on which host, each once;
-//! - `refs`: references between manifests and allowed disk paths.
+//! - `refs`: references between manifests and allowed disk paths;
+//! - `conflicts`: what two objects of one host cannot share (a bridge, a
+//!   subnet, a MAC, a writable disk image).
 
+mod conflicts;
 mod domain;
 mod fields;
 mod network;
@@ -79,6 +82,7 @@ fn resolve(pending: &[Pending], opts: &LoadOptions, sink: Sink) -> DesiredState 
     let (state, mut sink) = registry.finish();
     refs::volume_refs(&state, pending, &mut sink);
     refs::domain_refs(&state, pending, opts, &mut sink);
+    conflicts::check(&state, pending, &mut sink);
     state
 }
 

@@ -119,7 +119,7 @@ pub(super) fn network(cx: &mut Ctx, meta: Meta, s: &types::NetworkSpec) -> Netwo
 }
 
 /// Whether `addr` is in the subnet `net/prefix` (of the same family).
-fn in_subnet(addr: IpAddr, net: IpAddr, prefix: u8) -> bool {
+pub(super) fn in_subnet(addr: IpAddr, net: IpAddr, prefix: u8) -> bool {
     match (addr, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
             let mask = if prefix == 0 {
@@ -187,6 +187,7 @@ fn ip_config(cx: &mut Ctx, path: &str, s: &types::IpSpec, v6: bool) -> Option<Ip
         }),
         hosts: d.hosts.as_ref().map(|hs| {
             let mut seen_ip = BTreeMap::new();
+            let mut seen_mac = BTreeMap::new();
             hs.iter()
                 .enumerate()
                 .filter_map(|(i, h)| {
@@ -195,6 +196,15 @@ fn ip_config(cx: &mut Ctx, path: &str, s: &types::IpSpec, v6: bool) -> Option<Ip
                         cx.err(&p, "a DHCP host needs `mac` or `name` besides `ip`");
                     }
                     let mac = h.mac.as_ref().and_then(|m| cx.mac(&format!("{p}.mac"), m));
+                    if let Some(m) = &mac {
+                        // dnsmasq would answer the MAC with one of them only.
+                        if let Some(first) = seen_mac.insert(m.clone(), i) {
+                            cx.err(
+                                &format!("{p}.mac"),
+                                format!("{m} is also given to dhcp.hosts[{first}]; a MAC gets one address"),
+                            );
+                        }
+                    }
                     let ip = check_in(cx, &format!("{p}.ip"), &h.ip)?;
                     if let Some(first) = seen_ip.insert(ip, i) {
                         cx.err(
