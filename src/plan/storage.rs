@@ -133,6 +133,50 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
             format!("the pool's {} is {} on the host, the manifest says {}; a pool is never replaced automatically: create a new pool and move the volumes", c.field, c.from, c.to),
         );
     }
+    if let Some(c) = changes.iter().find(|c| c.field == "path") {
+        // The volumes stay where they are: a pool moved away from them
+        // would list none, and the domains using them would point at
+        // files no pool holds. An empty pool moves at once.
+        let held = host
+            .volumes
+            .keys()
+            .filter(|(pool, _)| *pool == name)
+            .count();
+        if !obs.active || held > 0 {
+            let why = if obs.active {
+                format!("it holds {held} volume(s) in {}", c.from)
+            } else {
+                "it is inactive, so its volumes cannot be listed".to_string()
+            };
+            return b.error(
+                Kind::StoragePool,
+                &p.meta,
+                format!("the pool's path is {} on the host, the manifest says {}, and {why}; move the volumes first (stop the guests using them, `mv` the files into {} and `virsh pool-refresh`), or give the new directory a new pool", c.from, c.to, c.to),
+            );
+        }
+        let xml = render_pool(p, Some(&root)).to_xml();
+        for step in [Step::DestroyPool, Step::DefinePool { xml }, Step::BuildPool] {
+            let changes = if matches!(step, Step::DefinePool { .. }) {
+                changes.clone()
+            } else {
+                vec![]
+            };
+            let effect = match step {
+                Step::DefinePool { .. } => Effect::Update,
+                Step::BuildPool => Effect::Create,
+                _ => Effect::Power,
+            };
+            b.push(&hname, &name, effect, changes, step, &[], false);
+        }
+        b.autostart_and_active(
+            Kind::StoragePool,
+            &hname,
+            &name,
+            (obs.autostart, p.autostart),
+            (false, p.active),
+        );
+        return;
+    }
     if !changes.is_empty() {
         let xml = render_pool(p, Some(&root)).to_xml();
         let fields: Vec<String> = changes.iter().map(|c| c.field.clone()).collect();
@@ -320,6 +364,57 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
         return;
     }
     let Some(obs) = obs else {
+        if b.input
+            .inventory
+            .owns_volume(&host.uri, &v.pool, &v.meta.name)
+        {
+            // virtsync made it, and it is gone: deleted behind its back. A
+            // guest that had it open may still hold its only copy; an empty
+            // volume under that name would bury it.
+            let users: Vec<&Domain> = b
+                .input
+                .desired
+                .domains
+                .iter()
+                .filter(|(k, _)| k.host == hname && host.domains.contains_key(&k.name))
+                .filter(|(_, d)| {
+                    d.disks.iter().flatten().any(|disk| {
+                        matches!(&disk.source, DiskSource::Volume { pool, name }
+                            if *pool == v.pool && *name == v.meta.name)
+                    })
+                })
+                .map(|(_, d)| d)
+                .collect();
+            if !users.is_empty() {
+                // The domains too, also those with nothing to do: their
+                // disk is gone, which is not "in sync".
+                for d in &users {
+                    b.error(
+                        Kind::Domain,
+                        &d.meta,
+                        format!("its disk volume {key_name} is lost (deleted outside virtsync)"),
+                    );
+                }
+                let users: Vec<&str> = users.iter().map(|d| d.meta.name.as_str()).collect();
+                return b.error(
+                    Kind::Volume,
+                    &v.meta,
+                    format!(
+                        "lost: virtsync created this volume and it is gone from pool `{}` (deleted outside virtsync), while domain {} uses it; it is not created again empty: a running guest may still hold its data (copy it out through the guest, or from the qemu process's open file), then create the volume by hand or remove the disk from the domain",
+                        v.pool,
+                        users.join(", ")
+                    ),
+                );
+            }
+            b.notice(
+                Kind::Volume,
+                &v.meta,
+                format!(
+                    "lost: virtsync created this volume and it is gone from pool `{}` (deleted outside virtsync); no domain uses it, so it is created again, empty",
+                    v.pool
+                ),
+            );
+        }
         let backing = match &v.backing_store {
             Some((pool, name)) => match volume_path_and_format(b, host, &hname, pool, name) {
                 Some(pf) => Some(pf),
