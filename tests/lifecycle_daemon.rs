@@ -241,14 +241,7 @@ fn transient_domains_take_live_changes_live() {
         )
     };
     let dir = manifest_dir(&[("guest.yaml", &guest("64MiB", 1))]);
-    let apply = || {
-        let out = d.virtsync("apply", dir.path(), state.path(), &["--yes"]);
-        let text = output_text(&out);
-        assert_eq!(out.status.code(), Some(0), "{text}");
-        let plan = d.virtsync("plan", dir.path(), state.path(), &["--exit-code"]);
-        assert_eq!(plan.status.code(), Some(0), "{}", output_text(&plan));
-        text
-    };
+    let apply = || d.apply_converged(dir.path(), state.path());
     let id = || d.virsh(&["domid", "tr-vm"]).trim().to_string();
     apply();
     let booted = id();

@@ -213,14 +213,7 @@ fn a_re_create_keeps_the_snapshots() {
         ("guest.yaml", &guest(true, 2)),
         ("snapshot.yaml", &declared),
     ]);
-    let apply = || {
-        let out = d.virtsync("apply", dir.path(), state.path(), &["--yes"]);
-        let text = output_text(&out);
-        assert_eq!(out.status.code(), Some(0), "{text}");
-        let plan = d.virtsync("plan", dir.path(), state.path(), &["--exit-code"]);
-        assert_eq!(plan.status.code(), Some(0), "{}", output_text(&plan));
-        text
-    };
+    let apply = || d.apply_converged(dir.path(), state.path());
     let snapshots = || {
         let mut v: Vec<String> = d
             .virsh(&["snapshot-list", "rc-vm", "--name"])
