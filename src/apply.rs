@@ -8,6 +8,7 @@
 //! skipped.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -212,18 +213,28 @@ pub fn execute_action(
 struct Sched {
     /// Unfinished dependencies per action.
     waiting: Vec<usize>,
+    /// Actions a worker took (running or finished).
+    started: Vec<bool>,
+    /// A stop was seen and every action not started was skipped.
+    stopped: bool,
     ready: VecDeque<usize>,
     running_per_host: BTreeMap<HostName, usize>,
     outcomes: Vec<Option<Outcome>>,
     remaining: usize,
 }
 
+/// Why actions not started are skipped once `stop` is set.
+pub const STOPPED: &str = "virtsync was asked to stop";
+
 /// Execute `plan` against the backends of its hosts. `on_done` is called as
-/// each action finishes, from worker threads.
+/// each action finishes, from worker threads. Once `stop` is set, no action
+/// starts any more (they are skipped, because [`STOPPED`]); the ones
+/// running finish.
 pub fn execute(
     plan: &Plan,
     backends: &BTreeMap<HostName, Arc<dyn Backend>>,
     parallel: usize,
+    stop: Option<&AtomicBool>,
     on_done: &(dyn Fn(&Action, &Outcome) + Sync),
 ) -> ApplyReport {
     let n = plan.actions.len();
@@ -254,6 +265,8 @@ pub fn execute(
     let ready: VecDeque<usize> = (0..n).filter(|i| waiting[*i] == 0).collect();
     let sched = Mutex::new(Sched {
         waiting,
+        started: vec![false; n],
+        stopped: false,
         ready,
         running_per_host: BTreeMap::new(),
         outcomes: vec![None; n],
@@ -309,6 +322,27 @@ pub fn execute(
                 let i = {
                     let mut s = sched.lock().expect("scheduler");
                     loop {
+                        if !s.stopped && stop.is_some_and(|f| f.load(Ordering::SeqCst)) {
+                            s.stopped = true;
+                            s.ready.clear();
+                            for j in 0..n {
+                                if s.outcomes[j].is_none() && !s.started[j] {
+                                    let o = Outcome {
+                                        id: plan.actions[j].id.clone(),
+                                        status: Status::Skipped {
+                                            because: STOPPED.into(),
+                                        },
+                                        changed: false,
+                                        created: None,
+                                        millis: 0,
+                                    };
+                                    on_done(&plan.actions[j], &o);
+                                    s.outcomes[j] = Some(o);
+                                    s.remaining -= 1;
+                                }
+                            }
+                            cv.notify_all();
+                        }
                         if s.remaining == 0 {
                             return;
                         }
@@ -318,6 +352,7 @@ pub fn execute(
                         });
                         if let Some(p) = pos {
                             let i = s.ready.remove(p).expect("position is valid");
+                            s.started[i] = true;
                             *s.running_per_host
                                 .entry(plan.actions[i].host.clone())
                                 .or_default() += 1;
@@ -424,7 +459,7 @@ mod tests {
         let host = LibvirtHost::open("test:///default").expect("test driver");
         let backends: BTreeMap<HostName, Arc<dyn Backend>> =
             [(HostName::DEFAULT, Arc::new(host) as Arc<dyn Backend>)].into();
-        execute(p, &backends, parallel, &|_, _| {})
+        execute(p, &backends, parallel, None, &|_, _| {})
     }
 
     #[test]
@@ -491,5 +526,33 @@ mod tests {
         let report = on_test_driver(&p, 1);
         assert!(matches!(report.outcomes[0].status, Status::Failed { .. }));
         assert_eq!(report.outcomes[1].status, Status::Done);
+    }
+
+    #[test]
+    fn after_a_stop_nothing_starts_and_the_running_action_finishes() {
+        // A chain of three: the stop comes while the first one runs.
+        let p = plan_of(vec![
+            action("test", &[], Step::SuspendDomain),
+            action("test", &["domain/test/suspend"], Step::ResumeDomain),
+            action(
+                "test",
+                &["domain/test/resume"],
+                Step::SetDomainAutostart { on: true },
+            ),
+        ]);
+        let host = LibvirtHost::open("test:///default").expect("test driver");
+        let backends: BTreeMap<HostName, Arc<dyn Backend>> =
+            [(HostName::DEFAULT, Arc::new(host) as Arc<dyn Backend>)].into();
+        let stop = AtomicBool::new(false);
+        let report = execute(&p, &backends, 1, Some(&stop), &|a, _| {
+            if a.id == "domain/test/suspend" {
+                stop.store(true, Ordering::SeqCst);
+            }
+        });
+        let stopped = Status::Skipped {
+            because: STOPPED.into(),
+        };
+        let status: Vec<&Status> = report.outcomes.iter().map(|o| &o.status).collect();
+        assert_eq!(status, [&Status::Done, &stopped, &stopped]);
     }
 }

@@ -106,6 +106,9 @@ pub struct ApplyOptions {
     /// Where the ownership inventory is saved (before apply, to find out
     /// early that it can be, and after); `None` keeps it in memory only.
     pub state_dir: Option<std::path::PathBuf>,
+    /// Once set (SIGTERM to a long-running process), no further action
+    /// starts; the ones running finish.
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// The result of applying a plan and observing again.
@@ -338,6 +341,7 @@ impl Reconciler {
             &planned.plan,
             &self.backends(),
             opts.parallel.max(1),
+            opts.stop.as_deref(),
             on_done,
         );
         record_created(inventory, &planned.plan, &report, &self.uris, t.desired);

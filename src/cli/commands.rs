@@ -140,6 +140,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     let opts = ApplyOptions {
         parallel: args.parallel as usize,
         state_dir: Some(common.state_dir.clone()),
+        ..ApplyOptions::default()
     };
     let target = Target {
         desired: &desired,

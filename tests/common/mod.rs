@@ -324,7 +324,7 @@ impl Lab {
         };
         let opts = ApplyOptions {
             parallel: 4,
-            state_dir: None,
+            ..ApplyOptions::default()
         };
         self.reconciler
             .apply(&t, &mut self.inventory, planned, &opts, &|_, _| {})
