@@ -243,6 +243,14 @@ impl Reconciler {
         &self.hosts
     }
 
+    /// Some host could not be connected to (a long-running process dials
+    /// it again).
+    pub fn any_down(&self) -> bool {
+        self.hosts
+            .values()
+            .any(|c| matches!(c, HostConn::Down { .. }))
+    }
+
     /// Observe every reachable host, in parallel (libvirt calls block).
     pub fn observe(&self, desired: &DesiredState) -> ObservedState {
         self.observe_for(desired, Observation::Plan)

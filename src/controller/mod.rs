@@ -1,0 +1,396 @@
+//! The controller (`virtsync run`): the library's reconcile pass, looped.
+//!
+//! Level-triggered, like kube-runtime's controller: a trigger (manifest
+//! files changed, something happened on a host, the periodic resync, the
+//! retry of a pass that did not converge) only says "look again"; every
+//! pass observes, plans and applies from scratch with the same
+//! [`Reconciler`] `apply` uses, so the outcome never depends on which
+//! trigger came. One pass is in flight at a time; triggers that arrive
+//! meanwhile are coalesced into one more pass ([`queue`]).
+//!
+//! - Manifests: watched ([`watch`]); a file that stops parsing keeps its
+//!   last good content ([`desired`]), never read as a deletion.
+//! - Failures: every pass applies everything it can (a failing object
+//!   blocks only what depends on it); a pass that did not converge is
+//!   retried after an exponential backoff with jitter, reset by the next
+//!   one that converges.
+//! - Connections: a host that could not be reached is dialled again before
+//!   the next pass (after the backoff), and observed in full then.
+//! - Stop (SIGINT/SIGTERM from the CLI): no new action starts, the running
+//!   ones finish (waits for a guest's shutdown are cut short), exit.
+//!
+//! After every pass the controller writes its status file
+//! (`controller-status.json` in the state directory).
+
+pub mod desired;
+pub mod queue;
+pub mod status;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch as signal};
+use tokio::time::Instant;
+
+use crate::apply::Status;
+use crate::backend::ConnectOptions;
+use crate::inventory::Inventory;
+use crate::manifest::LoadOptions;
+use crate::model::{DesiredState, HostName};
+use crate::reconcile::{self, ApplyOptions, Reconciler, Target};
+use desired::{Loaded, Manifests};
+use queue::{Backoff, Pending, Trigger};
+pub use status::PassReport;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("cannot watch {}: {source}", dir.display())]
+    Watch {
+        dir: PathBuf,
+        #[source]
+        source: notify::Error,
+    },
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
+}
+
+/// How the controller runs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub dir: PathBuf,
+    pub load: LoadOptions,
+    /// Where the inventory and the status file live; `None` keeps both in
+    /// memory (tests).
+    pub state_dir: Option<PathBuf>,
+    /// A full pass at least this often, whatever else happens.
+    pub resync: Duration,
+    /// How long file events settle before a reload.
+    pub debounce: Duration,
+    /// Concurrent actions per host.
+    pub parallel: usize,
+    /// Backoff between passes that do not converge.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+}
+
+impl RunConfig {
+    pub fn new(dir: PathBuf) -> RunConfig {
+        RunConfig {
+            dir,
+            load: LoadOptions::default(),
+            state_dir: None,
+            resync: Duration::from_secs(300),
+            debounce: Duration::from_millis(100),
+            parallel: 4,
+            retry_min: Duration::from_secs(1),
+            retry_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// How the controller reaches its hosts: libvirt for `virtsync run`, a
+/// shared fake (test driver, fault injection) in tests.
+pub trait Connector: Send + Sync + 'static {
+    /// The hosts `desired` names, with their URIs: when these change, the
+    /// controller connects again.
+    fn hosts(&self, desired: &DesiredState) -> BTreeMap<HostName, String>;
+    fn connect(&self, desired: &DesiredState) -> Reconciler;
+}
+
+/// libvirt connections: the default URI and every Host manifest's.
+pub struct Libvirt {
+    pub default_uri: String,
+    pub options: ConnectOptions,
+}
+
+impl Connector for Libvirt {
+    fn hosts(&self, desired: &DesiredState) -> BTreeMap<HostName, String> {
+        reconcile::known_hosts(desired, &self.default_uri)
+    }
+    fn connect(&self, desired: &DesiredState) -> Reconciler {
+        Reconciler::connect(desired, &self.default_uri, self.options.clone())
+    }
+}
+
+/// A running controller's handles: send triggers (libvirt events, tests),
+/// ask it to stop, and see each pass's report.
+pub struct Handle {
+    pub triggers: mpsc::UnboundedSender<Trigger>,
+    stop: signal::Sender<bool>,
+}
+
+impl Handle {
+    /// No new action starts; the running ones finish; `run` returns.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+pub struct Controller {
+    cfg: RunConfig,
+    connector: Arc<dyn Connector>,
+    triggers_tx: mpsc::UnboundedSender<Trigger>,
+    triggers: mpsc::UnboundedReceiver<Trigger>,
+    stop: signal::Receiver<bool>,
+    reports: Option<mpsc::UnboundedSender<PassReport>>,
+}
+
+impl Controller {
+    pub fn new(cfg: RunConfig, connector: Arc<dyn Connector>) -> (Controller, Handle) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = signal::channel(false);
+        (
+            Controller {
+                cfg,
+                connector,
+                triggers_tx: tx.clone(),
+                triggers: rx,
+                stop: stop_rx,
+                reports: None,
+            },
+            Handle {
+                triggers: tx,
+                stop: stop_tx,
+            },
+        )
+    }
+
+    /// Every pass's report goes to `tx` too (tests, progress output).
+    pub fn reports_to(&mut self, tx: mpsc::UnboundedSender<PassReport>) {
+        self.reports = Some(tx);
+    }
+
+    /// Run until stopped. The first pass starts at once.
+    pub async fn run(mut self) -> Result<(), ControllerError> {
+        let cfg = self.cfg.clone();
+        let _watcher =
+            watch::watch(&cfg.dir, cfg.debounce, self.triggers_tx.clone()).map_err(|source| {
+                ControllerError::Watch {
+                    dir: cfg.dir.clone(),
+                    source,
+                }
+            })?;
+        let mut manifests = Manifests::new(cfg.dir.clone(), cfg.load.clone());
+        let mut inventory = match &cfg.state_dir {
+            Some(d) => Inventory::load(d)?,
+            None => Inventory::default(),
+        };
+        let mut pending = Pending::default();
+        pending.add(Trigger::Manifests);
+        let mut resync = tokio::time::interval(cfg.resync);
+        resync.tick().await;
+        let mut backoff = Backoff::new(cfg.retry_min, cfg.retry_max);
+        let mut retry_at: Option<Instant> = None;
+        let mut conn: Option<(Arc<Reconciler>, BTreeMap<HostName, String>)> = None;
+        let stopping = Arc::new(AtomicBool::new(false));
+        loop {
+            if *self.stop.borrow() {
+                break;
+            }
+            if !pending.pass {
+                let retry = async {
+                    match retry_at {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = self.stop.changed() => break,
+                    Some(t) = self.triggers.recv() => pending.add(t),
+                    _ = resync.tick() => pending.add(Trigger::Resync),
+                    _ = retry => {
+                        retry_at = None;
+                        pending.add(Trigger::Retry);
+                    }
+                }
+            }
+            while let Ok(t) = self.triggers.try_recv() {
+                pending.add(t);
+            }
+            if !pending.pass {
+                continue;
+            }
+            let work = pending.take();
+            let loaded = work.reload.then(|| manifests.reload());
+            if let Some(l) = &loaded {
+                log_load(l, &manifests);
+            }
+            let Some(desired) = manifests.state().cloned() else {
+                self.report(status::PassReport::not_run(&work, loaded, &manifests));
+                continue;
+            };
+            // (Re)connect when the hosts changed or one was down.
+            let hosts = self.connector.hosts(&desired);
+            let stale = match &conn {
+                Some((r, h)) => *h != hosts || r.any_down(),
+                None => true,
+            };
+            if stale {
+                let connector = self.connector.clone();
+                let d = desired.clone();
+                let r = tokio::task::spawn_blocking(move || connector.connect(&d))
+                    .await
+                    .expect("connect panicked");
+                conn = Some((Arc::new(r), hosts));
+            }
+            let reconciler = conn.as_ref().expect("connected").0.clone();
+            let revision = reconcile::git_revision(&cfg.dir);
+            let opts = ApplyOptions {
+                parallel: cfg.parallel,
+                state_dir: cfg.state_dir.clone(),
+                stop: Some(stopping.clone()),
+            };
+            let mut inv = std::mem::take(&mut inventory);
+            let r = reconciler.clone();
+            let mut pass = tokio::task::spawn_blocking(move || {
+                let result = one_pass(&r, &desired, &mut inv, &revision, &opts);
+                (result, inv)
+            });
+            let mut stopped = false;
+            let (result, inv) = tokio::select! {
+                done = &mut pass => done.expect("pass panicked"),
+                _ = self.stop.changed() => {
+                    // No new action; waits for guests cut short; the
+                    // running actions finish.
+                    stopped = true;
+                    stopping.store(true, Ordering::SeqCst);
+                    reconciler.cancel();
+                    pass.await.expect("pass panicked")
+                }
+            };
+            inventory = inv;
+            let report = status::PassReport::of(&work, loaded, &manifests, result);
+            if report.converged {
+                backoff.reset();
+                retry_at = None;
+            } else if !stopped {
+                let wait = backoff.next_delay();
+                retry_at = Some(Instant::now() + wait);
+                tracing::info!(
+                    retry_in_ms = wait.as_millis() as u64,
+                    "not converged; retrying"
+                );
+            }
+            if report.unreachable > 0 {
+                // Dial again before the next pass.
+                conn = None;
+            }
+            if let Some(dir) = &cfg.state_dir {
+                if let Err(e) = report.save(dir) {
+                    tracing::warn!(error = %e, "cannot write the status file");
+                }
+            }
+            self.report(report);
+            if stopped {
+                break;
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    fn report(&self, r: PassReport) {
+        if let Some(tx) = &self.reports {
+            let _ = tx.send(r);
+        }
+    }
+}
+
+/// The outcome of one pass.
+#[derive(Debug, Clone, Default)]
+pub struct PassResult {
+    pub actions: usize,
+    pub failed: Vec<(String, String)>,
+    pub skipped: usize,
+    pub blocked: Vec<String>,
+    pub unreachable: Vec<String>,
+    pub converged: bool,
+    pub error: Option<String>,
+}
+
+/// Plan, and apply when there is something to do: the reconcile pass of
+/// `apply`, unattended.
+fn one_pass(
+    r: &Reconciler,
+    desired: &DesiredState,
+    inventory: &mut Inventory,
+    revision: &str,
+    opts: &ApplyOptions,
+) -> PassResult {
+    let snapshot = inventory.clone();
+    let t = Target {
+        desired,
+        inventory: &snapshot,
+        revision,
+    };
+    let planned = r.plan(&t);
+    let mut out = PassResult {
+        actions: planned.plan.actions.len(),
+        unreachable: planned
+            .observed
+            .unreachable
+            .iter()
+            .map(|(h, e)| format!("{}: {e}", h.label()))
+            .collect(),
+        ..PassResult::default()
+    };
+    let blocked = |p: &crate::plan::Plan| -> Vec<String> {
+        p.blocked
+            .iter()
+            .map(|b| format!("{} {}: {}", b.kind.as_str(), b.name, b.reason))
+            .collect()
+    };
+    if planned.plan.is_empty() {
+        out.blocked = blocked(&planned.plan);
+        out.converged = planned.plan.is_complete() && out.unreachable.is_empty();
+        return out;
+    }
+    let on_done = |a: &crate::plan::Action, o: &crate::apply::Outcome| match &o.status {
+        Status::Done => tracing::info!(action = %a.id, ms = o.millis, "done"),
+        Status::Failed { error } => tracing::warn!(action = %a.id, %error, "failed"),
+        Status::Skipped { because } => tracing::info!(action = %a.id, %because, "skipped"),
+    };
+    match r.apply(&t, inventory, &planned, opts, &on_done) {
+        Ok(done) => {
+            for o in &done.outcomes {
+                match &o.status {
+                    Status::Failed { error } => out.failed.push((o.id.clone(), error.clone())),
+                    Status::Skipped { .. } => out.skipped += 1,
+                    Status::Done => {}
+                }
+            }
+            if let Some(res) = &done.residual {
+                out.blocked = blocked(res);
+            }
+            out.converged = done.converged;
+        }
+        Err(e) => out.error = Some(e.to_string()),
+    }
+    out
+}
+
+fn log_load(l: &Loaded, m: &Manifests) {
+    match l {
+        Loaded::Fresh => tracing::info!("manifests loaded"),
+        Loaded::Partial { kept } => tracing::warn!(
+            errors = m.errors().len(),
+            kept = ?kept,
+            "invalid manifest files keep their last good content"
+        ),
+        Loaded::KeptAll => tracing::warn!(
+            errors = m.errors().len(),
+            "manifests invalid: the last good state stays"
+        ),
+        Loaded::Nothing => tracing::warn!(
+            errors = m.errors().len(),
+            "manifests invalid and never loaded: nothing to reconcile"
+        ),
+    }
+    for d in m.errors() {
+        tracing::warn!("{d}");
+    }
+}

@@ -1,0 +1,276 @@
+//! The controller's logic — reload on a manifest edit, keep the last good
+//! manifests, retry with backoff, a pass on a host event, stop mid-apply —
+//! against libvirt's test driver behind the fault injector, in
+//! milliseconds. (End-to-end behaviour on a real daemon: controller_daemon.)
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{halted_domain, manifest_dir};
+use tokio::sync::mpsc;
+use virtsync::backend::fault::{Fault, FaultyHost};
+use virtsync::backend::{code, Backend, HostRead, LibvirtHost};
+use virtsync::controller::queue::Trigger;
+use virtsync::controller::{Connector, Controller, Handle, PassReport, RunConfig};
+use virtsync::model::{DesiredState, HostName};
+use virtsync::reconcile::{HostConn, Reconciler};
+
+const URI: &str = "test:///default";
+
+/// The test driver behind a fault injector, shared by every connection
+/// the controller makes (the test driver's state lives per connection).
+struct Fake {
+    host: Arc<FaultyHost<LibvirtHost>>,
+    connects: AtomicUsize,
+}
+
+impl Connector for Fake {
+    fn hosts(&self, _: &DesiredState) -> BTreeMap<HostName, String> {
+        BTreeMap::from([(HostName::DEFAULT, URI.to_string())])
+    }
+    fn connect(&self, _: &DesiredState) -> Reconciler {
+        self.connects.fetch_add(1, Ordering::SeqCst);
+        Reconciler::with_hosts(BTreeMap::from([(
+            HostName::DEFAULT,
+            (URI.to_string(), HostConn::custom(self.host.clone())),
+        )]))
+    }
+}
+
+struct Running {
+    fake: Arc<Fake>,
+    handle: Handle,
+    reports: mpsc::UnboundedReceiver<PassReport>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The next pass's report (at most 10 s).
+    async fn next(&mut self) -> PassReport {
+        tokio::time::timeout(Duration::from_secs(10), self.reports.recv())
+            .await
+            .expect("a pass within 10 s")
+            .expect("controller running")
+    }
+
+    /// Reports until one converges.
+    async fn converged(&mut self) -> PassReport {
+        loop {
+            let r = self.next().await;
+            if r.converged {
+                return r;
+            }
+        }
+    }
+
+    fn memory_kib(&self, domain: &str) -> String {
+        let xml = self.fake.host.inner().domain_xml(domain, false).unwrap();
+        let root = virtsync::xml::Element::parse(&xml).unwrap();
+        root.child("memory").unwrap().text()
+    }
+}
+
+fn start(dir: &std::path::Path, faults: Vec<Fault>, parallel: usize) -> Running {
+    let fake = Arc::new(Fake {
+        host: Arc::new(FaultyHost::new(
+            LibvirtHost::open(URI).expect("test driver"),
+            faults,
+        )),
+        connects: AtomicUsize::new(0),
+    });
+    let mut cfg = RunConfig::new(dir.to_path_buf());
+    cfg.debounce = Duration::from_millis(20);
+    cfg.retry_min = Duration::from_millis(50);
+    cfg.retry_max = Duration::from_millis(200);
+    cfg.parallel = parallel;
+    let (mut c, handle) = Controller::new(cfg, fake.clone());
+    let (tx, reports) = mpsc::unbounded_channel();
+    c.reports_to(tx);
+    let task = tokio::spawn(async move { c.run().await.expect("controller") });
+    Running {
+        fake,
+        handle,
+        reports,
+        task,
+    }
+}
+
+fn guest(name: &str, memory: &str) -> String {
+    halted_domain(
+        name,
+        &format!("  memory: {memory}\n  vcpus: 1\n  shutdownTimeout: 1s\n"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_converges_without_another_command() {
+    let dir = manifest_dir(&[("g.yaml", &guest("ct-edit", "64MiB"))]);
+    let mut c = start(dir.path(), vec![], 4);
+    let first = c.converged().await;
+    assert!(first.actions > 0, "{first:?}");
+    assert_eq!(c.memory_kib("ct-edit"), "65536");
+
+    let written = Instant::now();
+    std::fs::write(dir.path().join("g.yaml"), guest("ct-edit", "96MiB")).unwrap();
+    let r = c.converged().await;
+    assert!(r.reasons.contains(&"manifests".to_string()), "{r:?}");
+    assert_eq!(c.memory_kib("ct-edit"), "98304");
+    assert!(written.elapsed() < Duration::from_secs(2));
+    // Swap and backup files are not manifests: no pass for them.
+    std::fs::write(dir.path().join(".g.yaml.swp"), "garbage").unwrap();
+    std::fs::write(dir.path().join("g.yaml~"), "garbage").unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), c.reports.recv())
+            .await
+            .is_err(),
+        "no pass for editor files"
+    );
+    c.handle.stop();
+    c.task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_file_changes_and_deletes_nothing_until_fixed() {
+    let dir = manifest_dir(&[
+        ("a.yaml", &guest("ct-keep-a", "64MiB")),
+        ("b.yaml", &guest("ct-keep-b", "64MiB")),
+    ]);
+    let mut c = start(dir.path(), vec![], 4);
+    c.converged().await;
+
+    // a.yaml breaks while b.yaml changes: b converges, a is left alone and
+    // its error is reported.
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        "kind: Domain\nmetadata: {name: ct-keep-a\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("b.yaml"), guest("ct-keep-b", "80MiB")).unwrap();
+    let r = c.converged().await;
+    assert!(!r.manifest_errors.is_empty(), "{r:?}");
+    assert!(r.manifest_errors[0].contains("a.yaml"), "{r:?}");
+    assert!(r
+        .manifests
+        .as_deref()
+        .unwrap_or_default()
+        .contains("a.yaml"));
+    assert_eq!(c.memory_kib("ct-keep-a"), "65536");
+    assert_eq!(c.memory_kib("ct-keep-b"), "81920");
+
+    // Fixed: its change goes through, the error is gone.
+    std::fs::write(dir.path().join("a.yaml"), guest("ct-keep-a", "72MiB")).unwrap();
+    let r = loop {
+        let r = c.converged().await;
+        if r.manifest_errors.is_empty() {
+            break r;
+        }
+    };
+    assert_eq!(r.manifests.as_deref(), Some("loaded"));
+    assert_eq!(c.memory_kib("ct-keep-a"), "73728");
+    c.handle.stop();
+    c.task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_object_is_retried_with_backoff_and_blocks_no_other() {
+    let dir = manifest_dir(&[
+        ("f.yaml", &guest("ct-fail", "64MiB")),
+        ("g.yaml", &guest("ct-fine", "64MiB")),
+    ]);
+    let mut c = start(
+        dir.path(),
+        vec![Fault {
+            times: Some(2),
+            ..Fault::fail("define_domain", Some("ct-fail"), code::OPERATION_FAILED)
+        }],
+        4,
+    );
+    let first = c.next().await;
+    assert!(!first.converged);
+    assert_eq!(first.failed.len(), 1, "{first:?}");
+    assert!(first.failed[0].0.contains("ct-fail"), "{first:?}");
+    // The other domain did not wait.
+    assert_eq!(c.memory_kib("ct-fine"), "65536");
+    let second = c.next().await;
+    assert_eq!(second.reasons, ["retry"], "{second:?}");
+    assert!(!second.converged);
+    let third = c.next().await;
+    assert_eq!(third.reasons, ["retry"], "{third:?}");
+    assert!(third.converged, "{third:?}");
+    assert_eq!(c.memory_kib("ct-fail"), "65536");
+    c.handle.stop();
+    c.task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_event_starts_a_pass_that_repairs_drift() {
+    let dir = manifest_dir(&[(
+        "g.yaml",
+        &halted_domain(
+            "ct-event",
+            "  state: running\n  memory: 64MiB\n  vcpus: 1\n",
+        ),
+    )]);
+    let mut c = start(dir.path(), vec![], 4);
+    c.converged().await;
+    c.fake.host.inner().destroy_domain("ct-event").unwrap();
+    c.handle
+        .triggers
+        .send(Trigger::Host(HostName::DEFAULT))
+        .unwrap();
+    let r = c.converged().await;
+    assert_eq!(r.reasons, ["host default"], "{r:?}");
+    assert!(r.actions >= 1, "{r:?}");
+    let state = c
+        .fake
+        .host
+        .inner()
+        .list_domains(false)
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name == "ct-event")
+        .unwrap()
+        .state;
+    assert_eq!(state, virtsync::model::PowerState::Running);
+    c.handle.stop();
+    c.task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_mid_apply_starts_nothing_more_and_returns() {
+    let docs: Vec<String> = (0..6)
+        .map(|i| guest(&format!("ct-stop-{i}"), "64MiB"))
+        .collect();
+    let dir = manifest_dir(&[("g.yaml", &docs.join("---\n"))]);
+    let mut c = start(
+        dir.path(),
+        vec![Fault::delay("define_domain", Duration::from_millis(150))],
+        1,
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = Instant::now();
+    c.handle.stop();
+    let r = c.next().await;
+    c.task.await.unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert!(r.skipped > 0, "{r:?}");
+    assert!(!r.converged);
+    let defined = (0..6)
+        .filter(|i| {
+            c.fake
+                .host
+                .inner()
+                .domain_xml(&format!("ct-stop-{i}"), false)
+                .is_ok()
+        })
+        .count();
+    assert!(defined >= 1 && defined < 6, "{defined} of 6 defined");
+}
