@@ -112,7 +112,7 @@ impl Connector for Libvirt {
         reconcile::known_hosts(desired, &self.default_uri)
     }
     fn connect(&self, desired: &DesiredState) -> Reconciler {
-        Reconciler::connect(desired, &self.default_uri, self.options.clone())
+        Reconciler::connect(desired, &self.default_uri, self.options)
     }
 }
 
