@@ -13,13 +13,22 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
-    tracing_subscriber::fmt()
+    // The controller reports what it does (info); one-shot commands print
+    // their own output and log only warnings.
+    let (level, json) = match &cli.command {
+        virtsync::cli::Command::Run(a) => ("info", a.log_format == virtsync::cli::LogFormat::Json),
+        _ => ("warn", false),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIRTSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let fmt = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VIRTSYNC_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+        .with_env_filter(filter);
+    if json {
+        fmt.json().init();
+    } else {
+        fmt.init();
+    }
     match virtsync::cli::run(cli) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {

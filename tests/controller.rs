@@ -272,5 +272,5 @@ async fn a_stop_mid_apply_starts_nothing_more_and_returns() {
                 .is_ok()
         })
         .count();
-    assert!(defined >= 1 && defined < 6, "{defined} of 6 defined");
+    assert!((1..6).contains(&defined), "{defined} of 6 defined");
 }

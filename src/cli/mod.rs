@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
 
 mod commands;
+mod run;
 mod snapshot;
 mod status;
 
@@ -41,6 +42,11 @@ pub enum Command {
     /// collision, planning error or host unreachable (read-only). Exits 0
     /// when nothing is to be done (restart pending aside), 2 otherwise.
     Status(ManifestArgs),
+    /// The controller: keep the hosts converged — reconcile on manifest
+    /// changes, on a periodic resync and after failures (with backoff),
+    /// until SIGINT/SIGTERM (the running action finishes, no new one
+    /// starts, exit 0).
+    Run(RunArgs),
     /// Print the JSON Schema of manifests (schemas/virtsync.schema.json).
     Schema,
     /// List a domain's snapshots, or bring it back to one.
@@ -124,6 +130,28 @@ pub enum Output {
     Json,
 }
 
+/// `virtsync run`: the manifest flags, and how the controller runs.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: ManifestArgs,
+    /// A full pass at least this often (e.g. 30s, 5m).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub resync: std::time::Duration,
+    /// Concurrent actions per host.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+    /// Log lines as text or as JSON objects (one per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 /// Flags shared by the commands that read manifests.
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
@@ -192,6 +220,8 @@ pub enum CliError {
     Backend(#[from] crate::backend::BackendError),
     #[error("{0}")]
     Refused(String),
+    #[error(transparent)]
+    Controller(#[from] crate::controller::ControllerError),
 }
 
 /// Ask `question` on the terminal before changing a host; `yes` answers
@@ -220,6 +250,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Plan(args) => commands::plan(&args),
         Command::Apply(args) => commands::apply(&args),
         Command::Status(args) => status::status(&args),
+        Command::Run(args) => run::run(&args),
         Command::Snapshot(SnapshotCommand::List(args)) => snapshot::list(&args),
         Command::Snapshot(SnapshotCommand::Revert(args)) => snapshot::revert(&args),
         Command::Schema => {

@@ -63,6 +63,8 @@ pub enum ControllerError {
 pub struct RunConfig {
     pub dir: PathBuf,
     pub load: LoadOptions,
+    /// Only objects whose labels match (`--selector`).
+    pub selector: Vec<(String, String)>,
     /// Where the inventory and the status file live; `None` keeps both in
     /// memory (tests).
     pub state_dir: Option<PathBuf>,
@@ -82,6 +84,7 @@ impl RunConfig {
         RunConfig {
             dir,
             load: LoadOptions::default(),
+            selector: Vec::new(),
             state_dir: None,
             resync: Duration::from_secs(300),
             debounce: Duration::from_millis(100),
@@ -219,10 +222,11 @@ impl Controller {
             if let Some(l) = &loaded {
                 log_load(l, &manifests);
             }
-            let Some(desired) = manifests.state().cloned() else {
+            let Some(mut desired) = manifests.state().cloned() else {
                 self.report(status::PassReport::not_run(&work, loaded, &manifests));
                 continue;
             };
+            desired.select(&cfg.selector);
             // (Re)connect when the hosts changed or one was down.
             let hosts = self.connector.hosts(&desired);
             let stale = match &conn {
