@@ -103,6 +103,10 @@ pub struct PlanArgs {
     /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
     #[arg(long)]
     pub exit_code: bool,
+    /// Show the adoption of existing objects of the manifests' names that
+    /// virtsync does not own (as `apply --adopt` would take them over).
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +119,11 @@ pub struct ApplyArgs {
     /// Concurrent actions per host.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallel: u16,
+    /// Take over existing objects of the manifests' names that virtsync
+    /// does not own, as they are (ownership marker, or the inventory);
+    /// their differences from the manifests are planned by the next run.
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -263,5 +263,6 @@ pub fn plan_one(manifest: &str, root: &Element, state: PowerState) -> Plan {
         inventory: &Inventory::default(),
         revision: "",
         now: NOW,
+        adopt: false,
     })
 }
