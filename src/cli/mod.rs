@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
 
 mod commands;
+mod import;
 mod snapshot;
 mod status;
 
@@ -41,6 +42,9 @@ pub enum Command {
     /// collision, planning error or host unreachable (read-only). Exits 0
     /// when nothing is to be done (restart pending aside), 2 otherwise.
     Status(ManifestArgs),
+    /// Write manifests for objects the host already has (every field
+    /// virtsync models, with its value); with --adopt, take them over.
+    Import(ImportArgs),
     /// Print the JSON Schema of manifests (schemas/virtsync.schema.json).
     Schema,
     /// List a domain's snapshots, or bring it back to one.
@@ -68,7 +72,8 @@ pub struct HostArgs {
         default_value = "qemu:///system"
     )]
     pub connect: String,
-    /// Where virtsync's inventory lives (which snapshots it took).
+    /// Where virtsync's inventory lives (which pools, volumes and
+    /// snapshots it owns).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/virtsync")]
     pub state_dir: PathBuf,
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
@@ -89,6 +94,36 @@ pub struct SnapshotRevertArgs {
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub host: HostArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What to import: NAME (a domain, network or pool of that name),
+    /// domain/NAME, network/NAME or pool/NAME (a pool with its volumes).
+    #[arg(
+        value_name = "NAME",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub names: Vec<String>,
+    /// Every domain, network and pool of the host, pools with their volumes.
+    #[arg(long)]
+    pub all: bool,
+    /// Directory to write the manifests into (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also take the imported objects over (ownership marker, inventory):
+    /// `plan` right after finds nothing to do.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Overwrite manifest files that exist in DIR.
+    #[arg(long)]
+    pub force: bool,
+    /// Disk paths under DIR are allowed (repeatable), as for validate.
+    #[arg(long = "allow-path", value_name = "DIR")]
+    pub allow_path: Vec<PathBuf>,
     #[command(flatten)]
     pub host: HostArgs,
 }
@@ -199,6 +234,8 @@ pub enum CliError {
     Inventory(#[from] crate::inventory::InventoryError),
     #[error(transparent)]
     Backend(#[from] crate::backend::BackendError),
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     #[error("{0}")]
     Refused(String),
 }
@@ -229,6 +266,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Plan(args) => commands::plan(&args),
         Command::Apply(args) => commands::apply(&args),
         Command::Status(args) => status::status(&args),
+        Command::Import(args) => import::import(&args),
         Command::Snapshot(SnapshotCommand::List(args)) => snapshot::list(&args),
         Command::Snapshot(SnapshotCommand::Revert(args)) => snapshot::revert(&args),
         Command::Schema => {
