@@ -142,7 +142,10 @@ fn print_written(
     for (k, _) in imported.managed() {
         *counts.entry(crate::plan::kind_noun(k)).or_default() += 1;
     }
-    let counts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let counts: Vec<String> = counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}{}", if *n == 1 { "" } else { "s" }))
+        .collect();
     writeln!(
         out,
         "imported from {} into {}: {}",
