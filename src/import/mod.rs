@@ -94,6 +94,7 @@ pub struct Doc {
 
 /// One manifest file of an import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct File {
     /// Relative to the output directory.
     pub path: PathBuf,
