@@ -238,6 +238,7 @@ fn cold_plan(
                     desired: &desired,
                     inventory: &inv,
                     revision: "",
+                    adopt: false,
                 });
                 assert!(planned.converged());
                 calls = r.total_calls();

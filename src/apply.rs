@@ -199,6 +199,12 @@ pub fn execute_action(
             }
             Ok(None)
         }
+        Step::AdoptDomain { xml } => made(b.define_domain(xml)),
+        Step::AdoptTransientDomain { marker } => unit(b.set_live_marker(n, marker)),
+        Step::AdoptNetwork { xml } => made(b.define_network(xml)),
+        // Ownership of pools and volumes is the inventory's, which the
+        // reconcile pass writes from the plan: nothing to call.
+        Step::AdoptPool { .. } | Step::AdoptVolume { .. } => Ok(None),
         Step::ResizeVolume {
             pool,
             capacity,

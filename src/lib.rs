@@ -35,11 +35,14 @@
 //! - [`status`]: per declared object, whether its host matches (in sync,
 //!   drifted, restart pending, missing, unmanaged collision, planning
 //!   error, host unreachable), read from one plan of the reconcile pass;
+//! - [`import`]: manifests for the objects a host already has (every
+//!   modelled field with its value, what is kept as it is in a comment),
+//!   read with the same readers the planner compares with;
 //! - [`controller`]: `virtsync run` — the reconcile pass looped on
 //!   manifest changes, host events, a periodic resync and retries with
 //!   backoff, one pass at a time, keeping the last good manifests;
 //! - [`cli`]: the thin command layer (`validate`, `plan`, `apply`,
-//!   `status`, `run`, `snapshot`, `schema`): load, confirm, print.
+//!   `status`, `import`, `run`, `snapshot`, `schema`): load, confirm, print.
 //!
 //! The binary (`src/main.rs`) only parses arguments and maps errors to exit
 //! codes; everything testable lives here. `examples/bench.rs` is the
@@ -49,6 +52,7 @@ pub mod apply;
 pub mod backend;
 pub mod cli;
 pub mod controller;
+pub mod import;
 pub mod inventory;
 pub mod manifest;
 pub mod model;

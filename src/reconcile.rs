@@ -70,6 +70,9 @@ pub struct Target<'a> {
     pub desired: &'a DesiredState,
     pub inventory: &'a Inventory,
     pub revision: &'a str,
+    /// `--adopt`: take over existing objects of the manifests' names that
+    /// virtsync does not own, as they are (see [`PlanInput::adopt`]).
+    pub adopt: bool,
 }
 
 /// What a pass observes: what planning needs, or, for `status`, that and
@@ -425,6 +428,7 @@ fn plan_from(t: &Target, observed: &ObservedState) -> Plan {
         inventory: t.inventory,
         revision: t.revision,
         now,
+        adopt: t.adopt,
     })
 }
 
@@ -449,7 +453,8 @@ pub fn git_revision(dir: &Path) -> String {
 }
 
 /// Record ownership of the pools and volumes `report` shows created, by
-/// the identity libvirt returned when it made them.
+/// the identity libvirt returned when it made them, and of those adopted,
+/// by the identity observed when the plan was made.
 fn record_created(
     inventory: &mut Inventory,
     p: &Plan,
@@ -468,6 +473,16 @@ fn record_created(
             (Kind::StoragePool, Operation::Define) => {
                 if let Some(uuid) = o.created.as_ref().and_then(|c| c.uuid.as_ref()) {
                     inventory.record_pool(uri, &a.name, uuid);
+                }
+            }
+            (Kind::StoragePool, Operation::Adopt) => {
+                if let crate::plan::Step::AdoptPool { uuid } = &a.step {
+                    inventory.record_pool(uri, &a.name, uuid);
+                }
+            }
+            (Kind::Volume, Operation::Adopt) => {
+                if let Some((pool, name)) = a.name.split_once('/') {
+                    inventory.record_volume(uri, pool, name);
                 }
             }
             (Kind::Snapshot, Operation::CreateSnapshot) => {

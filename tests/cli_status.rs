@@ -217,7 +217,7 @@ fn collisions_missing_objects_and_planning_errors_exit_2() {
         "no HOST column: every object is on the default connection: {all}"
     );
     assert!(row(&out, "pool     default-pool         unmanaged collision  ")
-        .ends_with("virtsync did not create it (not in the inventory); mark the manifest `metadata.external: true` to use it as it is, or rename the manifest"));
+        .ends_with("virtsync did not create it (not in the inventory); pass --adopt to take it over as it is, mark the manifest `metadata.external: true` to use it without managing it, or rename the manifest"));
     assert_eq!(
         row(&out, "volume   default-pool/ct.img"),
         "volume   default-pool/ct.img  planning error       waits for storagepool/default-pool, which is blocked"

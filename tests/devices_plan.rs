@@ -112,6 +112,7 @@ fn try_plan(d: &DesiredState, h: ObservedHost, inv: &Inventory) -> Result<Plan, 
         inventory: inv,
         revision: "",
         now: NOW,
+        adopt: false,
     });
     if p.blocked.is_empty() {
         Ok(p)

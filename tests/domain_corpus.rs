@@ -39,8 +39,8 @@ fn naming_current_values_plans_nothing() {
         for field in [
             "disks:",
             "interfaces:",
-            "graphics: {type: vnc",
-            "graphics: {type: spice",
+            "graphics:\n    type: vnc",
+            "graphics:\n    type: spice",
             "cpu:",
             "firmware: uefi",
         ] {
@@ -73,8 +73,8 @@ fn naming_current_values_plans_nothing() {
             ("cpu:", 5),
             ("disks:", 14),
             ("firmware: uefi", 2),
-            ("graphics: {type: spice", 1),
-            ("graphics: {type: vnc", 3),
+            ("graphics:\n    type: spice", 1),
+            ("graphics:\n    type: vnc", 3),
             ("interfaces:", 8),
         ])
     );

@@ -33,6 +33,7 @@ fn faulty_lab(faults: Vec<Fault>) -> (Lab, Arc<FaultyHost<LibvirtHost>>) {
     let lab = Lab {
         reconciler: Reconciler::with_hosts(hosts),
         inventory: Inventory::default(),
+        adopt: false,
     };
     (lab, host)
 }

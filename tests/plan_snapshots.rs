@@ -161,6 +161,7 @@ fn try_plan(d: &DesiredState, h: &ObservedHost, inv: &Inventory) -> Result<Plan,
         inventory: inv,
         revision: "",
         now: NOW,
+        adopt: false,
     });
     // Pure: the same input gives the same plan.
     let again = plan::plan(&PlanInput {
@@ -169,6 +170,7 @@ fn try_plan(d: &DesiredState, h: &ObservedHost, inv: &Inventory) -> Result<Plan,
         inventory: inv,
         revision: "",
         now: NOW,
+        adopt: false,
     });
     assert_eq!(p, again, "planning is not deterministic");
     check_xml(&p);
@@ -1178,6 +1180,7 @@ fn new_domains_and_unreachable_hosts() {
             inventory: &Inventory::default(),
             revision: "",
             now: NOW,
+            adopt: false,
         })
     };
     // Nothing is placed on the default connection: vm is created on b.

@@ -50,6 +50,7 @@ pub(super) struct Prepared {
 pub(super) fn prepare(
     common: &ManifestArgs,
     what: Observation,
+    adopt: bool,
 ) -> Result<Option<Prepared>, CliError> {
     let Some(desired) = load(common)? else {
         return Ok(None);
@@ -62,6 +63,7 @@ pub(super) fn prepare(
             desired: &desired,
             inventory: &inventory,
             revision: &revision,
+            adopt,
         },
         what,
     );
@@ -76,7 +78,7 @@ pub(super) fn prepare(
 
 pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
     let common = &args.common;
-    let Some(Prepared { planned, .. }) = prepare(common, Observation::Plan)? else {
+    let Some(Prepared { planned, .. }) = prepare(common, Observation::Plan, args.adopt)? else {
         return Ok(exit::ERROR);
     };
     let json = serde_json::to_string_pretty(&planned.plan.redacted())?;
@@ -108,7 +110,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         revision,
         reconciler: r,
         planned,
-    }) = prepare(common, Observation::Plan)?
+    }) = prepare(common, Observation::Plan, args.adopt)?
     else {
         return Ok(exit::ERROR);
     };
@@ -146,6 +148,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         desired: &desired,
         inventory: &inventory.clone(),
         revision: &revision,
+        adopt: args.adopt,
     };
     let done = r.apply(&target, &mut inventory, &planned, &opts, &|a, o| {
         let line = outcome_line(a, o);
@@ -274,6 +277,18 @@ fn print_reconciled(
     }
     if let Some(b) = blocked_reason(residual) {
         why.push(b);
+    }
+    let adopted = planned
+        .plan
+        .actions
+        .iter()
+        .any(|a| a.operation == crate::plan::Operation::Adopt);
+    if adopted && !residual.is_empty() {
+        // Taking over and changing are two steps an operator sees apart.
+        writeln!(
+            out,
+            "Adopted objects were taken over as they are; run apply again for their differences from the manifests."
+        )?;
     }
     if !residual.is_empty() {
         let what: Vec<String> = residual

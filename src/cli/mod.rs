@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
 
 mod commands;
+mod import;
 mod run;
 mod snapshot;
 mod status;
@@ -42,6 +43,9 @@ pub enum Command {
     /// collision, planning error or host unreachable (read-only). Exits 0
     /// when nothing is to be done (restart pending aside), 2 otherwise.
     Status(ManifestArgs),
+    /// Write manifests for objects the host already has (every field
+    /// virtsync models, with its value); with --adopt, take them over.
+    Import(ImportArgs),
     /// The controller: keep the hosts converged — reconcile on manifest
     /// changes, on a periodic resync and after failures (with backoff),
     /// until SIGINT/SIGTERM (the running action finishes, no new one
@@ -74,7 +78,8 @@ pub struct HostArgs {
         default_value = "qemu:///system"
     )]
     pub connect: String,
-    /// Where virtsync's inventory lives (which snapshots it took).
+    /// Where virtsync's inventory lives (which pools, volumes and
+    /// snapshots it owns).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/virtsync")]
     pub state_dir: PathBuf,
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
@@ -100,6 +105,36 @@ pub struct SnapshotRevertArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What to import: NAME (a domain, network or pool of that name),
+    /// domain/NAME, network/NAME or pool/NAME (a pool with its volumes).
+    #[arg(
+        value_name = "NAME",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub names: Vec<String>,
+    /// Every domain, network and pool of the host, pools with their volumes.
+    #[arg(long)]
+    pub all: bool,
+    /// Directory to write the manifests into (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also take the imported objects over (ownership marker, inventory):
+    /// `plan` right after finds nothing to do.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Overwrite manifest files that exist in DIR.
+    #[arg(long)]
+    pub force: bool,
+    /// Disk paths under DIR are allowed (repeatable), as for validate.
+    #[arg(long = "allow-path", value_name = "DIR")]
+    pub allow_path: Vec<PathBuf>,
+    #[command(flatten)]
+    pub host: HostArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub common: ManifestArgs,
@@ -109,6 +144,10 @@ pub struct PlanArgs {
     /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
     #[arg(long)]
     pub exit_code: bool,
+    /// Show the adoption of existing objects of the manifests' names that
+    /// virtsync does not own (as `apply --adopt` would take them over).
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +160,11 @@ pub struct ApplyArgs {
     /// Concurrent actions per host.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallel: u16,
+    /// Take over existing objects of the manifests' names that virtsync
+    /// does not own, as they are (ownership marker, or the inventory);
+    /// their differences from the manifests are planned by the next run.
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -218,6 +262,8 @@ pub enum CliError {
     Inventory(#[from] crate::inventory::InventoryError),
     #[error(transparent)]
     Backend(#[from] crate::backend::BackendError),
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     #[error("{0}")]
     Refused(String),
     #[error(transparent)]
@@ -250,6 +296,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Plan(args) => commands::plan(&args),
         Command::Apply(args) => commands::apply(&args),
         Command::Status(args) => status::status(&args),
+        Command::Import(args) => import::import(&args),
         Command::Run(args) => run::run(&args),
         Command::Snapshot(SnapshotCommand::List(args)) => snapshot::list(&args),
         Command::Snapshot(SnapshotCommand::Revert(args)) => snapshot::revert(&args),

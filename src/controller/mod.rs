@@ -330,6 +330,9 @@ fn one_pass(
         desired,
         inventory: &snapshot,
         revision,
+        // Taking over what someone else made is an operator's decision
+        // (`apply --adopt`), never the controller's.
+        adopt: false,
     };
     let planned = r.plan(&t);
     let mut out = PassResult {

@@ -230,6 +230,9 @@ pub enum Operation {
     DeleteSnapshot,
     SaveSnapshots,
     RestoreSnapshots,
+    /// Take over an existing object as it is (`--adopt`): write the
+    /// ownership marker, or record it in the inventory.
+    Adopt,
 }
 
 impl Operation {
@@ -255,6 +258,7 @@ impl Operation {
             Operation::DeleteSnapshot => "delete-snapshot",
             Operation::SaveSnapshots => "save-snapshots",
             Operation::RestoreSnapshots => "restore-snapshots",
+            Operation::Adopt => "adopt",
         }
     }
 }

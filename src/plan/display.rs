@@ -74,6 +74,19 @@ fn created_summary(a: &Action) -> Option<String> {
     })
 }
 
+/// What an `adopt` action does, in one line.
+fn adopt_summary(a: &Action) -> &'static str {
+    match a.step {
+        Step::AdoptDomain { .. } | Step::AdoptNetwork { .. } => {
+            "taken over as it is: its own definition, plus the ownership marker; differences from the manifest are planned next"
+        }
+        Step::AdoptTransientDomain { .. } => {
+            "taken over as it is: the ownership marker goes into its live definition; differences from the manifest are planned next"
+        }
+        _ => "taken over as it is: recorded in the inventory; differences from the manifest are planned next",
+    }
+}
+
 /// ` on NAME` for an object of a Host manifest, nothing for the default
 /// connection.
 fn on_host(h: &HostName) -> String {
@@ -111,6 +124,9 @@ pub fn render_text(plan: &Plan) -> String {
             if let Some(d) = created_summary(a) {
                 let _ = writeln!(out, "    {d}");
             }
+        }
+        if a.operation == Operation::Adopt {
+            let _ = writeln!(out, "    {}", adopt_summary(a));
         }
         for c in &a.changes {
             if c.from.contains('\n') || c.to.contains('\n') || c.from.len() + c.to.len() > 100 {

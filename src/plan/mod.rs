@@ -7,6 +7,7 @@
 //! action carries everything apply needs (the XML to define, the live
 //! values to set), so apply executes without deciding anything.
 
+mod adopt;
 mod blocked;
 mod builder;
 mod data;
@@ -39,6 +40,10 @@ pub struct PlanInput<'a> {
     /// The time of the pass, seconds since the epoch (UTC): it names the
     /// snapshots a `snapshotPolicy` takes. The planner reads no clock.
     pub now: u64,
+    /// `--adopt`: an existing object of a manifest's name that virtsync
+    /// does not own is taken over as it is ([`Operation::Adopt`]) instead
+    /// of being blocked.
+    pub adopt: bool,
 }
 
 /// Compute the plan. Pure: same input, same plan.

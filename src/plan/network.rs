@@ -216,11 +216,14 @@ pub(crate) fn plan_network(b: &mut Builder, n: &Network) {
         }
         return;
     };
+    if super::adopt::network(b, n, obs) {
+        return;
+    }
     let Some(root) = b.owned_xml(
         Kind::Network,
         &n.meta,
         obs.xml.as_deref(),
-        "mark the manifest `metadata.external: true` to use it as it is, or rename the manifest",
+        "pass --adopt to take it over as it is, mark the manifest `metadata.external: true` to use it without managing it, or rename the manifest",
     ) else {
         return;
     };

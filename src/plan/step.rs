@@ -142,6 +142,32 @@ pub enum Step {
         domain: String,
         name: String,
     },
+    /// Take over an existing domain as it is (`--adopt`): define its own
+    /// inactive XML, read with its secrets, with the ownership marker
+    /// added. Nothing else changes, and a running guest is not restarted.
+    AdoptDomain {
+        xml: String,
+    },
+    /// Take over a transient domain, which has no persistent config to
+    /// define: the marker is written into its live definition.
+    AdoptTransientDomain {
+        marker: String,
+    },
+    /// Take over an existing network as it is: its own inactive XML with
+    /// the ownership marker added.
+    AdoptNetwork {
+        xml: String,
+    },
+    /// Take over an existing pool: no libvirt call; the reconcile pass
+    /// records it in the inventory under this UUID (the one observed, so a
+    /// pool re-created meanwhile under the name is not taken).
+    AdoptPool {
+        uuid: String,
+    },
+    /// Take over an existing volume of `pool`: recorded in the inventory.
+    AdoptVolume {
+        pool: String,
+    },
 }
 
 /// The `xml` field of the steps that carry a document, by reference or by
@@ -155,7 +181,9 @@ macro_rules! with_xml {
             | Step::DefinePool { xml }
             | Step::CreateVolume { xml, .. }
             | Step::CreateSnapshot { xml, .. }
-            | Step::UpdateSnapshot { xml, .. } => Some(xml),
+            | Step::UpdateSnapshot { xml, .. }
+            | Step::AdoptDomain { xml }
+            | Step::AdoptNetwork { xml } => Some(xml),
             _ => None,
         }
     };
@@ -178,17 +206,23 @@ impl Step {
             | SetDomainAutostart { .. }
             | UpdateLive { .. }
             | SaveSnapshots
-            | RestoreSnapshots => Kind::Domain,
+            | RestoreSnapshots
+            | AdoptDomain { .. }
+            | AdoptTransientDomain { .. } => Kind::Domain,
             DefineNetwork { .. }
+            | AdoptNetwork { .. }
             | StartNetwork
             | DestroyNetwork
             | RestartNetwork
             | SetNetworkAutostart { .. }
             | UpdateDhcpHosts { .. } => Kind::Network,
-            DefinePool { .. } | BuildPool | StartPool | DestroyPool | SetPoolAutostart { .. } => {
-                Kind::StoragePool
-            }
-            CreateVolume { .. } | ResizeVolume { .. } => Kind::Volume,
+            DefinePool { .. }
+            | BuildPool
+            | StartPool
+            | DestroyPool
+            | SetPoolAutostart { .. }
+            | AdoptPool { .. } => Kind::StoragePool,
+            CreateVolume { .. } | ResizeVolume { .. } | AdoptVolume { .. } => Kind::Volume,
             CreateSnapshot { .. } | UpdateSnapshot { .. } | DeleteSnapshot { .. } => Kind::Snapshot,
         }
     }
@@ -219,6 +253,11 @@ impl Step {
             DeleteSnapshot { .. } => Operation::DeleteSnapshot,
             SaveSnapshots => Operation::SaveSnapshots,
             RestoreSnapshots => Operation::RestoreSnapshots,
+            AdoptDomain { .. }
+            | AdoptTransientDomain { .. }
+            | AdoptNetwork { .. }
+            | AdoptPool { .. }
+            | AdoptVolume { .. } => Operation::Adopt,
         }
     }
 

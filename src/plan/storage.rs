@@ -111,11 +111,14 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
         return;
     };
     if !b.input.inventory.owns_pool(&host.uri, &name, &obs.uuid) {
+        if super::adopt::pool(b, p, obs) {
+            return;
+        }
         return b.unmanaged(
             Kind::StoragePool,
             &p.meta,
             "a pool of this name exists on the host but virtsync did not create it (not in the inventory); \
-             mark the manifest `metadata.external: true` to use it as it is, or rename the manifest",
+             pass --adopt to take it over as it is, mark the manifest `metadata.external: true` to use it without managing it, or rename the manifest",
         );
     }
     let Some(root) = obs.xml.as_deref().and_then(|x| Element::parse(x).ok()) else {
@@ -439,11 +442,14 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
         .inventory
         .owns_volume(&host.uri, &v.pool, &v.meta.name)
     {
+        if super::adopt::volume(b, v) {
+            return;
+        }
         return b.unmanaged(
             Kind::Volume,
             &v.meta,
             "a volume of this name exists in the pool but virtsync did not create it (not in the inventory); \
-             mark the manifest `metadata.external: true` to use it as it is, or rename the manifest",
+             pass --adopt to take it over as it is, mark the manifest `metadata.external: true` to use it without managing it, or rename the manifest",
         );
     }
     let Some(facts) = obs

@@ -4,15 +4,15 @@
 //! has, and the plan of a manifest against one such domain.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use virtsync::import::{self, domain_spec, DomainState};
 use virtsync::inventory::Inventory;
+use virtsync::manifest::types::{Metadata, SizeText};
 use virtsync::manifest::{load_dir, LoadOptions};
-use virtsync::model::{HostName, ObservedDomain, ObservedHost, ObservedState, PowerState};
+use virtsync::model::{HostName, Kind, ObservedDomain, ObservedHost, ObservedState, PowerState};
 use virtsync::observe::parse_capabilities;
 use virtsync::plan::{self, Plan, PlanInput};
-use virtsync::render::domain::{read_domain, NicSourceId, SourceId};
 use virtsync::render::{write_marker, Marker, MARKER_NS};
 use virtsync::xml::{Element, Node};
 
@@ -44,143 +44,39 @@ pub fn owned(xml: &str) -> Element {
     root
 }
 
-/// A manifest naming every field the domain has, with its current values;
-/// a list or field with something the manifest cannot express (a network
-/// disk, a macvtap NIC, a floppy boot, two graphics) is left out — unset
-/// means unmanaged.
+/// A manifest naming every field the domain has, with its current values
+/// (as `virtsync import` writes it), for a shut-off domain with
+/// `memory_kib` of memory; what it refers to is declared external. A list
+/// or field with something the manifest cannot express (a network disk, a
+/// macvtap NIC, a floppy boot, two graphics) is left out — unset means
+/// unmanaged.
 pub fn manifest_of(root: &Element, memory_kib: u64) -> String {
-    let f = read_domain(root);
-    let name = root.child("name").unwrap().text();
-    let mut y = String::new();
-    let _ = writeln!(y, "apiVersion: virtsync.io/v1alpha1\nkind: Domain\nmetadata: {{name: {name}}}\nspec:\n  state: shutoff");
-    let _ = writeln!(y, "  type: {}", f.domain_type);
-    if let Some(a) = &f.arch {
-        let _ = writeln!(y, "  arch: {a}");
-    }
-    if let Some(m) = &f.machine {
-        let _ = writeln!(y, "  machine: {m}");
-    }
-    let _ = writeln!(y, "  firmware: {}", if f.uefi { "uefi" } else { "bios" });
-    if let (true, Some(s)) = (f.uefi, f.secure_boot) {
-        let _ = writeln!(y, "  secureBoot: {s}");
-    }
-    let _ = writeln!(
-        y,
-        "  memory: {memory_kib}KiB\n  maxMemory: {}KiB",
-        f.max_memory_kib.0
-    );
-    let _ = writeln!(y, "  vcpus: {}\n  maxVcpus: {}", f.vcpus, f.max_vcpus);
-    match (f.cpu_mode.as_deref(), &f.cpu_model) {
-        (Some("custom"), Some(m)) => {
-            let _ = writeln!(y, "  cpu: {{mode: custom, model: {m}}}");
-        }
-        (Some(m @ ("host-passthrough" | "host-model")), _) => {
-            let _ = writeln!(y, "  cpu: {{mode: {m}}}");
-        }
-        _ => {}
-    }
-    if !f.boot.is_empty() {
-        let _ = writeln!(y, "  boot: [{}]", f.boot.join(", "));
-    }
-    let disks: Option<Vec<String>> = f
-        .disks
-        .iter()
-        .map(|d| {
-            let src = match &d.source {
-                SourceId::Volume { pool, name } => {
-                    format!("volume: {{pool: {pool}, name: {name}}}, ")
-                }
-                SourceId::Path(p) => {
-                    format!(
-                        "path: {p}, format: {}, ",
-                        d.format.as_deref().unwrap_or("raw")
-                    )
-                }
-                SourceId::Empty => String::new(),
-                SourceId::Other { .. } => return None,
-            };
-            if !matches!(d.format.as_deref(), Some("raw" | "qcow2") | None) {
-                return None;
-            }
-            Some(format!(
-                "    - {{{src}device: {}, bus: {}, target: {}, readonly: {}}}",
-                d.device,
-                d.bus.as_deref()?,
-                d.target.as_deref()?,
-                d.readonly
-            ))
-        })
-        .collect();
-    if let Some(disks) = disks.filter(|d| !d.is_empty()) {
-        let _ = writeln!(y, "  disks:\n{}", disks.join("\n"));
-    }
-    let nics: Option<Vec<String>> = f
-        .interfaces
-        .iter()
-        .map(|n| {
-            let src = match &n.source {
-                NicSourceId::Network(x) => format!("network: {x}"),
-                NicSourceId::Bridge(x) => format!("bridge: {x}"),
-                NicSourceId::Other(_) => return None,
-            };
-            let mut s = format!("    - {{{src}, mac: \"{}\"", n.mac.as_deref()?);
-            if let Some(m) = &n.model {
-                let _ = write!(s, ", model: {m}");
-            }
-            if let Some(r) = n.boot_rom {
-                let _ = write!(s, ", bootRom: {r}");
-            }
-            s.push('}');
-            Some(s)
-        })
-        .collect();
-    if let Some(nics) = nics.filter(|n| !n.is_empty()) {
-        let _ = writeln!(y, "  interfaces:\n{}", nics.join("\n"));
-    }
-    match f.graphics.as_slice() {
-        [] => {
-            let _ = writeln!(y, "  graphics: {{type: none}}");
-        }
-        [(t, l)] => {
-            let listen = l
-                .as_ref()
-                .map(|l| format!(", listen: {l}"))
-                .unwrap_or_default();
-            let _ = writeln!(y, "  graphics: {{type: {t}{listen}}}");
-        }
-        _ => {}
-    }
-    match f.console.as_deref() {
-        Some("pty") => {
-            let _ = writeln!(y, "  console: pty");
-        }
-        None => {
-            let _ = writeln!(y, "  console: none");
-        }
-        Some(_) => {}
-    }
-    // What the domain refers to, as external objects.
-    let doc = |kind: &str, meta: &str, spec: &str| {
-        format!("---\napiVersion: virtsync.io/v1alpha1\nkind: {kind}\nmetadata: {{{meta}, external: true}}\n{spec}")
+    let state = DomainState {
+        state: PowerState::Shutoff,
+        persistent: true,
+        autostart: None,
     };
-    let mut refs = std::collections::BTreeSet::new();
-    for n in &f.interfaces {
-        if let NicSourceId::Network(x) = &n.source {
-            refs.insert(doc("Network", &format!("name: {x}"), ""));
-        }
+    let mut imported = domain_spec(root, state);
+    imported.spec.memory = SizeText(format!("{memory_kib}KiB"));
+    let meta = Metadata {
+        name: imported.name.clone(),
+        ..Metadata::default()
+    };
+    let mut y = import::document(Kind::Domain, &meta, Some(&imported.spec));
+    // What the domain refers to, as external objects.
+    for n in &imported.networks {
+        y.push_str("---\n");
+        y.push_str(&import::external_document(Kind::Network, n, None));
     }
-    for d in &f.disks {
-        if let SourceId::Volume { pool, name } = &d.source {
-            refs.insert(doc("StoragePool", &format!("name: {pool}"), ""));
-            refs.insert(doc(
-                "Volume",
-                &format!("name: {name}"),
-                &format!("spec: {{pool: {pool}}}\n"),
-            ));
-        }
+    let pools: std::collections::BTreeSet<&String> =
+        imported.volumes.iter().map(|(p, _)| p).collect();
+    for p in pools {
+        y.push_str("---\n");
+        y.push_str(&import::external_document(Kind::StoragePool, p, None));
     }
-    for r in refs {
-        y.push_str(&r);
+    for (p, v) in &imported.volumes {
+        y.push_str("---\n");
+        y.push_str(&import::external_document(Kind::Volume, v, Some(p)));
     }
     y
 }
@@ -263,5 +159,6 @@ pub fn plan_one(manifest: &str, root: &Element, state: PowerState) -> Plan {
         inventory: &Inventory::default(),
         revision: "",
         now: NOW,
+        adopt: false,
     })
 }

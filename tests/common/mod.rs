@@ -294,6 +294,8 @@ pub fn not_done(done: &Reconciled) -> Vec<String> {
 pub struct Lab {
     pub reconciler: Reconciler,
     pub inventory: Inventory,
+    /// Plan and apply as `--adopt` does.
+    pub adopt: bool,
 }
 
 impl Lab {
@@ -303,6 +305,7 @@ impl Lab {
         Lab {
             reconciler: Reconciler::connect(desired, uri, ConnectOptions::default()),
             inventory: Inventory::default(),
+            adopt: false,
         }
     }
 
@@ -311,6 +314,7 @@ impl Lab {
             desired,
             inventory: &self.inventory,
             revision: "",
+            adopt: self.adopt,
         })
     }
 
@@ -321,6 +325,7 @@ impl Lab {
             desired,
             inventory: &inv,
             revision: "",
+            adopt: self.adopt,
         };
         let opts = ApplyOptions {
             parallel: 4,

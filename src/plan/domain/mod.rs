@@ -242,11 +242,14 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         return;
     };
 
+    if super::adopt::domain(b, d, obs) {
+        return;
+    }
     let Some(root) = b.owned_xml(
         Kind::Domain,
         &d.meta,
         obs.xml.as_deref(),
-        "rename the manifest, or remove or rename the existing domain (adoption comes in a later release)",
+        "pass --adopt to take it over as it is, rename the manifest, or remove or rename the existing domain",
     ) else {
         return;
     };
