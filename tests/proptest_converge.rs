@@ -257,6 +257,9 @@ fn manifests(c: &Case, n: u32, round: usize) -> String {
         }
         docs.push(s);
     }
+    // A volume is one domain's disk: two guests writing one image is
+    // refused at validation.
+    let mut used_vols = std::collections::BTreeSet::new();
     for (d, (shape, sc)) in c.doms.iter().enumerate() {
         let sc = &sc[round];
         let mut s = format!(
@@ -284,10 +287,12 @@ fn manifests(c: &Case, n: u32, round: usize) -> String {
             s.push_str("  boot: [hd]\n");
         }
         if let (Some(k), Some(vols)) = (shape.disk, &c.vols) {
-            s.push_str(&format!(
-                "  disks:\n    - volume: {{pool: {p}-pool, name: {p}-v{}}}\n",
-                k % vols.len()
-            ));
+            if used_vols.insert(k % vols.len()) {
+                s.push_str(&format!(
+                    "  disks:\n    - volume: {{pool: {p}-pool, name: {p}-v{}}}\n",
+                    k % vols.len()
+                ));
+            }
         }
         if c.net.is_some() && !shape.nics.is_empty() {
             s.push_str("  interfaces:\n");
