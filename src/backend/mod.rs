@@ -13,7 +13,7 @@ mod libvirt;
 
 use std::time::Duration;
 
-pub use libvirt::{ConnectOptions, LibvirtHost};
+pub use libvirt::{ConnectOptions, HostEvent, LibvirtHost, Subscription};
 
 use crate::model::PowerState;
 

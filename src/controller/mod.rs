@@ -37,11 +37,11 @@ use tokio::sync::{mpsc, watch as signal};
 use tokio::time::Instant;
 
 use crate::apply::Status;
-use crate::backend::ConnectOptions;
+use crate::backend::{ConnectOptions, Subscription};
 use crate::inventory::Inventory;
 use crate::manifest::LoadOptions;
 use crate::model::{DesiredState, HostName};
-use crate::reconcile::{self, ApplyOptions, Reconciler, Target};
+use crate::reconcile::{self, ApplyOptions, HostConn, Reconciler, Target};
 use desired::{Loaded, Manifests};
 use queue::{Backoff, Pending, Trigger};
 pub use status::PassReport;
@@ -102,6 +102,16 @@ pub trait Connector: Send + Sync + 'static {
     /// controller connects again.
     fn hosts(&self, desired: &DesiredState) -> BTreeMap<HostName, String>;
     fn connect(&self, desired: &DesiredState) -> Reconciler;
+    /// Send a [`Trigger::Host`] for every event of `r`'s hosts until the
+    /// returned registrations are dropped (none by default: resync and
+    /// explicit triggers only).
+    fn subscribe(
+        &self,
+        _r: &Reconciler,
+        _tx: &mpsc::UnboundedSender<Trigger>,
+    ) -> Vec<Subscription> {
+        Vec::new()
+    }
 }
 
 /// libvirt connections: the default URI and every Host manifest's.
@@ -116,6 +126,30 @@ impl Connector for Libvirt {
     }
     fn connect(&self, desired: &DesiredState) -> Reconciler {
         Reconciler::connect(desired, &self.default_uri, self.options)
+    }
+
+    /// Domain, network and pool lifecycle events, and a closed connection
+    /// (the next pass then finds the host unreachable and dials again).
+    fn subscribe(&self, r: &Reconciler, tx: &mpsc::UnboundedSender<Trigger>) -> Vec<Subscription> {
+        let mut out = Vec::new();
+        for (host, conn) in r.hosts() {
+            let HostConn::Up {
+                libvirt: Some(h), ..
+            } = conn
+            else {
+                continue;
+            };
+            let (host, tx) = (host.clone(), tx.clone());
+            let sub = h.subscribe(move |e| {
+                tracing::debug!(host = %host.label(), event = ?e, "libvirt event");
+                let _ = tx.send(Trigger::Host(host.clone()));
+            });
+            match sub {
+                Ok(s) => out.push(s),
+                Err(e) => tracing::warn!(error = %e, "no libvirt events: resync only"),
+            }
+        }
+        out
     }
 }
 
@@ -188,7 +222,7 @@ impl Controller {
         resync.tick().await;
         let mut backoff = Backoff::new(cfg.retry_min, cfg.retry_max);
         let mut retry_at: Option<Instant> = None;
-        let mut conn: Option<(Arc<Reconciler>, BTreeMap<HostName, String>)> = None;
+        let mut conn: Option<Connected> = None;
         let stopping = Arc::new(AtomicBool::new(false));
         loop {
             if *self.stop.borrow() {
@@ -230,18 +264,29 @@ impl Controller {
             // (Re)connect when the hosts changed or one was down.
             let hosts = self.connector.hosts(&desired);
             let stale = match &conn {
-                Some((r, h)) => *h != hosts || r.any_down(),
+                Some(c) => c.hosts != hosts || c.reconciler.any_down(),
                 None => true,
             };
             if stale {
+                // The old registrations go with the old connections.
+                drop(conn.take());
                 let connector = self.connector.clone();
                 let d = desired.clone();
-                let r = tokio::task::spawn_blocking(move || connector.connect(&d))
-                    .await
-                    .expect("connect panicked");
-                conn = Some((Arc::new(r), hosts));
+                let tx = self.triggers_tx.clone();
+                let (r, subs) = tokio::task::spawn_blocking(move || {
+                    let r = connector.connect(&d);
+                    let subs = connector.subscribe(&r, &tx);
+                    (r, subs)
+                })
+                .await
+                .expect("connect panicked");
+                conn = Some(Connected {
+                    reconciler: Arc::new(r),
+                    hosts,
+                    _events: subs,
+                });
             }
-            let reconciler = conn.as_ref().expect("connected").0.clone();
+            let reconciler = conn.as_ref().expect("connected").reconciler.clone();
             let revision = reconcile::git_revision(&cfg.dir);
             let opts = ApplyOptions {
                 parallel: cfg.parallel,
@@ -302,6 +347,13 @@ impl Controller {
             let _ = tx.send(r);
         }
     }
+}
+
+/// The hosts connected to, and their event registrations.
+struct Connected {
+    reconciler: Arc<Reconciler>,
+    hosts: BTreeMap<HostName, String>,
+    _events: Vec<Subscription>,
 }
 
 /// The outcome of one pass.

@@ -18,8 +18,11 @@ use virt::sys;
 
 use super::*;
 
+mod events;
 mod read;
 mod write;
+
+pub use events::{HostEvent, Subscription};
 
 pub(super) fn call_err(call: &'static str, object: &str, e: virt::error::Error) -> BackendError {
     let code = match e.code() {

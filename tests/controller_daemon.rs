@@ -1,0 +1,130 @@
+//! `virtsync run` on a real, private libvirtd, as an operator runs it: a
+//! manifest edit converges with no other command; `virsh destroy` of a
+//! managed guest is repaired at the libvirt event, not at the next resync
+//! (which is an hour away here); an invalid file changes and deletes
+//! nothing and is reported in the status file until fixed; SIGTERM exits 0.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{halted_domain, manifest_dir, repo_root, PrivateDaemon};
+
+fn guest(memory: &str) -> String {
+    halted_domain(
+        "run-vm",
+        &format!("  state: running\n  memory: {memory}\n  vcpus: 1\n  shutdownTimeout: 1s\n"),
+    )
+}
+
+/// Poll `f` every 50 ms until it holds or `limit` passes; the time it took.
+fn wait_for(limit: Duration, what: &str, f: impl Fn() -> bool) -> Duration {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    start.elapsed()
+}
+
+struct Run(Child);
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn run_keeps_the_host_converged() {
+    require_daemon!();
+    let _ = repo_root();
+    let d = PrivateDaemon::start();
+    let state = tempfile::tempdir().unwrap();
+    let dir = manifest_dir(&[("guest.yaml", &guest("64MiB"))]);
+    let log = state.path().join("run.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_virtsync"))
+        .args(["run", &dir.path().to_string_lossy(), "--connect", &d.uri])
+        .args([
+            "--state-dir",
+            &state.path().to_string_lossy(),
+            "--resync",
+            "1h",
+        ])
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start virtsync run");
+    let mut run = Run(child);
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let running = || {
+        Command::new("virsh")
+            .args(["-q", "-c", &d.uri, "domstate", "run-vm"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "running")
+    };
+    let memory = || {
+        Command::new("virsh")
+            .args(["-q", "-c", &d.uri, "dumpxml", "--inactive", "run-vm"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    wait_for(Duration::from_secs(30), "first convergence", running);
+
+    // An edit converges by itself.
+    std::fs::write(dir.path().join("guest.yaml"), guest("96MiB")).unwrap();
+    let took = wait_for(Duration::from_secs(10), "the edit applied", || {
+        memory().contains("<memory unit='KiB'>98304</memory>")
+    });
+    eprintln!("manifest edit → applied: {took:?}");
+
+    // Destroyed by hand: started again at the event.
+    d.virsh(&["destroy", "run-vm"]);
+    let took = wait_for(Duration::from_secs(10), "restarted after destroy", running);
+    eprintln!("virsh destroy → running again: {took:?}");
+
+    // An invalid file: nothing deleted or changed, the error reported.
+    std::fs::write(
+        dir.path().join("guest.yaml"),
+        "kind: Domain\nmetadata: {name: run-vm\n",
+    )
+    .unwrap();
+    let status = state.path().join("controller-status.json");
+    wait_for(
+        Duration::from_secs(10),
+        "the error in the status file",
+        || std::fs::read_to_string(&status).is_ok_and(|s| s.contains("guest.yaml:")),
+    );
+    assert!(running(), "{}", logs());
+    assert!(memory().contains("98304"));
+    // Fixed: converges again, the error gone.
+    std::fs::write(dir.path().join("guest.yaml"), guest("80MiB")).unwrap();
+    wait_for(Duration::from_secs(10), "the fix applied", || {
+        memory().contains("<currentMemory unit='KiB'>81920</currentMemory>")
+    });
+    wait_for(Duration::from_secs(10), "the error cleared", || {
+        std::fs::read_to_string(&status).is_ok_and(|s| s.contains("\"manifestErrors\": []"))
+    });
+
+    // SIGTERM: exit 0, promptly.
+    let pid = run.0.id().to_string();
+    let asked = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let code = loop {
+        if let Some(s) = run.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(asked.elapsed() < Duration::from_secs(10), "{}", logs());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code.code(), Some(0), "{}", logs());
+    assert!(logs().contains("stopped"), "{}", logs());
+}
