@@ -75,6 +75,15 @@ impl Running {
 }
 
 fn start(dir: &std::path::Path, faults: Vec<Fault>, parallel: usize) -> Running {
+    start_with(dir, faults, parallel, None)
+}
+
+fn start_with(
+    dir: &std::path::Path,
+    faults: Vec<Fault>,
+    parallel: usize,
+    listen: Option<std::net::SocketAddr>,
+) -> Running {
     let fake = Arc::new(Fake {
         host: Arc::new(FaultyHost::new(
             LibvirtHost::open(URI).expect("test driver"),
@@ -87,6 +96,7 @@ fn start(dir: &std::path::Path, faults: Vec<Fault>, parallel: usize) -> Running 
     cfg.retry_min = Duration::from_millis(50);
     cfg.retry_max = Duration::from_millis(200);
     cfg.parallel = parallel;
+    cfg.listen = listen;
     let (mut c, handle) = Controller::new(cfg, fake.clone());
     let (tx, reports) = mpsc::unbounded_channel();
     c.reports_to(tx);
@@ -273,4 +283,58 @@ async fn a_stop_mid_apply_starts_nothing_more_and_returns() {
         })
         .count();
     assert!((1..6).contains(&defined), "{defined} of 6 defined");
+}
+
+/// An HTTP/1.0 GET of `path`; the whole response.
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    let path = path.to_string();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        for _ in 0..50 {
+            if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+                write!(s, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+                let mut out = String::new();
+                s.read_to_string(&mut out).unwrap();
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("nothing listens on {addr}");
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_healthz_are_served() {
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let dir = manifest_dir(&[("g.yaml", &guest("ct-metrics", "64MiB"))]);
+    let mut c = start_with(dir.path(), vec![], 4, Some(addr));
+    c.converged().await;
+    let health = get(addr, "/healthz").await;
+    assert!(
+        health.starts_with("HTTP/1.0 200") && health.ends_with("ok\n"),
+        "{health}"
+    );
+    let m = get(addr, "/metrics").await;
+    assert!(
+        m.contains("virtsync_reconciles_total{result=\"converged\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains(
+            "virtsync_actions_total{kind=\"domain\",operation=\"define\",outcome=\"done\"} 1"
+        ),
+        "{m}"
+    );
+    assert!(m.contains("virtsync_observe_seconds_count 1"), "{m}");
+    assert!(
+        m.contains("virtsync_last_converged_timestamp_seconds{host=\"default\"}"),
+        "{m}"
+    );
+    c.handle.stop();
+    c.task.await.unwrap();
 }

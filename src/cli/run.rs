@@ -15,6 +15,7 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
     cfg.state_dir = Some(common.state_dir.clone());
     cfg.resync = args.resync;
     cfg.parallel = args.parallel as usize;
+    cfg.listen = args.listen;
     let connector = Arc::new(Libvirt {
         default_uri: common.connect.clone(),
         options: ConnectOptions::default(),

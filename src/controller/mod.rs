@@ -23,6 +23,7 @@
 //! (`controller-status.json` in the state directory).
 
 pub mod desired;
+pub mod metrics;
 pub mod queue;
 pub mod status;
 pub mod watch;
@@ -77,6 +78,8 @@ pub struct RunConfig {
     /// Backoff between passes that do not converge.
     pub retry_min: Duration,
     pub retry_max: Duration,
+    /// Serve `/metrics` and `/healthz` here (`--listen`).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 impl RunConfig {
@@ -91,6 +94,7 @@ impl RunConfig {
             parallel: 4,
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
+            listen: None,
         }
     }
 }
@@ -174,6 +178,7 @@ pub struct Controller {
     triggers: mpsc::UnboundedReceiver<Trigger>,
     stop: signal::Receiver<bool>,
     reports: Option<mpsc::UnboundedSender<PassReport>>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl Controller {
@@ -188,6 +193,7 @@ impl Controller {
                 triggers: rx,
                 stop: stop_rx,
                 reports: None,
+                metrics: Arc::new(metrics::Metrics::default()),
             },
             Handle {
                 triggers: tx,
@@ -201,6 +207,11 @@ impl Controller {
         self.reports = Some(tx);
     }
 
+    /// The metrics `/metrics` serves.
+    pub fn metrics(&self) -> Arc<metrics::Metrics> {
+        self.metrics.clone()
+    }
+
     /// Run until stopped. The first pass starts at once.
     pub async fn run(mut self) -> Result<(), ControllerError> {
         let cfg = self.cfg.clone();
@@ -211,6 +222,14 @@ impl Controller {
                     source,
                 }
             })?;
+        if let Some(addr) = cfg.listen {
+            let m = self.metrics.clone();
+            tokio::spawn(async move {
+                if let Err(e) = metrics::serve(addr, m).await {
+                    tracing::error!(%addr, error = %e, "cannot serve /metrics");
+                }
+            });
+        }
         let mut manifests = Manifests::new(cfg.dir.clone(), cfg.load.clone());
         let mut inventory = match &cfg.state_dir {
             Some(d) => Inventory::load(d)?,
@@ -248,6 +267,7 @@ impl Controller {
             while let Ok(t) = self.triggers.try_recv() {
                 pending.add(t);
             }
+            self.metrics.queue_depth.set(pending.reasons.len() as i64);
             if !pending.pass {
                 continue;
             }
@@ -256,7 +276,17 @@ impl Controller {
             if let Some(l) = &loaded {
                 log_load(l, &manifests);
             }
+            self.metrics
+                .manifest_errors
+                .set(manifests.errors().len() as i64);
             let Some(mut desired) = manifests.state().cloned() else {
+                self.metrics
+                    .passes
+                    .get_or_create(&metrics::PassLabels {
+                        result: "not_run".into(),
+                    })
+                    .inc();
+                self.metrics.errors.inc();
                 self.report(status::PassReport::not_run(&work, loaded, &manifests));
                 continue;
             };
@@ -312,6 +342,7 @@ impl Controller {
                 }
             };
             inventory = inv;
+            self.record(&work, &result, conn.as_ref().map(|c| &c.hosts));
             let report = status::PassReport::of(&work, loaded, &manifests, result);
             if report.converged {
                 backoff.reset();
@@ -342,6 +373,53 @@ impl Controller {
         Ok(())
     }
 
+    /// A pass's counts into the metrics.
+    fn record(&self, work: &Pending, r: &PassResult, hosts: Option<&BTreeMap<HostName, String>>) {
+        let m = &self.metrics;
+        let result = if r.converged {
+            "converged"
+        } else {
+            "not_converged"
+        };
+        m.passes
+            .get_or_create(&metrics::PassLabels {
+                result: result.into(),
+            })
+            .inc();
+        m.observe_seconds.observe(r.observe_seconds);
+        let by_manifests = work.reasons.contains(&Trigger::Manifests);
+        for (kind, operation, outcome) in &r.outcomes {
+            m.actions
+                .get_or_create(&metrics::ActionLabels {
+                    kind: kind.clone(),
+                    operation: operation.clone(),
+                    outcome: outcome.to_string(),
+                })
+                .inc();
+            if *outcome == "done" && !by_manifests {
+                m.drift_corrections.inc();
+            }
+        }
+        m.errors
+            .inc_by(r.failed.len() as u64 + u64::from(r.error.is_some()));
+        if r.converged {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            for h in hosts.into_iter().flat_map(|h| h.keys()) {
+                let host = if h.is_default() {
+                    "default".to_string()
+                } else {
+                    h.label().to_string()
+                };
+                m.last_converged
+                    .get_or_create(&metrics::HostLabels { host })
+                    .set(now);
+            }
+        }
+    }
+
     fn report(&self, r: PassReport) {
         if let Some(tx) = &self.reports {
             let _ = tx.send(r);
@@ -366,6 +444,10 @@ pub struct PassResult {
     pub unreachable: Vec<String>,
     pub converged: bool,
     pub error: Option<String>,
+    /// Per action: kind, operation, outcome (`done`, `failed`, `skipped`).
+    pub outcomes: Vec<(String, String, &'static str)>,
+    /// Time to observe and plan.
+    pub observe_seconds: f64,
 }
 
 /// Plan, and apply when there is something to do: the reconcile pass of
@@ -386,8 +468,10 @@ fn one_pass(
         // (`apply --adopt`), never the controller's.
         adopt: false,
     };
+    let started = std::time::Instant::now();
     let planned = r.plan(&t);
     let mut out = PassResult {
+        observe_seconds: started.elapsed().as_secs_f64(),
         actions: planned.plan.actions.len(),
         unreachable: planned
             .observed
@@ -408,12 +492,31 @@ fn one_pass(
         out.converged = planned.plan.is_complete() && out.unreachable.is_empty();
         return out;
     }
-    let on_done = |a: &crate::plan::Action, o: &crate::apply::Outcome| match &o.status {
-        Status::Done => tracing::info!(action = %a.id, ms = o.millis, "done"),
-        Status::Failed { error } => tracing::warn!(action = %a.id, %error, "failed"),
-        Status::Skipped { because } => tracing::info!(action = %a.id, %because, "skipped"),
+    let outcomes = std::sync::Mutex::new(Vec::new());
+    let on_done = |a: &crate::plan::Action, o: &crate::apply::Outcome| {
+        let outcome = match &o.status {
+            Status::Done => {
+                tracing::info!(action = %a.id, ms = o.millis, "done");
+                "done"
+            }
+            Status::Failed { error } => {
+                tracing::warn!(action = %a.id, %error, "failed");
+                "failed"
+            }
+            Status::Skipped { because } => {
+                tracing::info!(action = %a.id, %because, "skipped");
+                "skipped"
+            }
+        };
+        outcomes.lock().expect("outcomes").push((
+            a.kind.as_str().to_ascii_lowercase(),
+            a.operation.as_str().to_string(),
+            outcome,
+        ));
     };
-    match r.apply(&t, inventory, &planned, opts, &on_done) {
+    let applied = r.apply(&t, inventory, &planned, opts, &on_done);
+    out.outcomes = outcomes.into_inner().expect("outcomes");
+    match applied {
         Ok(done) => {
             for o in &done.outcomes {
                 match &o.status {
