@@ -192,6 +192,10 @@ pub struct RunArgs {
     /// /healthz on this address (e.g. 127.0.0.1:9464).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+    /// Fetch the manifest checkout's upstream this often and fast-forward
+    /// to it (never a merge; a diverged checkout is reported, not touched).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub pull: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -16,6 +16,7 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
     cfg.resync = args.resync;
     cfg.parallel = args.parallel as usize;
     cfg.listen = args.listen;
+    cfg.pull = args.pull;
     let connector = Arc::new(Libvirt {
         default_uri: common.connect.clone(),
         options: ConnectOptions::default(),

@@ -24,6 +24,7 @@
 
 pub mod desired;
 pub mod metrics;
+pub mod pull;
 pub mod queue;
 pub mod status;
 pub mod watch;
@@ -80,6 +81,8 @@ pub struct RunConfig {
     pub retry_max: Duration,
     /// Serve `/metrics` and `/healthz` here (`--listen`).
     pub listen: Option<std::net::SocketAddr>,
+    /// Fetch and fast-forward the manifest checkout this often (`--pull`).
+    pub pull: Option<Duration>,
 }
 
 impl RunConfig {
@@ -95,6 +98,7 @@ impl RunConfig {
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
             listen: None,
+            pull: None,
         }
     }
 }
@@ -243,6 +247,40 @@ impl Controller {
         let mut retry_at: Option<Instant> = None;
         let mut conn: Option<Connected> = None;
         let stopping = Arc::new(AtomicBool::new(false));
+        // The pull runs on its own task: a slow fetch never holds up a pass;
+        // what it changes reaches the watcher like any edit.
+        let pull_error: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+        if let Some(every) = cfg.pull {
+            let (dir, slot, tx) = (
+                cfg.dir.clone(),
+                pull_error.clone(),
+                self.triggers_tx.clone(),
+            );
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    let d = dir.clone();
+                    let r = tokio::task::spawn_blocking(move || pull::pull(&d)).await;
+                    let r = r.unwrap_or_else(|e| Err(e.to_string()));
+                    let mut slot = slot.lock().expect("pull error");
+                    match r {
+                        Ok(pull::Pulled::UpToDate) => *slot = None,
+                        Ok(pull::Pulled::Forwarded { from, to }) => {
+                            tracing::info!(%from, %to, "pulled");
+                            *slot = None;
+                            let _ = tx.send(Trigger::Manifests);
+                        }
+                        Err(e) => {
+                            if slot.as_deref() != Some(e.as_str()) {
+                                tracing::warn!(error = %e, "pull");
+                            }
+                            *slot = Some(e);
+                        }
+                    }
+                }
+            });
+        }
         loop {
             if *self.stop.borrow() {
                 break;
@@ -343,7 +381,8 @@ impl Controller {
             };
             inventory = inv;
             self.record(&work, &result, conn.as_ref().map(|c| &c.hosts));
-            let report = status::PassReport::of(&work, loaded, &manifests, result);
+            let mut report = status::PassReport::of(&work, loaded, &manifests, result);
+            report.pull_error = pull_error.lock().expect("pull error").clone();
             if report.converged {
                 backoff.reset();
                 retry_at = None;

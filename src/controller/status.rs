@@ -42,6 +42,10 @@ pub struct PassReport {
     pub converged: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the last `--pull` failed (a diverged checkout, say), until one
+    /// succeeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_error: Option<String>,
 }
 
 fn reasons(p: &Pending) -> Vec<String> {
@@ -93,6 +97,7 @@ impl PassReport {
             unreachable: 0,
             converged: false,
             error: None,
+            pull_error: None,
         }
     }
 
