@@ -110,6 +110,12 @@ fn run_keeps_the_host_converged() {
         std::fs::read_to_string(&status).is_ok_and(|s| s.contains("\"manifestErrors\": []"))
     });
 
+    // `status` shows what the controller did last.
+    let out = d.virtsync("status", dir.path(), state.path(), &[]);
+    let text = common::output_text(&out);
+    assert!(text.contains("Controller (virtsync run, pid"), "{text}");
+    assert!(text.contains("converged"), "{text}");
+
     // SIGTERM: exit 0, promptly.
     let pid = run.0.id().to_string();
     let asked = Instant::now();

@@ -6,9 +6,10 @@ use std::io::Write;
 
 use super::commands::{prepare, Prepared};
 use super::{exit, CliError, ManifestArgs, Output};
+use crate::controller::PassReport;
 use crate::plan::kind_noun;
 use crate::reconcile::Observation;
-use crate::status::{report, ObjectStatus, State, StatusReport};
+use crate::status::{attach_failures, report, ObjectStatus, State, StatusReport};
 
 pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
     let Some(Prepared {
@@ -17,13 +18,61 @@ pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
     else {
         return Ok(exit::ERROR);
     };
-    let status = report(&desired, &planned);
+    let mut status = report(&desired, &planned);
+    // What `virtsync run` last did here, if it runs (its status file).
+    let controller = PassReport::load(&args.state_dir);
+    if let Some(c) = &controller {
+        attach_failures(&mut status, &c.failed);
+    }
     let mut out = std::io::stdout().lock();
     match args.output {
-        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?,
-        Output::Text => write!(out, "{}", render_text(&status))?,
+        Output::Json => {
+            let mut v = serde_json::to_value(&status)?;
+            if let Some(c) = &controller {
+                v["controller"] = serde_json::to_value(c)?;
+            }
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?
+        }
+        Output::Text => {
+            write!(out, "{}", render_text(&status))?;
+            if let Some(c) = &controller {
+                write!(out, "{}", controller_text(c))?;
+            }
+        }
     }
     Ok(status.exit_code())
+}
+
+/// The controller's last pass, in a few lines.
+fn controller_text(c: &PassReport) -> String {
+    let ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().saturating_sub(c.finished_at))
+        .unwrap_or(0);
+    let result = if !c.ran {
+        "did not run"
+    } else if c.converged {
+        "converged"
+    } else {
+        "not converged"
+    };
+    let mut out = format!(
+        "Controller (virtsync run, pid {}): last pass {ago}s ago ({}): {result}, {} action(s), {} failed\n",
+        c.pid,
+        c.reasons.join(", "),
+        c.actions,
+        c.failed.len()
+    );
+    for e in &c.manifest_errors {
+        out.push_str(&format!("  manifest error: {e}\n"));
+    }
+    if let Some(m) = c.manifests.as_deref().filter(|m| *m != "loaded") {
+        out.push_str(&format!("  manifests: {m}\n"));
+    }
+    if let Some(e) = &c.pull_error {
+        out.push_str(&format!("  pull: {e}\n"));
+    }
+    out
 }
 
 /// What the DETAILS column says of a row.
@@ -53,6 +102,9 @@ fn details(o: &ObjectStatus) -> String {
         parts.push(format!("snapshots: {}", snaps.join(", ")));
     }
     parts.extend(o.notes.iter().cloned());
+    if let Some(e) = &o.last_error {
+        parts.push(format!("last failed in virtsync run: {e}"));
+    }
     parts.join("; ")
 }
 

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::desired::{Loaded, Manifests};
 use super::queue::{Pending, Trigger};
@@ -14,7 +14,7 @@ use super::PassResult;
 
 pub const STATUS_FILE: &str = "controller-status.json";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PassReport {
     pub format_version: u32,
@@ -24,7 +24,7 @@ pub struct PassReport {
     /// What asked for the pass (`manifests`, `host`, `resync`, `retry`).
     pub reasons: Vec<String>,
     /// Whether the manifests were read again, and how that went.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifests: Option<String>,
     /// Manifest errors (file:line:column: message), until fixed.
     pub manifest_errors: Vec<String>,
@@ -37,14 +37,14 @@ pub struct PassReport {
     pub blocked: Vec<String>,
     /// Hosts that could not be reached, with why; `unreachable` counts them.
     pub unreachable_hosts: Vec<String>,
-    #[serde(skip)]
+    #[serde(skip, default)]
     pub unreachable: usize,
     pub converged: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Why the last `--pull` failed (a diverged checkout, say), until one
     /// succeeds.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_error: Option<String>,
 }
 
@@ -126,6 +126,12 @@ impl PassReport {
             "pass"
         );
         out
+    }
+
+    /// The last report `run` wrote in `dir`, if any (and readable).
+    pub fn load(dir: &Path) -> Option<PassReport> {
+        let text = std::fs::read(dir.join(STATUS_FILE)).ok()?;
+        serde_json::from_slice(&text).ok()
     }
 
     /// Write the report to the status file of `dir`, atomically.

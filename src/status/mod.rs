@@ -69,6 +69,10 @@ pub struct ObjectStatus {
     /// guest refused, snapshots that could not be listed, ...).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The error of this object's action that failed in the controller's
+    /// last pass (`virtsync run`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// How an object's host compares with its manifest.
@@ -239,5 +243,16 @@ pub fn report(desired: &DesiredState, planned: &Planned) -> StatusReport {
         objects: rows,
         unreachable_hosts: plan.unreachable_hosts.clone(),
         summary,
+    }
+}
+
+/// Attach the failed actions of the controller's last pass (action id and
+/// error, as its status file lists them) to the objects they belong to.
+pub fn attach_failures(report: &mut StatusReport, failed: &[(String, String)]) {
+    for o in &mut report.objects {
+        let prefix = format!("{}/", crate::plan::obj_key(o.kind, &o.host, &o.name));
+        if let Some((id, e)) = failed.iter().find(|(id, _)| id.starts_with(&prefix)) {
+            o.last_error = Some(format!("{id}: {e}"));
+        }
     }
 }

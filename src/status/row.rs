@@ -139,6 +139,7 @@ pub(super) fn row(
         state,
         snapshots,
         notes,
+        last_error: None,
     }
 }
 
