@@ -150,6 +150,7 @@ pub fn execute_action(
         Step::DefineNetwork { xml } => made(b.define_network(xml)),
         Step::StartNetwork => unit(b.start_network(n)),
         Step::DestroyNetwork => unit(b.destroy_network(n)),
+        Step::UndefineNetwork => unit(b.undefine_network(n)),
         Step::RestartNetwork => {
             step(b.destroy_network(n))?;
             unit(step(b.start_network(n)))
@@ -168,6 +169,7 @@ pub fn execute_action(
         Step::BuildPool => unit(b.build_pool(n)),
         Step::StartPool => unit(b.start_pool(n)),
         Step::DestroyPool => unit(b.destroy_pool(n)),
+        Step::UndefinePool => unit(b.undefine_pool(n)),
         Step::SetPoolAutostart { on } => unit(b.set_pool_autostart(n, *on)),
         Step::CreateVolume {
             pool,
@@ -197,6 +199,9 @@ pub fn execute_action(
                 step(b.restore_snapshot(n, s))?;
             }
             Ok(None)
+        }
+        Step::DeleteVolume { pool } => {
+            unit(b.delete_volume(pool, n.rsplit('/').next().unwrap_or(n)))
         }
         Step::ResizeVolume {
             pool,
@@ -414,6 +419,7 @@ mod tests {
             blocked: vec![],
             unreachable_hosts: vec![],
             notices: vec![],
+            refusal: None,
             summary: Summary::default(),
             live_xml_wanted: Default::default(),
         }

@@ -18,6 +18,10 @@
 //! - [`manifest`]: find, parse and validate manifest files into a
 //!   [`model::DesiredState`], reporting every error with `file:line:column`;
 //! - [`inventory`]: ownership of pools and volumes, which have no `<metadata>`;
+//! - [`owner`]: the owner identity of a manifest set (`--owner`,
+//!   `.virtsync-owner`, the git remote, the path), written in markers and
+//!   inventory records so that manifest sets sharing a host never touch
+//!   each other's objects;
 //! - [`backend`]: the only code that calls libvirt: [`backend::HostRead`]
 //!   for observing, [`backend::Backend`] for writing, the `virt`
 //!   implementation with keepalive and call counters, and a fault-injecting
@@ -49,6 +53,7 @@ pub mod inventory;
 pub mod manifest;
 pub mod model;
 pub mod observe;
+pub mod owner;
 pub mod plan;
 pub mod reconcile;
 pub mod render;

@@ -20,12 +20,15 @@ use crate::backend::{Backend, ConnectOptions, HostRead, LibvirtHost};
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::*;
 use crate::observe::{self, Interest};
-use crate::plan::{self, Action, Operation, Plan, PlanInput};
+use crate::plan::{self, Action, Operation, Plan, PlanInput, Refusal, Scope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     #[error(transparent)]
     Inventory(#[from] InventoryError),
+    /// A `--prune` guard refused the plan: nothing was applied.
+    #[error("{}", .0.message)]
+    Refused(Refusal),
 }
 
 /// A host's connection: its reads and writes, or why there is none.
@@ -63,13 +66,15 @@ impl HostConn {
     }
 }
 
-/// What a pass plans against: the manifests, who owns what, and the git
-/// revision the ownership markers record.
+/// What a pass plans against: the manifests, who owns what, the git
+/// revision the ownership markers record, and the scope (owner identity,
+/// selector, every declared object, prune options).
 #[derive(Clone, Copy)]
 pub struct Target<'a> {
     pub desired: &'a DesiredState,
     pub inventory: &'a Inventory,
     pub revision: &'a str,
+    pub scope: &'a Scope,
 }
 
 /// What a pass observes: what planning needs, or, for `status`, that and
@@ -158,16 +163,17 @@ impl Reconciled {
 }
 
 impl Planned {
-    /// Converged without doing anything: no actions, nothing blocked.
+    /// Converged without doing anything: no actions, nothing blocked, no
+    /// prune refused.
     pub fn converged(&self) -> bool {
-        self.plan.is_empty() && self.plan.is_complete()
+        self.plan.is_empty() && self.plan.is_complete() && self.plan.refusal.is_none()
     }
 
     /// Exit code of `plan`: 1 when something is blocked (an unreachable
-    /// host blocks its objects), else 2 with pending changes when asked to
-    /// tell, else 0.
+    /// host blocks its objects) or a prune guard refused the plan, else 2
+    /// with pending changes when asked to tell, else 0.
     pub fn exit_code(&self, tell_changes: bool) -> u8 {
-        if !self.plan.is_complete() {
+        if !self.plan.is_complete() || self.plan.refusal.is_some() {
             exit::ERROR
         } else if tell_changes && !self.plan.is_empty() {
             exit::CHANGES
@@ -247,6 +253,18 @@ impl Reconciler {
 
     /// [`Reconciler::observe`], reading what `what` needs.
     pub fn observe_for(&self, desired: &DesiredState, what: Observation) -> ObservedState {
+        self.observe_with(desired, what, None)
+    }
+
+    /// [`Reconciler::observe_for`]; with `prune` (the inventory of a pass
+    /// that prunes), also every domain's and network's marker and the
+    /// recorded pools and volumes ([`Interest::for_prune`]).
+    fn observe_with(
+        &self,
+        desired: &DesiredState,
+        what: Observation,
+        prune: Option<&Inventory>,
+    ) -> ObservedState {
         let mut out = ObservedState {
             uris: self.uris.clone(),
             ..ObservedState::default()
@@ -260,7 +278,11 @@ impl Reconciler {
                     HostConn::Down { .. } => None,
                 })
                 .map(|(name, read)| {
-                    let want = what.interest(desired, name);
+                    let mut want = what.interest(desired, name);
+                    if let Some(inv) = prune {
+                        let recorded = self.uris.get(name).and_then(|u| inv.hosts.get(u));
+                        want = want.for_prune(recorded);
+                    }
                     (
                         name.clone(),
                         s.spawn(move || {
@@ -303,7 +325,8 @@ impl Reconciler {
     /// [`Reconciler::plan`] from an observation of `what` (`status` plans
     /// from one that also lists every managed domain's snapshots).
     pub fn plan_for(&self, t: &Target, what: Observation) -> Planned {
-        let mut observed = self.observe_for(t.desired, what);
+        let prune = t.scope.prune.is_some().then_some(t.inventory);
+        let mut observed = self.observe_with(t.desired, what, prune);
         let mut p = plan_from(t, &observed);
         if !p.live_xml_wanted.is_empty() {
             for (name, host) in &mut observed.hosts {
@@ -319,8 +342,10 @@ impl Reconciler {
 
     /// Execute `planned.plan`; `on_done` sees each outcome as it happens.
     /// Ownership of the pools and volumes created is recorded in
-    /// `inventory` (and saved under `opts.state_dir`); then the hosts are
-    /// observed again and planned, which alone says "converged".
+    /// `inventory` (and saved under `opts.state_dir`), what was pruned is
+    /// forgotten, and every managed object's record refreshed; then the
+    /// hosts are observed again and planned, which alone says "converged".
+    /// A plan a prune guard refused is not applied at all.
     pub fn apply(
         &self,
         t: &Target,
@@ -329,6 +354,9 @@ impl Reconciler {
         opts: &ApplyOptions,
         on_done: &(dyn Fn(&Action, &Outcome) + Sync),
     ) -> Result<Reconciled, ReconcileError> {
+        if let Some(r) = &planned.plan.refusal {
+            return Err(ReconcileError::Refused(r.clone()));
+        }
         if let Some(dir) = &opts.state_dir {
             // Ownership of what apply creates must be recordable: find out
             // now, not after the pools and volumes exist.
@@ -340,13 +368,16 @@ impl Reconciler {
             opts.parallel.max(1),
             on_done,
         );
-        record_created(inventory, &planned.plan, &report, &self.uris, t.desired);
-        if let Some(dir) = &opts.state_dir {
-            inventory.save(dir)?;
-        }
+        record_created(inventory, &planned.plan, &report, &self.uris, t);
         // The pass again, from a fresh observation: the only judge of
         // "converged".
         let after = self.plan(&Target { inventory, ..*t });
+        // Records of this owner's declared objects change no action of the
+        // plan just made: no need to plan again.
+        record_managed(inventory, t, &after.observed);
+        if let Some(dir) = &opts.state_dir {
+            inventory.save(dir)?;
+        }
         let residual = (!after.observed.hosts.is_empty()).then_some(after.plan);
         let all_done = report.failed().next().is_none() && report.skipped().next().is_none();
         let converged = all_done
@@ -413,6 +444,7 @@ fn plan_from(t: &Target, observed: &ObservedState) -> Plan {
         inventory: t.inventory,
         revision: t.revision,
         now,
+        scope: t.scope,
     })
 }
 
@@ -437,14 +469,16 @@ pub fn git_revision(dir: &Path) -> String {
 }
 
 /// Record ownership of the pools and volumes `report` shows created, by
-/// the identity libvirt returned when it made them.
+/// the identity libvirt returned when it made them, and forget what it
+/// shows pruned.
 fn record_created(
     inventory: &mut Inventory,
     p: &Plan,
     report: &ApplyReport,
     uris: &BTreeMap<HostName, String>,
-    desired: &DesiredState,
+    t: &Target,
 ) {
+    let desired = t.desired;
     let actions: BTreeMap<&str, &Action> = p.actions.iter().map(|a| (a.id.as_str(), a)).collect();
     for o in report.done() {
         let Some(a) = actions.get(o.id.as_str()) else {
@@ -468,6 +502,26 @@ fn record_created(
                     inventory.forget_snapshot(uri, domain, name);
                 }
             }
+            // A domain undefined although declared was replaced, not pruned.
+            (Kind::Domain, Operation::Undefine)
+                if !t.scope.declares(host, Kind::Domain, &a.name) =>
+            {
+                inventory.forget_domain(uri, &a.name);
+            }
+            // A transient domain pruned: gone once stopped.
+            (Kind::Domain, Operation::Shutdown)
+                if a.effect == plan::Effect::Delete
+                    && !t.scope.declares(host, Kind::Domain, &a.name) =>
+            {
+                inventory.forget_domain(uri, &a.name);
+            }
+            (Kind::Network, Operation::Undefine) => inventory.forget_network(uri, &a.name),
+            (Kind::StoragePool, Operation::Undefine) => inventory.forget_pool(uri, &a.name),
+            (Kind::Volume, Operation::DeleteVolume) => {
+                if let Some((pool, name)) = a.name.split_once('/') {
+                    inventory.forget_volume(uri, pool, name);
+                }
+            }
             (Kind::Volume, Operation::CreateVolume) => {
                 if let Some((pool, name)) = a.name.split_once('/') {
                     let wanted = desired.volumes.contains_key(&VolKey {
@@ -483,4 +537,104 @@ fn record_created(
             _ => {}
         }
     }
+}
+
+/// Refresh the [`crate::inventory::Record`] of every object of `t` this
+/// owner manages, as `observed` shows it: whose it is, its labels, a
+/// volume's reclaim policy, a domain's or network's UUID — what a prune
+/// needs once the manifest is gone. A domain or network counts when its
+/// marker is this owner's or names none (a claim); a pool or volume when
+/// the inventory owns it and no other owner's record names it. Returns
+/// whether anything changed (an `apply` with nothing to do saves the
+/// inventory only then).
+pub fn record_managed(inventory: &mut Inventory, t: &Target, observed: &ObservedState) -> bool {
+    use crate::inventory::Record;
+    let owner = t.scope.owner.as_str();
+    let before = inventory.clone();
+    let record = |uuid: Option<&str>, meta: &Meta, reclaim: Option<ReclaimPolicy>| Record {
+        owner: owner.to_string(),
+        uuid: uuid.map(str::to_string),
+        labels: meta.labels.clone(),
+        reclaim_policy: reclaim,
+    };
+    // Claimable: nobody's yet, or this owner's.
+    let free = |r: Option<&Record>| r.is_none_or(|r| r.owner == owner);
+    let marker_ok = |xml: Option<&str>| {
+        xml.and_then(|x| crate::xml::Element::parse(x).ok())
+            .and_then(|r| crate::render::read_marker(&r))
+            .is_some_and(|m| m.owner.as_deref().is_none_or(|o| o == owner))
+    };
+    for (hname, host) in &observed.hosts {
+        let uri = host.uri.as_str();
+        for (k, d) in t.desired.domains.iter().filter(|(k, _)| &k.host == hname) {
+            let Some(o) = host
+                .domains
+                .get(&k.name)
+                .filter(|o| marker_ok(o.xml.as_deref()))
+            else {
+                continue;
+            };
+            let prev = inventory.records(uri).and_then(|r| r.domains.get(&k.name));
+            if free(prev.filter(|r| r.uuid.as_deref() == Some(&o.uuid))) {
+                let r = record(Some(&o.uuid), &d.meta, None);
+                inventory.records_mut(uri).domains.insert(k.name.clone(), r);
+            }
+        }
+        for (k, n) in t
+            .desired
+            .networks
+            .iter()
+            .filter(|(k, n)| &k.host == hname && !n.external)
+        {
+            let Some(o) = host
+                .networks
+                .get(&k.name)
+                .filter(|o| marker_ok(o.xml.as_deref()))
+            else {
+                continue;
+            };
+            let prev = inventory.records(uri).and_then(|r| r.networks.get(&k.name));
+            if free(prev.filter(|r| r.uuid.as_deref() == Some(&o.uuid))) {
+                let r = record(Some(&o.uuid), &n.meta, None);
+                inventory
+                    .records_mut(uri)
+                    .networks
+                    .insert(k.name.clone(), r);
+            }
+        }
+        for (k, p) in t
+            .desired
+            .pools
+            .iter()
+            .filter(|(k, p)| &k.host == hname && !p.external)
+        {
+            let owned = host
+                .pools
+                .get(&k.name)
+                .is_some_and(|o| inventory.owns_pool(uri, &k.name, &o.uuid));
+            if owned && free(inventory.pool_record(uri, &k.name)) {
+                let r = record(None, &p.meta, None);
+                inventory.records_mut(uri).pools.insert(k.name.clone(), r);
+            }
+        }
+        for (k, v) in t
+            .desired
+            .volumes
+            .iter()
+            .filter(|(k, v)| &k.host == hname && !v.external)
+        {
+            let owned = host.volumes.contains_key(&(k.pool.clone(), k.name.clone()))
+                && inventory.owns_volume(uri, &k.pool, &k.name);
+            if owned && free(inventory.volume_record(uri, &k.pool, &k.name)) {
+                let r = record(None, &v.meta, Some(v.reclaim_policy));
+                inventory
+                    .records_mut(uri)
+                    .volumes
+                    .entry(k.pool.clone())
+                    .or_default()
+                    .insert(k.name.clone(), r);
+            }
+        }
+    }
+    *inventory != before
 }

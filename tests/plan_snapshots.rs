@@ -17,7 +17,9 @@ use virtsync::inventory::Inventory;
 use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::*;
 use virtsync::observe::parse_capabilities;
-use virtsync::plan::{self, render_text, ChangeClass, Effect, Operation, Plan, PlanInput, Step};
+use virtsync::plan::{
+    self, render_text, ChangeClass, Effect, Operation, Plan, PlanInput, Scope, Step,
+};
 use virtsync::xml::Element;
 
 mod common;
@@ -161,6 +163,7 @@ fn try_plan(d: &DesiredState, h: &ObservedHost, inv: &Inventory) -> Result<Plan,
         inventory: inv,
         revision: "",
         now: NOW,
+        scope: &Scope::new(common::TEST_OWNER, d),
     });
     // Pure: the same input gives the same plan.
     let again = plan::plan(&PlanInput {
@@ -169,6 +172,7 @@ fn try_plan(d: &DesiredState, h: &ObservedHost, inv: &Inventory) -> Result<Plan,
         inventory: inv,
         revision: "",
         now: NOW,
+        scope: &Scope::new(common::TEST_OWNER, d),
     });
     assert_eq!(p, again, "planning is not deterministic");
     check_xml(&p);
@@ -1178,6 +1182,7 @@ fn new_domains_and_unreachable_hosts() {
             inventory: &Inventory::default(),
             revision: "",
             now: NOW,
+            scope: &Scope::new(common::TEST_OWNER, d),
         })
     };
     // Nothing is placed on the default connection: vm is created on b.

@@ -13,7 +13,7 @@ use crate::status::{report, ObjectStatus, State, StatusReport};
 pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
     let Some(Prepared {
         desired, planned, ..
-    }) = prepare(args, Observation::Status)?
+    }) = prepare(args, Observation::Status, None)?
     else {
         return Ok(exit::ERROR);
     };

@@ -118,6 +118,14 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
              mark the manifest `metadata.external: true` to use it as it is, or rename the manifest",
         );
     }
+    let inventory = b.input.inventory;
+    if b.other_owner(
+        Kind::StoragePool,
+        &p.meta,
+        inventory.pool_record(&host.uri, &name),
+    ) {
+        return;
+    }
     let Some(root) = obs.xml.as_deref().and_then(|x| Element::parse(x).ok()) else {
         return b.error(
             Kind::StoragePool,
@@ -350,6 +358,14 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             "a volume of this name exists in the pool but virtsync did not create it (not in the inventory); \
              mark the manifest `metadata.external: true` to use it as it is, or rename the manifest",
         );
+    }
+    let inventory = b.input.inventory;
+    if b.other_owner(
+        Kind::Volume,
+        &v.meta,
+        inventory.volume_record(&host.uri, &v.pool, &v.meta.name),
+    ) {
+        return;
     }
     let Some(facts) = obs
         .xml

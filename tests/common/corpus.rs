@@ -11,7 +11,7 @@ use virtsync::inventory::Inventory;
 use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::{HostName, ObservedDomain, ObservedHost, ObservedState, PowerState};
 use virtsync::observe::parse_capabilities;
-use virtsync::plan::{self, Plan, PlanInput};
+use virtsync::plan::{self, Plan, PlanInput, Scope};
 use virtsync::render::domain::{read_domain, NicSourceId, SourceId};
 use virtsync::render::{write_marker, Marker, MARKER_NS};
 use virtsync::xml::{Element, Node};
@@ -34,11 +34,13 @@ pub fn owned(xml: &str) -> Element {
     write_marker(
         &mut root,
         &Marker {
+            owner: Some(super::TEST_OWNER.into()),
             manifest: "m.yaml".into(),
             revision: String::new(),
             spec: "sha256:0".into(),
             restart_pending_id: None,
             memory_kib: None,
+            labels: Default::default(),
         },
     );
     root
@@ -263,5 +265,6 @@ pub fn plan_one(manifest: &str, root: &Element, state: PowerState) -> Plan {
         inventory: &Inventory::default(),
         revision: "",
         now: NOW,
+        scope: &Scope::new(super::TEST_OWNER, &desired),
     })
 }
