@@ -61,10 +61,10 @@ pub(super) fn prepare(
             common.dir.display()
         )));
     }
-    let owner = Owner::discover(&common.dir, common.owner.as_deref())?;
     let Some(mut desired) = load(common)? else {
         return Ok(None);
     };
+    let owner = Owner::discover(&common.dir, common.owner.as_deref())?;
     // Every declared object, before the selector: none of them is pruned.
     let scope = Scope::new(owner.as_str(), &desired)
         .with_selector(&common.selector)

@@ -17,6 +17,8 @@ pub(crate) struct Builder<'a> {
     pub blocked: Vec<Blocked>,
     /// A `--prune` guard refused the plan (see [`Plan::refusal`]).
     pub refusal: Option<Refusal>,
+    /// Objects the plan prunes.
+    pub pruned: usize,
     /// Object key → the object keys its actions wait for.
     pub(super) deps: BTreeMap<String, BTreeSet<String>>,
     pub live_xml_wanted: BTreeSet<(HostName, Kind, String)>,
@@ -86,6 +88,7 @@ impl<'a> Builder<'a> {
             notices: Vec::new(),
             blocked: Vec::new(),
             refusal: None,
+            pruned: 0,
             deps: BTreeMap::new(),
             live_xml_wanted: BTreeSet::new(),
             ready: BTreeMap::new(),

@@ -111,6 +111,13 @@ pub struct Summary {
     pub total: usize,
     pub restart_pending: usize,
     pub blocked: usize,
+    /// Objects this plan prunes (their manifests are gone).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prune: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

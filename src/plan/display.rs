@@ -125,6 +125,15 @@ pub fn render_text(plan: &Plan) -> String {
     } else if plan.actions.is_empty() {
         out.push_str("No changes for the objects that could be planned; some are blocked:\n");
     }
+    if plan.summary.prune > 0 {
+        // Deletions come first: say what they are before listing them.
+        let n = plan.summary.prune;
+        let _ = writeln!(
+            out,
+            "Pruning {n} object{} whose manifests are gone (--prune):",
+            if n == 1 { "" } else { "s" }
+        );
+    }
     for a in &plan.actions {
         let host = on_host(&a.host);
         let mut classes: Vec<&str> = a.changes.iter().map(|c| c.class.as_str()).collect();

@@ -86,6 +86,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         }
     }
     summary.total = b.actions.len();
+    summary.prune = b.pruned;
     summary.restart_pending = b
         .notices
         .iter()

@@ -198,7 +198,12 @@ fn ours_by_marker(
 
 /// The candidates of one host: domains first, then volumes, networks and
 /// pools, each with the pruned objects it waits for.
-fn candidates(b: &mut Builder, hname: &HostName, host: &ObservedHost) -> Vec<Candidate> {
+fn candidates(
+    b: &mut Builder,
+    hname: &HostName,
+    host: &ObservedHost,
+    declared_domains: &BTreeSet<&str>,
+) -> Vec<Candidate> {
     let scope = b.input.scope;
     let inventory = b.input.inventory;
     let pruning = scope.prune.is_some();
@@ -212,7 +217,9 @@ fn candidates(b: &mut Builder, hname: &HostName, host: &ObservedHost) -> Vec<Can
 
     // Domains.
     for (name, d) in &host.domains {
-        if scope.declares_domain_anywhere(name) {
+        // Declared on any host: one found elsewhere was moved by
+        // `metadata.host`, which the planner refuses rather than delete.
+        if declared_domains.contains(name.as_str()) {
             continue;
         }
         let record = records
@@ -283,7 +290,15 @@ fn candidates(b: &mut Builder, hname: &HostName, host: &ObservedHost) -> Vec<Can
         out.push(c);
     }
     let pruned: BTreeSet<String> = out.iter().map(|c| c.name.clone()).collect();
-    let usage = Usage::of(host);
+    // Who uses what is known (every domain's XML read) only when pruning.
+    let usage = if pruning {
+        Usage::of(host)
+    } else {
+        Usage {
+            known: Vec::new(),
+            unknown: Vec::new(),
+        }
+    };
     let domain_keys = |names: Vec<&str>| -> Vec<String> {
         names
             .into_iter()
@@ -543,12 +558,17 @@ fn candidates(b: &mut Builder, hname: &HostName, host: &ObservedHost) -> Vec<Can
 /// Plan the prune: the candidates of every observed host, then — with
 /// `--prune` and its guards passed — their actions, else notices.
 pub(super) fn plan_prune(b: &mut Builder) {
-    let hosts = &b.input.observed.hosts;
-    let mut all: Vec<Candidate> = Vec::new();
-    for (hname, host) in hosts {
-        all.extend(candidates(b, hname, host));
-    }
     let scope = b.input.scope;
+    let declared_domains: BTreeSet<&str> = scope
+        .declared
+        .iter()
+        .filter(|(_, k, _)| *k == Kind::Domain)
+        .map(|(_, _, n)| n.as_str())
+        .collect();
+    let mut all: Vec<Candidate> = Vec::new();
+    for (hname, host) in &b.input.observed.hosts {
+        all.extend(candidates(b, hname, host, &declared_domains));
+    }
     let refusal = scope.prune.and_then(|opts| {
         let deletions = all.iter().filter(|c| c.blocked.is_none()).count();
         let desired = b.input.desired;
@@ -604,6 +624,7 @@ pub(super) fn plan_prune(b: &mut Builder) {
             });
             continue;
         }
+        b.pruned += 1;
         // Chained per object; the last step makes it "done" for the
         // deletions that wait for it.
         let n = c.steps.len();

@@ -113,15 +113,6 @@ impl Scope {
             .contains(&(host.clone(), kind, name.to_string()))
     }
 
-    /// Some manifest declares a domain of this name, on any host (one on
-    /// another host than where it is found was moved by `metadata.host`:
-    /// the planner refuses that instead of deleting a copy).
-    pub fn declares_domain_anywhere(&self, name: &str) -> bool {
-        self.declared
-            .iter()
-            .any(|(_, k, n)| *k == Kind::Domain && n == name)
-    }
-
     /// `labels` carry every `k=v` of the selector.
     pub fn selects(&self, labels: &BTreeMap<String, String>) -> bool {
         self.selector

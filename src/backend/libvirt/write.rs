@@ -151,8 +151,16 @@ impl Backend for LibvirtHost {
                 f |= bit;
             }
         }
-        d.undefine_flags(f)
-            .map_err(|e| call_err("undefine domain", name, e))
+        match d.undefine_flags(f) {
+            // A driver without checkpoints (the test driver) refuses their
+            // flag: such a domain has none to remove.
+            Err(e) if flags.checkpoints_metadata && unsupported_flags(&e) => {
+                self.count("undefine_domain");
+                d.undefine_flags(f & !sys::VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+                    .map_err(|e| call_err("undefine domain", name, e))
+            }
+            r => r.map_err(|e| call_err("undefine domain", name, e)),
+        }
     }
 
     fn create_snapshot(&self, domain: &str, xml: &str) -> Result<()> {
