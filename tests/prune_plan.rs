@@ -13,8 +13,8 @@ use virtsync::inventory::{Inventory, Record};
 use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::*;
 use virtsync::plan::{
-    self, render_text, BlockCause, Effect, Operation, Plan, PlanInput, PruneOptions,
-    RefusalCause, Scope, Step,
+    self, render_text, BlockCause, Effect, Operation, Plan, PlanInput, PruneOptions, RefusalCause,
+    Scope, Step,
 };
 use virtsync::render::{write_marker, Marker};
 use virtsync::xml::Element;
@@ -92,7 +92,13 @@ impl Host {
     }
 
     /// A domain with `devices`, its marker (if any) in its XML.
-    fn domain(&mut self, name: &str, state: PowerState, m: Option<Marker>, devices: &str) -> String {
+    fn domain(
+        &mut self,
+        name: &str,
+        state: PowerState,
+        m: Option<Marker>,
+        devices: &str,
+    ) -> String {
         let id = self.uuid();
         let mut root = Element::parse(&format!(
             "<domain type='kvm'><name>{name}</name><uuid>{id}</uuid><memory unit='KiB'>65536</memory><currentMemory unit='KiB'>65536</currentMemory><vcpu placement='static'>1</vcpu><os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os><devices>{devices}</devices></domain>"
@@ -311,14 +317,31 @@ fn lab() -> Host {
     );
     h.domain("legacy", PowerState::Shutoff, Some(marker(None, &[])), "");
     let net = h.network("old-net", Some(marker(ours, &[("app", "web")])));
-    h.record(Kind::Network, "old-net", &net, TEST_OWNER, &[("app", "web")]);
+    h.record(
+        Kind::Network,
+        "old-net",
+        &net,
+        TEST_OWNER,
+        &[("app", "web")],
+    );
     let shared = h.network("shared-net", Some(marker(ours, &[])));
     h.record(Kind::Network, "shared-net", &shared, TEST_OWNER, &[]);
-    h.network("their-net", Some(marker(Some("github.com/acme/other"), &[])));
+    h.network(
+        "their-net",
+        Some(marker(Some("github.com/acme/other"), &[])),
+    );
     h.network("keep-net", None);
     h.pool("images-old", ours, &[]);
-    h.volume("images-old", "old-web.qcow2", Some((TEST_OWNER, ReclaimPolicy::Delete)));
-    h.volume("images-old", "keep.qcow2", Some((TEST_OWNER, ReclaimPolicy::Retain)));
+    h.volume(
+        "images-old",
+        "old-web.qcow2",
+        Some((TEST_OWNER, ReclaimPolicy::Delete)),
+    );
+    h.volume(
+        "images-old",
+        "keep.qcow2",
+        Some((TEST_OWNER, ReclaimPolicy::Retain)),
+    );
     h.volume("images-old", "foreign.img", None);
     h
 }
@@ -379,15 +402,25 @@ fn deletions_come_first_in_reverse_dependency_order() {
         };
         assert_eq!(a.effect, want, "{}", a.id);
     }
-    assert_eq!(p.summary.delete, 5);
+    assert_eq!((p.summary.delete, p.summary.prune), (5, 5));
     // `shared-net` is used by a domain that stays: blocked, not deleted.
-    let blocked: Vec<(&str, BlockCause)> =
-        p.blocked.iter().map(|b| (b.name.as_str(), b.cause)).collect();
+    let blocked: Vec<(&str, BlockCause)> = p
+        .blocked
+        .iter()
+        .map(|b| (b.name.as_str(), b.cause))
+        .collect();
     assert_eq!(blocked, [("shared-net", BlockCause::Refused)]);
-    assert!(p.blocked[0].reason.contains("domain manual still uses"), "{}", p.blocked[0].reason);
+    assert!(
+        p.blocked[0].reason.contains("domain manual still uses"),
+        "{}",
+        p.blocked[0].reason
+    );
     // Another owner's objects: not even mentioned.
     let text = render_text(&p);
-    assert!(!text.contains("theirs") && !text.contains("their-net"), "{text}");
+    assert!(
+        !text.contains("theirs") && !text.contains("their-net"),
+        "{text}"
+    );
     insta::assert_snapshot!("prune_lab_text", text);
     let json = serde_json::to_value(&p).unwrap();
     let undefine = json["actions"]
@@ -406,7 +439,11 @@ fn without_prune_the_plan_only_says_what_a_prune_would_delete() {
     let h = lab();
     let seen = h.without_prune_reads(&d);
     let p = plan_with(&d, &seen, &h.inv, &Scope::new(TEST_OWNER, &d));
-    assert!(p.actions.is_empty() && p.blocked.is_empty() && p.refusal.is_none(), "{}", render_text(&p));
+    assert!(
+        p.actions.is_empty() && p.blocked.is_empty() && p.refusal.is_none(),
+        "{}",
+        render_text(&p)
+    );
     let notices: Vec<(&str, Option<Operation>)> = p
         .notices
         .iter()
@@ -432,22 +469,49 @@ fn without_prune_the_plan_only_says_what_a_prune_would_delete() {
     // else under the name) says nothing.
     let mut h2 = lab();
     h2.h.domains.get_mut("old-db").unwrap().uuid = uuid(200);
-    let p = plan_with(&d, &h2.without_prune_reads(&d), &h2.inv, &Scope::new(TEST_OWNER, &d));
-    assert!(!p.notices.iter().any(|n| n.name == "old-db"), "{}", render_text(&p));
+    let p = plan_with(
+        &d,
+        &h2.without_prune_reads(&d),
+        &h2.inv,
+        &Scope::new(TEST_OWNER, &d),
+    );
+    assert!(
+        !p.notices.iter().any(|n| n.name == "old-db"),
+        "{}",
+        render_text(&p)
+    );
 }
 
 #[test]
 fn a_prune_over_the_cap_is_refused_and_deletes_nothing() {
     let d = keep_net();
     let h = lab();
-    let p = plan_with(&d, &h.h, &h.inv, &Scope::new(TEST_OWNER, &d).with_prune(prune(4)));
+    let p = plan_with(
+        &d,
+        &h.h,
+        &h.inv,
+        &Scope::new(TEST_OWNER, &d).with_prune(prune(4)),
+    );
     let r = p.refusal.as_ref().expect("refused");
     assert_eq!(r.cause, RefusalCause::TooManyDeletions);
-    assert!(r.message.contains("would delete 5 objects, more than --max-deletions 4"), "{}", r.message);
+    assert!(
+        r.message
+            .contains("would delete 5 objects, more than --max-deletions 4"),
+        "{}",
+        r.message
+    );
     assert!(p.actions.is_empty(), "{}", render_text(&p));
     // What would have been deleted is listed.
     assert_eq!(p.prune_notices().count(), 5, "{}", render_text(&p));
-    assert!(render_text(&p).contains("x prune refused: it would delete 5 objects"));
+    let text = render_text(&p);
+    assert!(
+        text.starts_with("Refused: a --prune guard stops this plan"),
+        "{text}"
+    );
+    assert!(
+        text.contains("x prune refused: it would delete 5 objects"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -480,12 +544,23 @@ fn objects_of_another_owner_are_blocked_and_old_markers_are_claimed() {
         ),
     )]);
     let mut h = Host::new();
-    h.network("their-net", Some(marker(Some("github.com/acme/other"), &[])));
+    h.network(
+        "their-net",
+        Some(marker(Some("github.com/acme/other"), &[])),
+    );
     h.network("legacy-net", Some(marker(None, &[])));
     h.pool("their-pool", Some("github.com/acme/other"), &[]);
-    let p = plan_with(&d, &h.h, &h.inv, &Scope::new(TEST_OWNER, &d).with_prune(prune(5)));
-    let blocked: Vec<(&str, BlockCause)> =
-        p.blocked.iter().map(|b| (b.name.as_str(), b.cause)).collect();
+    let p = plan_with(
+        &d,
+        &h.h,
+        &h.inv,
+        &Scope::new(TEST_OWNER, &d).with_prune(prune(5)),
+    );
+    let blocked: Vec<(&str, BlockCause)> = p
+        .blocked
+        .iter()
+        .map(|b| (b.name.as_str(), b.cause))
+        .collect();
     assert_eq!(
         blocked,
         [
@@ -495,16 +570,35 @@ fn objects_of_another_owner_are_blocked_and_old_markers_are_claimed() {
         "{}",
         render_text(&p)
     );
-    assert!(p.blocked[1].reason.contains("owner `github.com/acme/other`"));
+    assert!(p.blocked[1]
+        .reason
+        .contains("owner `github.com/acme/other`"));
     // A marker from before owners existed: managed, and the plan says so.
     assert!(p.actions.is_empty(), "{}", render_text(&p));
-    let claim = p.notices.iter().find(|n| n.name == "legacy-net").expect("claim notice");
-    assert!(claim.message.contains("claimed for `virtsync-tests`"), "{}", claim.message);
+    let claim = p
+        .notices
+        .iter()
+        .find(|n| n.name == "legacy-net")
+        .expect("claim notice");
+    assert!(
+        claim.message.contains("claimed for `virtsync-tests`"),
+        "{}",
+        claim.message
+    );
     // Another owner's claim in a shared inventory counts for an old marker.
     let legacy = h.h.networks["legacy-net"].uuid.clone();
-    h.record(Kind::Network, "legacy-net", &legacy, "github.com/acme/other", &[]);
+    h.record(
+        Kind::Network,
+        "legacy-net",
+        &legacy,
+        "github.com/acme/other",
+        &[],
+    );
     let p = plan_with(&d, &h.h, &h.inv, &Scope::new(TEST_OWNER, &d));
-    assert!(p.blocked.iter().any(|b| b.name == "legacy-net" && b.cause == BlockCause::OtherOwner));
+    assert!(p
+        .blocked
+        .iter()
+        .any(|b| b.name == "legacy-net" && b.cause == BlockCause::OtherOwner));
 }
 
 #[test]
@@ -537,9 +631,18 @@ fn old_markers_without_a_claim_are_never_pruned() {
     h.domain("legacy", PowerState::Shutoff, Some(marker(None, &[])), "");
     let claimed = h.domain("claimed", PowerState::Shutoff, Some(marker(None, &[])), "");
     h.record(Kind::Domain, "claimed", &claimed, TEST_OWNER, &[]);
-    let p = plan_with(&d, &h.h, &h.inv, &Scope::new(TEST_OWNER, &d).with_prune(prune(5)));
+    let p = plan_with(
+        &d,
+        &h.h,
+        &h.inv,
+        &Scope::new(TEST_OWNER, &d).with_prune(prune(5)),
+    );
     assert_eq!(ids(&p), ["domain/claimed/undefine"], "{}", render_text(&p));
-    let n = p.notices.iter().find(|n| n.name == "legacy").expect("notice");
+    let n = p
+        .notices
+        .iter()
+        .find(|n| n.name == "legacy")
+        .expect("notice");
     assert!(n.message.starts_with("not pruned:"), "{}", n.message);
     assert_eq!(n.prune, None);
 }
@@ -559,7 +662,12 @@ fn a_selector_prunes_only_inside_it_and_never_a_declared_object() {
         ),
     ]);
     let mut h = lab();
-    h.domain("db", PowerState::Shutoff, Some(marker(Some(TEST_OWNER), &[("app", "web")])), "");
+    h.domain(
+        "db",
+        PowerState::Shutoff,
+        Some(marker(Some(TEST_OWNER), &[("app", "web")])),
+        "",
+    );
     let selector = [("app".to_string(), "web".to_string())];
     let scope = Scope::new(TEST_OWNER, &d)
         .with_selector(&selector)
@@ -588,24 +696,49 @@ fn volumes_go_only_under_reclaim_policy_delete_and_never_while_backing_another()
     let mut h = Host::new();
     h.network("keep-net", None);
     h.pool("pool", Some(TEST_OWNER), &[]);
-    h.volume("pool", "base.qcow2", Some((TEST_OWNER, ReclaimPolicy::Delete)));
-    h.volume("pool", "kept.qcow2", Some((TEST_OWNER, ReclaimPolicy::Retain)));
+    h.volume(
+        "pool",
+        "base.qcow2",
+        Some((TEST_OWNER, ReclaimPolicy::Delete)),
+    );
+    h.volume(
+        "pool",
+        "kept.qcow2",
+        Some((TEST_OWNER, ReclaimPolicy::Retain)),
+    );
     // An overlay someone made on base.qcow2.
     h.volume("pool", "overlay.qcow2", None);
-    let o = h
-        .h
-        .volumes
-        .get_mut(&("pool".to_string(), "overlay.qcow2".to_string()))
-        .unwrap();
+    let o =
+        h.h.volumes
+            .get_mut(&("pool".to_string(), "overlay.qcow2".to_string()))
+            .unwrap();
     o.xml = Some(o.xml.take().unwrap().replace(
         "</volume>",
         &format!("<backingStore><path>{IMG}/pool/base.qcow2</path></backingStore></volume>"),
     ));
-    let p = plan_with(&d, &h.h, &h.inv, &Scope::new(TEST_OWNER, &d).with_prune(prune(5)));
+    let p = plan_with(
+        &d,
+        &h.h,
+        &h.inv,
+        &Scope::new(TEST_OWNER, &d).with_prune(prune(5)),
+    );
     let text = render_text(&p);
-    assert!(!p.actions.iter().any(|a| a.operation == Operation::DeleteVolume), "{text}");
+    assert!(
+        !p.actions
+            .iter()
+            .any(|a| a.operation == Operation::DeleteVolume),
+        "{text}"
+    );
     let blocked: Vec<&str> = p.blocked.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(blocked, ["pool", "pool/base.qcow2"], "{text}");
-    assert!(text.contains("volume pool/overlay.qcow2 is an overlay on it"), "{text}");
-    assert!(text.contains("! volume pool/kept.qcow2: kept: its manifest is gone, and its reclaimPolicy is retain"), "{text}");
+    assert!(
+        text.contains("volume pool/overlay.qcow2 is an overlay on it"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "! volume pool/kept.qcow2: kept: its manifest is gone, and its reclaimPolicy is retain"
+        ),
+        "{text}"
+    );
 }

@@ -92,11 +92,19 @@ fn removed_manifests_are_listed_then_pruned_and_forgotten() {
     let p = &planned.plan;
     assert!(p.actions.is_empty(), "{}", render_text(p));
     assert!(planned.converged(), "notices do not stop convergence");
-    let would: Vec<(&str, Option<Operation>)> =
-        p.notices.iter().map(|n| (n.name.as_str(), n.prune)).collect();
+    let would: Vec<(&str, Option<Operation>)> = p
+        .notices
+        .iter()
+        .map(|n| (n.name.as_str(), n.prune))
+        .collect();
     // Without --prune, only what the pass lists anyway: no manifest uses
     // networks or pools any more, so only the domain's record is checked.
-    assert_eq!(would, [("pt-web", Some(Operation::Undefine))], "{}", render_text(p));
+    assert_eq!(
+        would,
+        [("pt-web", Some(Operation::Undefine))],
+        "{}",
+        render_text(p)
+    );
 
     lab.prune = prune();
     let planned = lab.plan(&rest);
@@ -119,20 +127,47 @@ fn removed_manifests_are_listed_then_pruned_and_forgotten() {
     // The test driver's own `test` domain, `default` network and
     // `default-pool` are nobody's: never candidates.
     let text = render_text(p);
-    assert!(!text.contains("default") && !text.contains(" test"), "{text}");
+    assert!(
+        !text.contains("default") && !text.contains(" test"),
+        "{text}"
+    );
     assert!(
         text.contains("! volume pt-pool/pt-data.qcow2: kept"),
         "{text}"
     );
     let done = lab.apply(&rest, &planned);
-    assert!(common::not_done(&done).is_empty(), "{:?}", common::not_done(&done));
-    assert!(done.converged, "{}", render_text(done.residual.as_ref().unwrap()));
+    assert!(
+        common::not_done(&done).is_empty(),
+        "{:?}",
+        common::not_done(&done)
+    );
+    assert!(
+        done.converged,
+        "{}",
+        render_text(done.residual.as_ref().unwrap())
+    );
 
     let host = read(&lab);
-    let domains: Vec<String> = host.list_domains(false).unwrap().into_iter().map(|d| d.name).collect();
-    assert!(!domains.iter().any(|d| d == "pt-web") && domains.iter().any(|d| d == "pt-stay"), "{domains:?}");
-    assert!(!host.list_networks(false).unwrap().iter().any(|n| n.name == "pt-net"));
-    assert!(!host.list_pools(false).unwrap().iter().any(|n| n.name == "pt-pool"));
+    let domains: Vec<String> = host
+        .list_domains(false)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert!(
+        !domains.iter().any(|d| d == "pt-web") && domains.iter().any(|d| d == "pt-stay"),
+        "{domains:?}"
+    );
+    assert!(!host
+        .list_networks(false)
+        .unwrap()
+        .iter()
+        .any(|n| n.name == "pt-net"));
+    assert!(!host
+        .list_pools(false)
+        .unwrap()
+        .iter()
+        .any(|n| n.name == "pt-pool"));
     // What was pruned is forgotten; what stays is still recorded.
     let inv = &lab.inventory.hosts[URI];
     assert!(!inv.pools.contains_key("pt-pool") && !inv.volumes.contains_key("pt-pool"));
@@ -178,9 +213,17 @@ fn another_owners_objects_are_never_changed_or_pruned() {
     assert!(p.refusal.is_none(), "{}", render_text(p));
     let ids: Vec<&str> = p.actions.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["domain/po-b/define"], "{}", render_text(p));
-    let blocked: Vec<(&str, BlockCause)> = p.blocked.iter().map(|x| (x.name.as_str(), x.cause)).collect();
+    let blocked: Vec<(&str, BlockCause)> = p
+        .blocked
+        .iter()
+        .map(|x| (x.name.as_str(), x.cause))
+        .collect();
     assert_eq!(blocked, [("po-net", BlockCause::OtherOwner)]);
-    assert!(!render_text(p).contains("domain po-a"), "{}", render_text(p));
+    assert!(
+        !render_text(p).contains("domain po-a"),
+        "{}",
+        render_text(p)
+    );
 
     // A, pruning with B's domain on the host, deletes nothing of B's.
     let done = lab.apply(&b, &planned);

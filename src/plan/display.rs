@@ -120,7 +120,12 @@ fn on_host(h: &HostName) -> String {
 /// files and CI logs).
 pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
-    if plan.actions.is_empty() && plan.blocked.is_empty() {
+    if plan.refusal.is_some() {
+        // Whatever else it holds, a refused plan is not applied.
+        out.push_str(
+            "Refused: a --prune guard stops this plan (see the end); nothing will be changed.\n",
+        );
+    } else if plan.actions.is_empty() && plan.blocked.is_empty() {
         out.push_str("No changes: the hosts match the manifests.\n");
     } else if plan.actions.is_empty() {
         out.push_str("No changes for the objects that could be planned; some are blocked:\n");
