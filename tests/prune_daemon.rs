@@ -87,6 +87,9 @@ fn a_removed_manifest_is_pruned_only_with_prune_and_within_the_guards() {
         d.virsh(&["snapshot-list", "pd-web", "--name"]).trim(),
         "before"
     );
+    // Where libvirt keeps the snapshot's metadata.
+    let snapshot_meta = d.path().join("lib/qemu/snapshot/pd-web/before.xml");
+    assert!(snapshot_meta.exists(), "{}", snapshot_meta.display());
     assert_eq!(d.virsh(&["domstate", "pd-web"]).trim(), "running");
     // The marker names the owner from .virtsync-owner.
     let xml = d.virsh(&["dumpxml", "--inactive", "pd-web"]);
@@ -145,6 +148,10 @@ fn a_removed_manifest_is_pruned_only_with_prune_and_within_the_guards() {
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("converged:"), "{text}");
     assert!(!names(&d).contains("pd-web"), "{:?}", names(&d));
+    assert!(
+        !snapshot_meta.exists(),
+        "the snapshot metadata went with the domain"
+    );
     // Its disk is kept (retain, the default): in the pool, and on disk.
     assert!(d.virsh(&["vol-list", "pd-pool"]).contains("pd-web.qcow2"));
     let (code, text) = run("plan", &["--prune", "--exit-code"]);
@@ -238,6 +245,13 @@ fn another_manifest_sets_objects_are_untouched() {
     let v: serde_json::Value = serde_json::from_str(json.trim()).expect(&json);
     assert_eq!(v["blocked"][0]["name"], "po-a", "{json}");
     assert_eq!(v["blocked"][0]["cause"], "other-owner", "{json}");
+    let out = d.virtsync("status", b.path(), state.path(), &[]);
+    let text = output_text(&out);
+    let row = text.lines().find(|l| l.contains("po-a")).expect(&text);
+    assert!(
+        row.contains("unmanaged collision") && row.contains("owner `repo-a`"),
+        "{text}"
+    );
     // And A still converges, untouched.
     let out = d.virtsync("plan", a.path(), state.path(), &["--exit-code", "--prune"]);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));

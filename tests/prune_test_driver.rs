@@ -232,3 +232,32 @@ fn another_owners_objects_are_never_changed_or_pruned() {
     let planned = lab.plan(&a);
     assert!(planned.converged(), "{}", render_text(&planned.plan));
 }
+
+#[test]
+fn a_prune_needs_the_whole_directory_and_a_valid_owner() {
+    let (file, yaml) = stay();
+    let dir = manifest_dir(&[(file, &yaml)]);
+    let state = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file);
+    let (p, s) = (path.to_string_lossy(), state.path().to_string_lossy());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["plan", &p, "--connect", URI, "--state-dir", &s];
+        args.extend_from_slice(extra);
+        let (out, _) = common::virtsync(&args, Duration::from_secs(60));
+        (out.status.code(), common::output_text(&out))
+    };
+    // One file of a directory: the rest of the directory would look removed.
+    let (code, text) = run(&["--prune"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("a prune needs the whole manifest directory"),
+        "{text}"
+    );
+    assert_eq!(run(&[]).0, Some(0), "without --prune a single file plans");
+    let (code, text) = run(&["--owner", " padded"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("owner name \" padded\" from --owner"),
+        "{text}"
+    );
+}
