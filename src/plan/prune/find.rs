@@ -1,160 +1,38 @@
-//! Pruning: the objects virtsync owns whose manifests are gone.
-//!
-//! A candidate is an object of this owner (its marker, or for pools and
-//! volumes its inventory record, names [`Scope::owner`]) that no manifest
-//! of the directory declares — selected or not — and whose recorded labels
-//! match the selector. With `--prune` (and its guards passed) each becomes
-//! actions, deletions in reverse dependency order: domains (shut down,
-//! then undefined with their snapshot metadata, checkpoints, managed save
-//! and NVRAM; disks kept), volumes (only `reclaimPolicy: delete`), networks
-//! and pools (stopped, then undefined). A network, pool or volume that a
-//! domain which stays still uses is blocked instead. Without `--prune`, or
-//! when a guard refuses, the candidates are notices and nothing is deleted.
-//!
-//! What each mode can see: with `--prune` the pass has read the marker of
-//! every domain and network on the host; without it, only what a plan
-//! reads anyway — the inventory's records of what this owner managed, and
-//! the listings of the kinds the manifests use — so a candidate of a kind
-//! no manifest uses any more, or one never managed since records existed,
-//! shows up only under `--prune`.
+//! Finding prune candidates on one host, kind by kind: domains and
+//! networks by their marker (under `--prune`) or this owner's inventory
+//! record (without it), volumes and pools by the inventory, which records
+//! those virtsync created. Each candidate carries its actions, the pruned
+//! objects it must wait for, and what keeps it from being deleted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::usage::{in_use, Usage};
 use super::*;
 use crate::backend::UndefineFlags;
 use crate::inventory::Record;
-use crate::render::domain::{read_domain, DomainFacts, NicSourceId, SourceId};
+use crate::render::domain::{DomainFacts, NicSourceId, SourceId};
 use crate::render::read_marker;
 use crate::render::storage::{read_pool, read_volume};
 use crate::xml::Element;
 
-/// One object the prune would delete.
-struct Candidate {
-    kind: Kind,
-    host: HostName,
-    /// `pool/volume` for volumes.
-    name: String,
-    /// The actions, in order, with their effects.
-    steps: Vec<(Effect, Step)>,
-    /// Keys of pruned objects whose deletion must come first (the domains
-    /// that use a volume, network or pool; the volumes of a pool).
-    deps: Vec<String>,
-    /// Why it cannot be deleted (a domain that stays uses it).
-    blocked: Option<String>,
-    /// What `--prune` does to it, for the notice without `--prune`.
-    would: String,
-    operation: Operation,
+/// One observed host, as the finders see it.
+pub(super) struct HostCx<'a> {
+    pub hname: &'a HostName,
+    pub host: &'a ObservedHost,
+    /// `--prune`: every marker was read, and who uses what is known.
+    pub pruning: bool,
+    pub owner: &'a str,
+    /// `--shutdown-timeout`, for a pruned running domain.
+    pub timeout_ms: u64,
 }
 
-impl Candidate {
-    fn new(kind: Kind, host: &HostName, name: &str, operation: Operation, would: String) -> Self {
-        Candidate {
-            kind,
-            host: host.clone(),
-            name: name.to_string(),
-            steps: Vec::new(),
-            deps: Vec::new(),
-            blocked: None,
-            would,
-            operation,
-        }
+impl HostCx<'_> {
+    /// The object keys of domains `names` (what a deletion waits for).
+    fn domain_keys<'n>(&self, names: impl Iterator<Item = &'n str>) -> Vec<String> {
+        names
+            .map(|n| obj_key(Kind::Domain, self.hname, n))
+            .collect()
     }
-}
-
-/// What the domains of one host use, from their XML (read for every domain
-/// under `--prune`).
-struct Usage {
-    /// Domain name → what its XML says.
-    known: Vec<(String, DomainFacts)>,
-    /// Domains whose XML is not known: they may use anything.
-    unknown: Vec<String>,
-}
-
-impl Usage {
-    fn of(host: &ObservedHost) -> Usage {
-        let mut u = Usage {
-            known: Vec::new(),
-            unknown: Vec::new(),
-        };
-        for (name, d) in &host.domains {
-            match d.xml.as_deref().and_then(|x| Element::parse(x).ok()) {
-                Some(root) => u.known.push((name.clone(), read_domain(&root))),
-                None => u.unknown.push(name.clone()),
-            }
-        }
-        u
-    }
-
-    /// The domains (pruned ones apart) whose facts satisfy `uses`, and
-    /// those that cannot be told.
-    fn users(
-        &self,
-        pruned: &BTreeSet<String>,
-        uses: impl Fn(&DomainFacts) -> bool,
-    ) -> (Vec<&str>, Vec<&str>) {
-        let staying = self
-            .known
-            .iter()
-            .filter(|(n, f)| !pruned.contains(n) && uses(f))
-            .map(|(n, _)| n.as_str())
-            .collect();
-        let unknown = self
-            .unknown
-            .iter()
-            .filter(|n| !pruned.contains(*n))
-            .map(String::as_str)
-            .collect();
-        (staying, unknown)
-    }
-
-    /// The pruned domains whose facts satisfy `uses`.
-    fn pruned_users<'u>(
-        &'u self,
-        pruned: &'u BTreeSet<String>,
-        uses: impl Fn(&DomainFacts) -> bool + 'u,
-    ) -> impl Iterator<Item = &'u str> + 'u {
-        self.known
-            .iter()
-            .filter(move |(n, f)| pruned.contains(n) && uses(f))
-            .map(|(n, _)| n.as_str())
-    }
-}
-
-/// Why a network, pool or volume stays: the domains that stay and use it,
-/// or whose use cannot be told.
-fn in_use(noun: &str, staying: &[&str], unknown: &[&str]) -> Option<String> {
-    if let Some(d) = staying.first() {
-        let more = if staying.len() > 1 {
-            format!(" (and {} more)", staying.len() - 1)
-        } else {
-            String::new()
-        };
-        return Some(format!(
-            "its manifest is gone, but domain {d}{more} still uses this {noun}: not pruned; remove the domain or its use of the {noun} first"
-        ));
-    }
-    unknown.first().map(|d| {
-        format!("its manifest is gone, but whether domain {d} uses this {noun} cannot be told (its XML could not be read): not pruned this pass")
-    })
-}
-
-/// A notice about an object that has no manifest (so no `Meta`).
-fn notice(
-    b: &mut Builder,
-    kind: Kind,
-    host: &HostName,
-    name: &str,
-    message: String,
-    prune: Option<Operation>,
-) {
-    b.notices.push(Notice {
-        kind,
-        name: name.to_string(),
-        host: host.clone(),
-        message,
-        restart_pending: Vec::new(),
-        prune,
-    });
 }
 
 /// Whose a domain or network without a manifest is, and its labels:
@@ -169,7 +47,7 @@ fn ours_by_marker(
     name: &str,
     xml: Option<&str>,
     record: Option<&Record>,
-) -> Option<std::collections::BTreeMap<String, String>> {
+) -> Option<BTreeMap<String, String>> {
     let owner = b.input.scope.owner.as_str();
     let marker = xml
         .and_then(|x| Element::parse(x).ok())
@@ -196,29 +74,20 @@ fn ours_by_marker(
     }
 }
 
-/// The candidates of one host: domains first, then volumes, networks and
-/// pools, each with the pruned objects it waits for.
-fn candidates(
+/// The domains of this owner that no manifest declares (on any host:
+/// one found elsewhere was moved by `metadata.host`, which the planner
+/// refuses rather than delete).
+pub(super) fn domains(
     b: &mut Builder,
-    hname: &HostName,
-    host: &ObservedHost,
+    cx: &HostCx,
     declared_domains: &BTreeSet<&str>,
 ) -> Vec<Candidate> {
+    let (hname, host, pruning, owner, timeout_ms) =
+        (cx.hname, cx.host, cx.pruning, cx.owner, cx.timeout_ms);
     let scope = b.input.scope;
-    let inventory = b.input.inventory;
-    let pruning = scope.prune.is_some();
-    let owner = scope.owner.as_str();
-    let records = inventory.records(&host.uri);
-    let timeout_ms = scope
-        .prune
-        .map(|p| p.shutdown_timeout.as_millis() as u64)
-        .unwrap_or(0);
+    let records = b.input.inventory.records(&host.uri);
     let mut out = Vec::new();
-
-    // Domains.
     for (name, d) in &host.domains {
-        // Declared on any host: one found elsewhere was moved by
-        // `metadata.host`, which the planner refuses rather than delete.
         if declared_domains.contains(name.as_str()) {
             continue;
         }
@@ -289,25 +158,22 @@ fn candidates(
         }
         out.push(c);
     }
-    let pruned: BTreeSet<String> = out.iter().map(|c| c.name.clone()).collect();
-    // Who uses what is known (every domain's XML read) only when pruning.
-    let usage = if pruning {
-        Usage::of(host)
-    } else {
-        Usage {
-            known: Vec::new(),
-            unknown: Vec::new(),
-        }
-    };
-    let domain_keys = |names: Vec<&str>| -> Vec<String> {
-        names
-            .into_iter()
-            .map(|n| obj_key(Kind::Domain, hname, n))
-            .collect()
-    };
+    out
+}
 
-    // Volumes: those virtsync created, under a pool it owns.
-    let mut deleted_volumes: Vec<(String, String)> = Vec::new();
+/// The volumes virtsync created (under a pool it owns) that no manifest
+/// declares, deleted only under `reclaimPolicy: delete`; `pruned` are the
+/// domains this prune deletes.
+pub(super) fn volumes(
+    b: &mut Builder,
+    cx: &HostCx,
+    usage: &Usage,
+    pruned: &BTreeSet<String>,
+) -> Vec<Candidate> {
+    let (hname, host, pruning, owner) = (cx.hname, cx.host, cx.pruning, cx.owner);
+    let scope = b.input.scope;
+    let inventory = b.input.inventory;
+    let mut out = Vec::new();
     if let Some(h) = inventory.hosts.get(&host.uri) {
         for (pool, names) in &h.volumes {
             let pool_owned = host
@@ -367,7 +233,7 @@ fn candidates(
                     })
                 };
                 if pruning {
-                    let (staying, unknown) = usage.users(&pruned, uses);
+                    let (staying, unknown) = usage.users(pruned, uses);
                     c.blocked = in_use("volume", &staying, &unknown);
                     if c.blocked.is_none() {
                         // A qcow2 overlay on this volume would lose its data.
@@ -386,17 +252,27 @@ fn candidates(
                             c.blocked = Some(format!("its manifest is gone, but volume {op}/{ov} is an overlay on it (its backing store): not pruned"));
                         }
                     }
-                    c.deps = domain_keys(usage.pruned_users(&pruned, uses).collect());
-                }
-                if c.blocked.is_none() {
-                    deleted_volumes.push((pool.clone(), vname.clone()));
+                    c.deps = cx.domain_keys(usage.pruned_users(pruned, uses));
                 }
                 out.push(c);
             }
         }
     }
 
-    // Networks.
+    out
+}
+
+/// This owner's networks that no manifest declares.
+pub(super) fn networks(
+    b: &mut Builder,
+    cx: &HostCx,
+    usage: &Usage,
+    pruned: &BTreeSet<String>,
+) -> Vec<Candidate> {
+    let (hname, host, pruning, owner) = (cx.hname, cx.host, cx.pruning, cx.owner);
+    let scope = b.input.scope;
+    let records = b.input.inventory.records(&host.uri);
+    let mut out = Vec::new();
     for (name, n) in &host.networks {
         if scope.declares(hname, Kind::Network, name) {
             continue;
@@ -443,14 +319,35 @@ fn candidates(
         if pruning {
             let net = NicSourceId::Network(name.clone());
             let uses = |f: &DomainFacts| f.interfaces.iter().any(|i| i.source == net);
-            let (staying, unknown) = usage.users(&pruned, uses);
+            let (staying, unknown) = usage.users(pruned, uses);
             c.blocked = in_use("network", &staying, &unknown);
-            c.deps = domain_keys(usage.pruned_users(&pruned, uses).collect());
+            c.deps = cx.domain_keys(usage.pruned_users(pruned, uses));
         }
         out.push(c);
     }
 
-    // Pools: those virtsync created (name and UUID in the inventory).
+    out
+}
+
+/// The pools virtsync created (name and UUID in the inventory) that no
+/// manifest declares; `volumes` are this prune's volume candidates.
+pub(super) fn pools(
+    b: &mut Builder,
+    cx: &HostCx,
+    usage: &Usage,
+    pruned: &BTreeSet<String>,
+    volumes: &[Candidate],
+) -> Vec<Candidate> {
+    let (hname, host, pruning, owner) = (cx.hname, cx.host, cx.pruning, cx.owner);
+    let scope = b.input.scope;
+    let inventory = b.input.inventory;
+    let deleted_volumes: Vec<(String, String)> = volumes
+        .iter()
+        .filter(|v| v.blocked.is_none())
+        .filter_map(|v| v.name.split_once('/'))
+        .map(|(p, n)| (p.to_string(), n.to_string()))
+        .collect();
+    let mut out = Vec::new();
     if let Some(h) = inventory.hosts.get(&host.uri) {
         for pname in h.pools.keys() {
             let Some(obs) = host
@@ -505,9 +402,9 @@ fn candidates(
                         _ => false,
                     })
                 };
-                let (staying, unknown) = usage.users(&pruned, uses);
+                let (staying, unknown) = usage.users(pruned, uses);
                 c.blocked = in_use("pool", &staying, &unknown);
-                let blocked_volume = out.iter().find(|v| {
+                let blocked_volume = volumes.iter().find(|v| {
                     v.kind == Kind::Volume
                         && v.blocked.is_some()
                         && v.name.split_once('/').is_some_and(|(p, _)| p == pname)
@@ -518,7 +415,7 @@ fn candidates(
                         v.name
                     ));
                 }
-                c.deps = domain_keys(usage.pruned_users(&pruned, uses).collect());
+                c.deps = cx.domain_keys(usage.pruned_users(pruned, uses));
                 c.deps.extend(
                     deleted_volumes
                         .iter()
@@ -553,84 +450,4 @@ fn candidates(
         }
     }
     out
-}
-
-/// Plan the prune: the candidates of every observed host, then — with
-/// `--prune` and its guards passed — their actions, else notices.
-pub(super) fn plan_prune(b: &mut Builder) {
-    let scope = b.input.scope;
-    let declared_domains: BTreeSet<&str> = scope
-        .declared
-        .iter()
-        .filter(|(_, k, _)| *k == Kind::Domain)
-        .map(|(_, _, n)| n.as_str())
-        .collect();
-    let mut all: Vec<Candidate> = Vec::new();
-    for (hname, host) in &b.input.observed.hosts {
-        all.extend(candidates(b, hname, host, &declared_domains));
-    }
-    let refusal = scope.prune.and_then(|opts| {
-        let deletions = all.iter().filter(|c| c.blocked.is_none()).count();
-        let desired = b.input.desired;
-        let objects = desired.len() - desired.hosts.len();
-        if objects == 0 && !opts.allow_empty {
-            let selected = if scope.selector.is_empty() {
-                ""
-            } else {
-                " match the selector"
-            };
-            Some(Refusal {
-                cause: RefusalCause::EmptyDesiredState,
-                message: format!(
-                    "prune refused: no manifests{selected}, so it would delete every object this manifest set (`{}`) owns here ({deletions} now); an empty or wrong directory looks the same. Nothing was deleted. If that is what you want, add --allow-empty",
-                    scope.owner
-                ),
-            })
-        } else if deletions > opts.max_deletions {
-            Some(Refusal {
-                cause: RefusalCause::TooManyDeletions,
-                message: format!(
-                    "prune refused: it would delete {deletions} objects, more than --max-deletions {}. Nothing was deleted. Check the list; if it is right, run again with --max-deletions {deletions}",
-                    opts.max_deletions
-                ),
-            })
-        } else {
-            None
-        }
-    });
-    if scope.prune.is_none() || refusal.is_some() {
-        for c in all {
-            let message = match &c.blocked {
-                None => format!("its manifest is gone: --prune would {}", c.would),
-                Some(why) => why.clone(),
-            };
-            let op = c.blocked.is_none().then_some(c.operation);
-            notice(b, c.kind, &c.host, &c.name, message, op);
-        }
-        b.refusal = refusal;
-        return;
-    }
-    for c in all {
-        if let Some(reason) = c.blocked.clone() {
-            b.blocked.push(Blocked {
-                kind: c.kind,
-                name: c.name.clone(),
-                host: c.host.clone(),
-                file: String::new(),
-                line: 0,
-                reason,
-                cause: BlockCause::Refused,
-                depends_on: None,
-            });
-            continue;
-        }
-        b.pruned += 1;
-        // Chained per object; the last step makes it "done" for the
-        // deletions that wait for it.
-        let n = c.steps.len();
-        for (i, (effect, step)) in c.steps.into_iter().enumerate() {
-            let deps = if i == 0 { &c.deps[..] } else { &[] };
-            b.push(&c.host, &c.name, effect, vec![], step, deps, i + 1 == n);
-        }
-    }
 }
