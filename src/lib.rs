@@ -28,9 +28,12 @@
 //!   wrapper for tests;
 //! - [`observe`]: libvirt → [`model::ObservedState`] with a fixed number of
 //!   bulk calls per host and one XML read per object the manifests name;
-//! - [`plan`]: the pure planner (desired + observed + [`inventory`] →
-//!   [`plan::Plan`], plain serialisable data; objects it cannot plan are
-//!   *blocked*, the rest proceeds) and its human rendering;
+//! - [`plan`]: the pure planner (desired + observed + [`inventory`] + the
+//!   [`plan::Scope`] — owner, selector, prune options — → [`plan::Plan`],
+//!   plain serialisable data; objects it cannot plan are *blocked*, the
+//!   rest proceeds; deletions of what the owner manages without manifests
+//!   only with `--prune`, first and within its guards) and its human
+//!   rendering;
 //! - [`apply`]: executes a plan's actions along their dependencies, in
 //!   parallel, through [`backend::Backend`], deciding nothing;
 //! - [`reconcile`]: the reconcile pass — [`reconcile::Reconciler::plan`]
