@@ -139,13 +139,14 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
 /// `dir` is in, with `//` and `dir`'s path inside it when not at the top.
 /// `None` outside git or without a remote.
 fn git_owner(dir: &Path) -> Option<String> {
+    // Outside a work tree this first call fails, and is the only one.
+    let prefix = git(dir, &["rev-parse", "--show-prefix"])?;
     let remote = git(dir, &["remote", "get-url", "origin"])
         .filter(|u| !u.is_empty())
         .or_else(|| {
             let first = git(dir, &["remote"]).filter(|r| !r.is_empty())?;
             git(dir, &["remote", "get-url", &first]).filter(|u| !u.is_empty())
         })?;
-    let prefix = git(dir, &["rev-parse", "--show-prefix"]).unwrap_or_default();
     let prefix = prefix.trim_matches('/');
     let base = normalize_remote(&remote);
     Some(if prefix.is_empty() {
