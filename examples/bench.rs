@@ -21,6 +21,8 @@ use common::PrivateDaemon as Daemon;
 use virtsync::backend::ConnectOptions;
 use virtsync::inventory::Inventory;
 use virtsync::manifest::{self, LoadOptions};
+use virtsync::owner::Owner;
+use virtsync::plan::Scope;
 use virtsync::reconcile::{Reconciler, Target};
 
 const HEADER: &str = "apiVersion: virtsync.io/v1alpha1\n";
@@ -228,6 +230,9 @@ fn cold_plan(
     // In-process: connect + observe + plan, no process start-up.
     let (desired, _) = manifest::load_dir(&mdir, &LoadOptions::default()).expect("manifests");
     let inv = Inventory::load(&state).unwrap();
+    // The owner the commands above derived for this directory.
+    let owner = Owner::discover(&mdir, None).expect("owner");
+    let scope = Scope::new(owner.as_str(), &desired);
     let mut calls = 0;
     let inproc = median(
         (0..5)
@@ -239,6 +244,7 @@ fn cold_plan(
                     inventory: &inv,
                     revision: "",
                     adopt: false,
+                    scope: &scope,
                 });
                 assert!(planned.converged());
                 calls = r.total_calls();

@@ -151,6 +151,7 @@ pub fn execute_action(
         Step::DefineNetwork { xml } => made(b.define_network(xml)),
         Step::StartNetwork => unit(b.start_network(n)),
         Step::DestroyNetwork => unit(b.destroy_network(n)),
+        Step::UndefineNetwork => unit(b.undefine_network(n)),
         Step::RestartNetwork => {
             step(b.destroy_network(n))?;
             unit(step(b.start_network(n)))
@@ -169,6 +170,7 @@ pub fn execute_action(
         Step::BuildPool => unit(b.build_pool(n)),
         Step::StartPool => unit(b.start_pool(n)),
         Step::DestroyPool => unit(b.destroy_pool(n)),
+        Step::UndefinePool => unit(b.undefine_pool(n)),
         Step::SetPoolAutostart { on } => unit(b.set_pool_autostart(n, *on)),
         Step::CreateVolume {
             pool,
@@ -205,6 +207,9 @@ pub fn execute_action(
         // Ownership of pools and volumes is the inventory's, which the
         // reconcile pass writes from the plan: nothing to call.
         Step::AdoptPool { .. } | Step::AdoptVolume { .. } => Ok(None),
+        Step::DeleteVolume { pool } => {
+            unit(b.delete_volume(pool, n.rsplit('/').next().unwrap_or(n)))
+        }
         Step::ResizeVolume {
             pool,
             capacity,
@@ -455,6 +460,7 @@ mod tests {
             blocked: vec![],
             unreachable_hosts: vec![],
             notices: vec![],
+            refusal: None,
             summary: Summary::default(),
             live_xml_wanted: Default::default(),
         }

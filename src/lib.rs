@@ -18,15 +18,22 @@
 //! - [`manifest`]: find, parse and validate manifest files into a
 //!   [`model::DesiredState`], reporting every error with `file:line:column`;
 //! - [`inventory`]: ownership of pools and volumes, which have no `<metadata>`;
+//! - [`owner`]: the owner identity of a manifest set (`--owner`,
+//!   `.virtsync-owner`, the git remote, the path), written in markers and
+//!   inventory records so that manifest sets sharing a host never touch
+//!   each other's objects;
 //! - [`backend`]: the only code that calls libvirt: [`backend::HostRead`]
 //!   for observing, [`backend::Backend`] for writing, the `virt`
 //!   implementation with keepalive and call counters, and a fault-injecting
 //!   wrapper for tests;
 //! - [`observe`]: libvirt → [`model::ObservedState`] with a fixed number of
 //!   bulk calls per host and one XML read per object the manifests name;
-//! - [`plan`]: the pure planner (desired + observed + [`inventory`] →
-//!   [`plan::Plan`], plain serialisable data; objects it cannot plan are
-//!   *blocked*, the rest proceeds) and its human rendering;
+//! - [`plan`]: the pure planner (desired + observed + [`inventory`] + the
+//!   [`plan::Scope`] — owner, selector, prune options — → [`plan::Plan`],
+//!   plain serialisable data; objects it cannot plan are *blocked*, the
+//!   rest proceeds; deletions of what the owner manages without manifests
+//!   only with `--prune`, first and within its guards) and its human
+//!   rendering;
 //! - [`apply`]: executes a plan's actions along their dependencies, in
 //!   parallel, through [`backend::Backend`], deciding nothing;
 //! - [`reconcile`]: the reconcile pass — [`reconcile::Reconciler::plan`]
@@ -57,6 +64,7 @@ pub mod inventory;
 pub mod manifest;
 pub mod model;
 pub mod observe;
+pub mod owner;
 pub mod plan;
 pub mod reconcile;
 pub mod render;

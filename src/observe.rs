@@ -5,6 +5,9 @@
 //! pools with their active/autostart subsets, the capabilities), one XML
 //! read per object the manifests name, and one volume list per pool the
 //! manifests name. Kinds the manifests do not use are not listed at all.
+//! Only a pass that prunes reads more: every domain's and network's XML
+//! (their markers say which are virtsync's), and the pools and volumes the
+//! inventory records (see [`Interest::for_prune`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,6 +44,12 @@ pub struct Interest {
     pub domain_autostart: bool,
     pub network_autostart: bool,
     pub pool_autostart: bool,
+    /// `--prune`: list every kind and read the XML of every domain and
+    /// network, whatever the manifests name.
+    pub everything: bool,
+    /// `--prune`: pools the inventory records on this host: their XML is
+    /// read, their volumes listed and read.
+    pub prune_pools: BTreeSet<String>,
 }
 
 impl Interest {
@@ -127,7 +136,22 @@ impl Interest {
                 .pools
                 .iter()
                 .any(|(k, p)| on(&k.host) && p.autostart.is_some()),
+            everything: false,
+            prune_pools: BTreeSet::new(),
         }
+    }
+
+    /// What a pass that prunes reads of `host` on top of `self`: the marker
+    /// of every domain and network (their XML), every pool, and the pools
+    /// and volumes `recorded` by the inventory for this host (volumes by
+    /// pool), with their XML — a volume still in use or backing another is
+    /// not deleted, a pool whose directory a domain uses is not removed.
+    pub fn for_prune(mut self, recorded: Option<&crate::inventory::HostInventory>) -> Interest {
+        self.everything = true;
+        if let Some(h) = recorded {
+            self.prune_pools.extend(h.pools.keys().cloned());
+        }
+        self
     }
 
     /// What `status` reads of `host`: what planning needs, plus the
@@ -159,13 +183,16 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
     };
     // Volumes too: a running guest may use one that is to be grown (its
     // image is then grown through the guest), whatever the manifests say.
-    if !want.domains.is_empty()
+    if want.everything
+        || !want.domains.is_empty()
         || !want.foreign_domains.is_empty()
         || !want.volumes.is_empty()
         || !want.snapshot_domains.is_empty()
     {
         for d in host.list_domains(want.domain_autostart)? {
-            let wanted = want.domains.contains(&d.name) || want.foreign_domains.contains(&d.name);
+            let wanted = want.everything
+                || want.domains.contains(&d.name)
+                || want.foreign_domains.contains(&d.name);
             let xml = if wanted {
                 record(Kind::Domain, &d.name, host.domain_xml(&d.name, false))
             } else {
@@ -195,9 +222,9 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
             message,
         })?;
     }
-    if !want.networks.is_empty() {
+    if want.everything || !want.networks.is_empty() {
         for n in host.list_networks(want.network_autostart)? {
-            let xml = if want.networks.contains(&n.name) {
+            let xml = if want.everything || want.networks.contains(&n.name) {
                 record(Kind::Network, &n.name, host.network_xml(&n.name, false))
             } else {
                 None
@@ -215,18 +242,22 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
             );
         }
     }
-    if !want.pools.is_empty() {
+    if want.everything || !want.pools.is_empty() {
         for p in host.list_pools(want.pool_autostart)? {
             let name = p.name.clone();
-            let wanted = want.pools.contains(&name);
+            let recorded = want.prune_pools.contains(&name);
+            let wanted = recorded || want.pools.contains(&name);
             // An inactive pool cannot list its volumes; they show up once
             // the plan has started it.
-            if wanted && p.active && want.volumes.iter().any(|(pool, _)| pool == &name) {
+            if wanted
+                && p.active
+                && (recorded || want.volumes.iter().any(|(pool, _)| pool == &name))
+            {
                 match host.list_volumes(&name) {
                     Ok(vols) => {
                         for vname in vols {
                             let key = (name.clone(), vname.clone());
-                            let xml = if want.volumes.contains(&key) {
+                            let xml = if recorded || want.volumes.contains(&key) {
                                 let label = format!("{name}/{vname}");
                                 record(Kind::Volume, &label, host.volume_xml(&name, &vname))
                             } else {

@@ -20,12 +20,18 @@ use crate::backend::{Backend, ConnectOptions, HostRead, LibvirtHost};
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::*;
 use crate::observe::{self, Interest};
-use crate::plan::{self, Action, Operation, Plan, PlanInput};
+use crate::plan::{self, Action, Operation, Plan, PlanInput, Refusal, Scope};
+
+mod record;
+pub use record::record_managed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     #[error(transparent)]
     Inventory(#[from] InventoryError),
+    /// A `--prune` guard refused the plan: nothing was applied.
+    #[error("{}", .0.message)]
+    Refused(Refusal),
 }
 
 /// A host's connection: its reads and writes, or why there is none.
@@ -63,8 +69,9 @@ impl HostConn {
     }
 }
 
-/// What a pass plans against: the manifests, who owns what, and the git
-/// revision the ownership markers record.
+/// What a pass plans against: the manifests, who owns what, the git
+/// revision the ownership markers record, and the scope (owner identity,
+/// selector, every declared object, prune options).
 #[derive(Clone, Copy)]
 pub struct Target<'a> {
     pub desired: &'a DesiredState,
@@ -73,6 +80,7 @@ pub struct Target<'a> {
     /// `--adopt`: take over existing objects of the manifests' names that
     /// virtsync does not own, as they are (see [`PlanInput::adopt`]).
     pub adopt: bool,
+    pub scope: &'a Scope,
 }
 
 /// What a pass observes: what planning needs, or, for `status`, that and
@@ -164,16 +172,17 @@ impl Reconciled {
 }
 
 impl Planned {
-    /// Converged without doing anything: no actions, nothing blocked.
+    /// Converged without doing anything: no actions, nothing blocked, no
+    /// prune refused.
     pub fn converged(&self) -> bool {
-        self.plan.is_empty() && self.plan.is_complete()
+        self.plan.is_empty() && self.plan.is_complete() && self.plan.refusal.is_none()
     }
 
     /// Exit code of `plan`: 1 when something is blocked (an unreachable
-    /// host blocks its objects), else 2 with pending changes when asked to
-    /// tell, else 0.
+    /// host blocks its objects) or a prune guard refused the plan, else 2
+    /// with pending changes when asked to tell, else 0.
     pub fn exit_code(&self, tell_changes: bool) -> u8 {
-        if !self.plan.is_complete() {
+        if !self.plan.is_complete() || self.plan.refusal.is_some() {
             exit::ERROR
         } else if tell_changes && !self.plan.is_empty() {
             exit::CHANGES
@@ -261,6 +270,18 @@ impl Reconciler {
 
     /// [`Reconciler::observe`], reading what `what` needs.
     pub fn observe_for(&self, desired: &DesiredState, what: Observation) -> ObservedState {
+        self.observe_with(desired, what, None)
+    }
+
+    /// [`Reconciler::observe_for`]; with `prune` (the inventory of a pass
+    /// that prunes), also every domain's and network's marker and the
+    /// recorded pools and volumes ([`Interest::for_prune`]).
+    fn observe_with(
+        &self,
+        desired: &DesiredState,
+        what: Observation,
+        prune: Option<&Inventory>,
+    ) -> ObservedState {
         let mut out = ObservedState {
             uris: self.uris.clone(),
             ..ObservedState::default()
@@ -274,7 +295,11 @@ impl Reconciler {
                     HostConn::Down { .. } => None,
                 })
                 .map(|(name, read)| {
-                    let want = what.interest(desired, name);
+                    let mut want = what.interest(desired, name);
+                    if let Some(inv) = prune {
+                        let recorded = self.uris.get(name).and_then(|u| inv.hosts.get(u));
+                        want = want.for_prune(recorded);
+                    }
                     (
                         name.clone(),
                         s.spawn(move || {
@@ -317,7 +342,8 @@ impl Reconciler {
     /// [`Reconciler::plan`] from an observation of `what` (`status` plans
     /// from one that also lists every managed domain's snapshots).
     pub fn plan_for(&self, t: &Target, what: Observation) -> Planned {
-        let mut observed = self.observe_for(t.desired, what);
+        let prune = t.scope.prune.is_some().then_some(t.inventory);
+        let mut observed = self.observe_with(t.desired, what, prune);
         let mut p = plan_from(t, &observed);
         if !p.live_xml_wanted.is_empty() {
             for (name, host) in &mut observed.hosts {
@@ -333,8 +359,10 @@ impl Reconciler {
 
     /// Execute `planned.plan`; `on_done` sees each outcome as it happens.
     /// Ownership of the pools and volumes created is recorded in
-    /// `inventory` (and saved under `opts.state_dir`); then the hosts are
-    /// observed again and planned, which alone says "converged".
+    /// `inventory` (and saved under `opts.state_dir`), what was pruned is
+    /// forgotten, and every managed object's record refreshed; then the
+    /// hosts are observed again and planned, which alone says "converged".
+    /// A plan a prune guard refused is not applied at all.
     pub fn apply(
         &self,
         t: &Target,
@@ -343,6 +371,9 @@ impl Reconciler {
         opts: &ApplyOptions,
         on_done: &(dyn Fn(&Action, &Outcome) + Sync),
     ) -> Result<Reconciled, ReconcileError> {
+        if let Some(r) = &planned.plan.refusal {
+            return Err(ReconcileError::Refused(r.clone()));
+        }
         if let Some(dir) = &opts.state_dir {
             // Ownership of what apply creates must be recordable: find out
             // now, not after the pools and volumes exist.
@@ -355,19 +386,22 @@ impl Reconciler {
             opts.stop.as_deref(),
             on_done,
         );
-        record_created(inventory, &planned.plan, &report, &self.uris, t.desired);
-        if let Some(dir) = &opts.state_dir {
-            inventory.save(dir)?;
-        }
+        record_created(inventory, &planned.plan, &report, &self.uris, t);
         // The pass again, from a fresh observation: the only judge of
         // "converged".
         let after = self.plan(&Target { inventory, ..*t });
+        // Records of this owner's declared objects change no action of the
+        // plan just made: no need to plan again.
+        record_managed(inventory, t, &after.observed);
+        if let Some(dir) = &opts.state_dir {
+            inventory.save(dir)?;
+        }
         let residual = (!after.observed.hosts.is_empty()).then_some(after.plan);
         let all_done = report.failed().next().is_none() && report.skipped().next().is_none();
         let converged = all_done
             && residual
                 .as_ref()
-                .is_some_and(|r| r.is_empty() && r.is_complete());
+                .is_some_and(|r| r.is_empty() && r.is_complete() && r.refusal.is_none());
         Ok(Reconciled {
             changed: report.changed_anything(),
             outcomes: report.outcomes,
@@ -429,6 +463,7 @@ fn plan_from(t: &Target, observed: &ObservedState) -> Plan {
         revision: t.revision,
         now,
         adopt: t.adopt,
+        scope: t.scope,
     })
 }
 
@@ -454,14 +489,16 @@ pub fn git_revision(dir: &Path) -> String {
 
 /// Record ownership of the pools and volumes `report` shows created, by
 /// the identity libvirt returned when it made them, and of those adopted,
-/// by the identity observed when the plan was made.
+/// by the identity observed when the plan was made; forget what it shows
+/// pruned.
 fn record_created(
     inventory: &mut Inventory,
     p: &Plan,
     report: &ApplyReport,
     uris: &BTreeMap<HostName, String>,
-    desired: &DesiredState,
+    t: &Target,
 ) {
+    let desired = t.desired;
     let actions: BTreeMap<&str, &Action> = p.actions.iter().map(|a| (a.id.as_str(), a)).collect();
     for o in report.done() {
         let Some(a) = actions.get(o.id.as_str()) else {
@@ -493,6 +530,26 @@ fn record_created(
             (Kind::Snapshot, Operation::DeleteSnapshot) => {
                 if let Some((domain, name)) = a.name.split_once('/') {
                     inventory.forget_snapshot(uri, domain, name);
+                }
+            }
+            // A domain undefined although declared was replaced, not pruned.
+            (Kind::Domain, Operation::Undefine)
+                if !t.scope.declares(host, Kind::Domain, &a.name) =>
+            {
+                inventory.forget_domain(uri, &a.name);
+            }
+            // A transient domain pruned: gone once stopped.
+            (Kind::Domain, Operation::Shutdown)
+                if a.effect == plan::Effect::Delete
+                    && !t.scope.declares(host, Kind::Domain, &a.name) =>
+            {
+                inventory.forget_domain(uri, &a.name);
+            }
+            (Kind::Network, Operation::Undefine) => inventory.forget_network(uri, &a.name),
+            (Kind::StoragePool, Operation::Undefine) => inventory.forget_pool(uri, &a.name),
+            (Kind::Volume, Operation::DeleteVolume) => {
+                if let Some((pool, name)) = a.name.split_once('/') {
+                    inventory.forget_volume(uri, pool, name);
                 }
             }
             (Kind::Volume, Operation::CreateVolume) => {

@@ -23,11 +23,13 @@ use virtsync::reconcile::HostConn;
 const API: &str = "apiVersion: virtsync.io/v1alpha1";
 const DEFAULT: &str = "test:///default";
 
-/// `virtsync status DIR --connect URI --state-dir STATE EXTRA...`: exit
-/// code, stdout, and stdout with stderr.
+/// `virtsync status DIR --connect URI --state-dir STATE EXTRA...` as the
+/// manifest set the `Lab` converged (`--owner`): exit code, stdout, and
+/// stdout with stderr.
 fn status(dir: &Path, uri: &str, state: &Path, extra: &[&str]) -> (i32, String, String) {
     let (d, s) = (dir.to_string_lossy(), state.to_string_lossy());
     let mut args = vec!["status", &d, "--connect", uri, "--state-dir", &s];
+    args.extend_from_slice(&["--owner", common::TEST_OWNER]);
     args.extend_from_slice(extra);
     let (out, _) = virtsync(&args, Duration::from_secs(60));
     (

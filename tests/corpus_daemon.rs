@@ -98,7 +98,9 @@ fn stored(d: &PrivateDaemon, name: &str, skip: &[&str]) -> Element {
 /// `virtsync CMD DIR` against the daemon, disk paths allowed where the
 /// corpus puts them.
 fn run(d: &PrivateDaemon, cmd: &str, dir: &Path, state: &Path, extra: &[&str]) -> (i32, String) {
+    // The corpus domains carry the marker of the tests' owner.
     let mut args = vec!["--allow-path", "/dev", "--allow-path", "/var/lib/libvirt"];
+    args.extend_from_slice(&["--owner", common::TEST_OWNER]);
     args.extend_from_slice(extra);
     let out = d.virtsync(cmd, dir, state, &args);
     (out.status.code().unwrap_or(-1), output_text(&out))

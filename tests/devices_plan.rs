@@ -15,12 +15,14 @@ use virtsync::inventory::Inventory;
 use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::*;
 use virtsync::observe::parse_capabilities;
-use virtsync::plan::{self, Change, ChangeClass, Operation, Plan, PlanInput, Step};
+use virtsync::plan::{self, Change, ChangeClass, Operation, Plan, PlanInput, Scope, Step};
 use virtsync::render::domain::read_domain;
 use virtsync::xml::Element;
 
+mod common;
+
 const URI: &str = "qemu:///system";
-const MARKER: &str = r#"<metadata><virtsync:owner xmlns:virtsync="https://virtsync.io/xmlns/owner/v1" manifest="m.yaml" revision="" spec="sha256:0"/></metadata>"#;
+const MARKER: &str = r#"<metadata><virtsync:owner xmlns:virtsync="https://virtsync.io/xmlns/owner/v1" owner="virtsync-tests" manifest="m.yaml" revision="" spec="sha256:0"/></metadata>"#;
 const IMG: &str = "/var/lib/libvirt/images";
 
 /// 2026-12-01T12:00:00Z: the pass time the planner is given.
@@ -113,6 +115,7 @@ fn try_plan(d: &DesiredState, h: ObservedHost, inv: &Inventory) -> Result<Plan, 
         revision: "",
         now: NOW,
         adopt: false,
+        scope: &Scope::new(common::TEST_OWNER, d),
     });
     if p.blocked.is_empty() {
         Ok(p)

@@ -14,9 +14,8 @@ use common::{halted_domain, load, manifest_dir, Lab};
 use virtsync::apply::Status;
 use virtsync::backend::fault::{Fault, FaultyHost};
 use virtsync::backend::{code, LibvirtHost};
-use virtsync::inventory::Inventory;
 use virtsync::model::HostName;
-use virtsync::reconcile::{HostConn, Reconciler};
+use virtsync::reconcile::HostConn;
 
 const URI: &str = "test:///default";
 
@@ -30,11 +29,7 @@ fn faulty_lab(faults: Vec<Fault>) -> (Lab, Arc<FaultyHost<LibvirtHost>>) {
         HostName::DEFAULT,
         (URI.to_string(), HostConn::custom(host.clone())),
     )]);
-    let lab = Lab {
-        reconciler: Reconciler::with_hosts(hosts),
-        inventory: Inventory::default(),
-        adopt: false,
-    };
+    let lab = Lab::with_hosts(hosts);
     (lab, host)
 }
 

@@ -281,6 +281,12 @@ fn a_hand_made_uefi_guest_takes_secure_boot_through_autoselection() {
          <features><acpi/><apic/></features><devices/></domain>"
     ))
     .to_xml();
+    // The marker names the tests' owner: so does the manifest directory.
+    std::fs::write(
+        lab.manifests.path().join(".virtsync-owner"),
+        common::TEST_OWNER,
+    )
+    .unwrap();
     let file = lab.manifests.path().join("ovmf-vm.xml.in");
     std::fs::write(&file, xml).unwrap();
     lab.daemon.virsh(&["define", file.to_str().unwrap()]);

@@ -17,7 +17,9 @@ use virtsync::inventory::Inventory;
 use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::*;
 use virtsync::observe::parse_capabilities;
-use virtsync::plan::{self, render_text, ChangeClass, Effect, Operation, Plan, PlanInput, Step};
+use virtsync::plan::{
+    self, render_text, ChangeClass, Effect, Operation, Plan, PlanInput, Scope, Step,
+};
 use virtsync::xml::Element;
 
 mod common;
@@ -162,6 +164,7 @@ fn try_plan(d: &DesiredState, h: &ObservedHost, inv: &Inventory) -> Result<Plan,
         revision: "",
         now: NOW,
         adopt: false,
+        scope: &Scope::new(common::TEST_OWNER, d),
     });
     // Pure: the same input gives the same plan.
     let again = plan::plan(&PlanInput {
@@ -171,6 +174,7 @@ fn try_plan(d: &DesiredState, h: &ObservedHost, inv: &Inventory) -> Result<Plan,
         revision: "",
         now: NOW,
         adopt: false,
+        scope: &Scope::new(common::TEST_OWNER, d),
     });
     assert_eq!(p, again, "planning is not deterministic");
     check_xml(&p);
@@ -1181,6 +1185,7 @@ fn new_domains_and_unreachable_hosts() {
             revision: "",
             now: NOW,
             adopt: false,
+            scope: &Scope::new(common::TEST_OWNER, d),
         })
     };
     // Nothing is placed on the default connection: vm is created on b.

@@ -79,9 +79,11 @@ fn the_sample_manifests_plan_without_errors() {
         "raw",
     ]);
 
+    // Two directories, `infra` and `all`, hold one manifest set: one owner.
     let run = |dir: &Path, cmd: &str, args: &[&str]| {
         let (d, s) = (dir.to_string_lossy(), state.to_string_lossy());
         let mut all = vec![cmd, &d, "--connect", &a.uri, "--state-dir", &s];
+        all.extend_from_slice(&["--owner", "sample-lab"]);
         all.extend_from_slice(args);
         let (out, _) = common::virtsync(&all, std::time::Duration::from_secs(300));
         (out.status.code(), output_text(&out), out.stdout)

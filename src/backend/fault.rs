@@ -246,6 +246,9 @@ impl<H: Backend> Backend for FaultyHost<H> {
     fn destroy_network(&self, name: &str) -> Result<()> {
         pass!(self, destroy_network, name, name)
     }
+    fn undefine_network(&self, name: &str) -> Result<()> {
+        pass!(self, undefine_network, name, name)
+    }
     fn set_network_autostart(&self, name: &str, on: bool) -> Result<()> {
         pass!(self, set_network_autostart, name, name, on)
     }
@@ -280,6 +283,9 @@ impl<H: Backend> Backend for FaultyHost<H> {
     fn destroy_pool(&self, name: &str) -> Result<()> {
         pass!(self, destroy_pool, name, name)
     }
+    fn undefine_pool(&self, name: &str) -> Result<()> {
+        pass!(self, undefine_pool, name, name)
+    }
     fn set_pool_autostart(&self, name: &str, on: bool) -> Result<()> {
         pass!(self, set_pool_autostart, name, name, on)
     }
@@ -301,6 +307,9 @@ impl<H: Backend> Backend for FaultyHost<H> {
             name,
             capacity
         )
+    }
+    fn delete_volume(&self, pool: &str, name: &str) -> Result<()> {
+        pass!(self, delete_volume, &format!("{pool}/{name}"), pool, name)
     }
     fn resize_disk(&self, domain: &str, target: &str, capacity: u64) -> Result<()> {
         pass!(self, resize_disk, domain, domain, target, capacity)

@@ -199,6 +199,8 @@ pub trait Backend: Send + Sync {
     fn define_network(&self, xml: &str) -> Result<Created>;
     fn start_network(&self, name: &str) -> Result<()>;
     fn destroy_network(&self, name: &str) -> Result<()>;
+    /// Remove a (stopped) network's definition.
+    fn undefine_network(&self, name: &str) -> Result<()>;
     fn set_network_autostart(&self, name: &str, on: bool) -> Result<()>;
     /// Add (`add = true`) or delete one `<host>` of the IPv4/IPv6 DHCP
     /// section, in the persistent config and, when active, live.
@@ -215,6 +217,8 @@ pub trait Backend: Send + Sync {
     fn build_pool(&self, name: &str) -> Result<()>;
     fn start_pool(&self, name: &str) -> Result<()>;
     fn destroy_pool(&self, name: &str) -> Result<()>;
+    /// Remove a (stopped) pool's definition; its directory and volumes stay.
+    fn undefine_pool(&self, name: &str) -> Result<()>;
     fn set_pool_autostart(&self, name: &str, on: bool) -> Result<()>;
 
     /// Create a volume from XML, as a full copy of `clone_from` when given.
@@ -225,6 +229,8 @@ pub trait Backend: Send + Sync {
         clone_from: Option<(&str, &str)>,
     ) -> Result<Created>;
     fn resize_volume(&self, pool: &str, name: &str, capacity: u64) -> Result<()>;
+    /// Delete a volume and its data.
+    fn delete_volume(&self, pool: &str, name: &str) -> Result<()>;
     /// Grow the image behind disk `target` of running domain `domain`.
     fn resize_disk(&self, domain: &str, target: &str, capacity: u64) -> Result<()>;
 

@@ -10,16 +10,16 @@ use crate::backend::ConnectOptions;
 use crate::inventory::Inventory;
 use crate::manifest::{self, ManifestError};
 use crate::model::DesiredState;
-use crate::plan::{render_text, Action, Plan};
+use crate::owner::Owner;
+use crate::plan::{render_text, Action, Plan, PruneOptions, Scope};
 use crate::reconcile::{self, ApplyOptions, Observation, Planned, Reconciled, Reconciler, Target};
 
-/// Load manifests; on invalid input print every error to stderr.
+/// Load manifests (all of them: the selector is applied by [`prepare`],
+/// which needs every declared object); on invalid input print every error
+/// to stderr.
 fn load(args: &ManifestArgs) -> Result<Option<DesiredState>, CliError> {
     match manifest::load_dir(&args.dir, &args.load_options()) {
-        Ok((mut state, _)) => {
-            state.select(&args.selector);
-            Ok(Some(state))
-        }
+        Ok((state, _)) => Ok(Some(state)),
         Err(ManifestError::Invalid(diags)) => {
             for d in &diags {
                 eprintln!("{d}");
@@ -41,20 +41,36 @@ pub(super) struct Prepared {
     pub desired: DesiredState,
     pub inventory: Inventory,
     pub revision: String,
+    pub scope: Scope,
     pub reconciler: Reconciler,
     pub planned: Planned,
 }
 
-/// Load, connect, observe (what `what` needs) and plan; `None` when the
-/// manifests are invalid (their errors are printed).
+/// Load, connect, observe (what `what` needs) and plan, pruning with
+/// `prune`; `None` when the manifests are invalid (their errors are
+/// printed).
 pub(super) fn prepare(
     common: &ManifestArgs,
     what: Observation,
     adopt: bool,
+    prune: Option<PruneOptions>,
 ) -> Result<Option<Prepared>, CliError> {
-    let Some(desired) = load(common)? else {
+    if prune.is_some() && common.dir.is_file() {
+        // The other manifests of its directory would all look removed.
+        return Err(CliError::Refused(format!(
+            "refusing to prune with a single manifest file ({}): a prune needs the whole manifest directory; give the directory",
+            common.dir.display()
+        )));
+    }
+    let Some(mut desired) = load(common)? else {
         return Ok(None);
     };
+    let owner = Owner::discover(&common.dir, common.owner.as_deref())?;
+    // Every declared object, before the selector: none of them is pruned.
+    let scope = Scope::new(owner.as_str(), &desired)
+        .with_selector(&common.selector)
+        .with_prune(prune);
+    desired.select(&common.selector);
     let inventory = Inventory::load(&common.state_dir)?;
     let revision = reconcile::git_revision(&common.dir);
     let reconciler = Reconciler::connect(&desired, &common.connect, ConnectOptions::default());
@@ -64,6 +80,7 @@ pub(super) fn prepare(
             inventory: &inventory,
             revision: &revision,
             adopt,
+            scope: &scope,
         },
         what,
     );
@@ -71,6 +88,7 @@ pub(super) fn prepare(
         desired,
         inventory,
         revision,
+        scope,
         reconciler,
         planned,
     }))
@@ -78,7 +96,9 @@ pub(super) fn prepare(
 
 pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
     let common = &args.common;
-    let Some(Prepared { planned, .. }) = prepare(common, Observation::Plan, args.adopt)? else {
+    let Some(Prepared { planned, .. }) =
+        prepare(common, Observation::Plan, args.adopt, args.prune.options())?
+    else {
         return Ok(exit::ERROR);
     };
     let json = serde_json::to_string_pretty(&planned.plan.redacted())?;
@@ -108,15 +128,34 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         desired,
         mut inventory,
         revision,
+        scope,
         reconciler: r,
         planned,
-    }) = prepare(common, Observation::Plan, args.adopt)?
+    }) = prepare(common, Observation::Plan, args.adopt, args.prune.options())?
     else {
         return Ok(exit::ERROR);
     };
     let json = common.output == Output::Json;
+    let target = Target {
+        desired: &desired,
+        inventory: &inventory.clone(),
+        revision: &revision,
+        adopt: args.adopt,
+        scope: &scope,
+    };
+    if let Some(refusal) = &planned.plan.refusal {
+        // A guard refused: show what would have been deleted, change nothing.
+        print_unchanged(&planned, &desired, &r, json)?;
+        eprintln!("error: {}", refusal.message);
+        return Ok(exit::ERROR);
+    }
     if planned.plan.is_empty() {
         // Nothing to do: the observation just made is the final state.
+        // It may still hold what to record of the objects managed (their
+        // owner, labels, reclaim policy), for a later prune.
+        if reconcile::record_managed(&mut inventory, &target, &planned.observed) {
+            inventory.save(&common.state_dir)?;
+        }
         print_unchanged(&planned, &desired, &r, json)?;
         return Ok(planned.exit_code(false));
     }
@@ -143,12 +182,6 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         parallel: args.parallel as usize,
         state_dir: Some(common.state_dir.clone()),
         ..ApplyOptions::default()
-    };
-    let target = Target {
-        desired: &desired,
-        inventory: &inventory.clone(),
-        revision: &revision,
-        adopt: args.adopt,
     };
     let done = r.apply(&target, &mut inventory, &planned, &opts, &|a, o| {
         let line = outcome_line(a, o);
@@ -199,16 +232,25 @@ fn print_unchanged(
         )?;
         return Ok(());
     }
-    if !p.is_complete() || !p.unreachable_hosts.is_empty() {
+    if !p.is_complete() || !p.unreachable_hosts.is_empty() || p.refusal.is_some() {
         write!(out, "{}", render_text(p))?;
     } else {
         for n in &p.notices {
             writeln!(out, "! {} {}: {}", n.kind, n.name, n.message)?;
         }
     }
-    match blocked_reason(p) {
-        None => writeln!(out, "converged: {} objects in sync", objects(desired))?,
-        Some(why) => writeln!(out, "not converged: {why}; nothing was changed")?,
+    let mut why: Vec<String> = blocked_reason(p).into_iter().collect();
+    if p.refusal.is_some() {
+        why.push("prune refused".into());
+    }
+    if why.is_empty() {
+        writeln!(out, "converged: {} objects in sync", objects(desired))?;
+    } else {
+        writeln!(
+            out,
+            "not converged: {}; nothing was changed",
+            why.join("; ")
+        )?;
     }
     Ok(())
 }

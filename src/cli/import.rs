@@ -68,11 +68,15 @@ pub fn import(args: &ImportArgs) -> Result<u8, CliError> {
     let mut inventory = Inventory::load(&args.host.state_dir)?;
     let revision = reconcile::git_revision(&args.out);
     let r = Reconciler::connect(&desired, &args.host.connect, ConnectOptions::default());
+    // The owner the written directory will have when planned from.
+    let owner = crate::owner::Owner::discover(&args.out, None)?;
+    let scope = crate::plan::Scope::new(owner.as_str(), &desired);
     let target = Target {
         desired: &desired,
         inventory: &inventory.clone(),
         revision: &revision,
         adopt: true,
+        scope: &scope,
     };
     let planned = r.plan(&target);
     let adoption = Planned {

@@ -104,6 +104,37 @@ pub struct SnapshotRevertArgs {
     pub host: HostArgs,
 }
 
+/// Pruning: deleting what virtsync owns whose manifests are gone (`plan`
+/// shows it, `apply` does it).
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Delete the objects this manifest set owns whose manifests are gone
+    /// (domains undefined keeping their disks; volumes only with
+    /// reclaimPolicy: delete). Without it they are only listed.
+    #[arg(long)]
+    pub prune: bool,
+    /// Refuse (and delete nothing) when a prune would delete more than N objects.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_deletions: usize,
+    /// Prune even when no manifest is left (after --selector).
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// How long a pruned running domain gets to shut down (ACPI) before it is destroyed.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::manifest::units::parse_duration)]
+    pub shutdown_timeout: std::time::Duration,
+}
+
+impl PruneArgs {
+    /// The prune options, with `--prune`.
+    pub fn options(&self) -> Option<crate::plan::PruneOptions> {
+        self.prune.then_some(crate::plan::PruneOptions {
+            max_deletions: self.max_deletions,
+            allow_empty: self.allow_empty,
+            shutdown_timeout: self.shutdown_timeout,
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// What to import: NAME (a domain, network or pool of that name),
@@ -138,6 +169,8 @@ pub struct ImportArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub common: ManifestArgs,
+    #[command(flatten)]
+    pub prune: PruneArgs,
     /// Also write the plan as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -165,6 +198,8 @@ pub struct ApplyArgs {
     /// their differences from the manifests are planned by the next run.
     #[arg(long)]
     pub adopt: bool,
+    #[command(flatten)]
+    pub prune: PruneArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -229,6 +264,11 @@ pub struct ManifestArgs {
     /// Where virtsync keeps its inventory of pools, volumes and snapshots.
     #[arg(long, value_name = "DIR", default_value = "/var/lib/virtsync")]
     pub state_dir: PathBuf,
+    /// The name of this manifest set (default: DIR/.virtsync-owner, else
+    /// DIR's git remote, else DIR's absolute path); objects of another
+    /// owner are never changed or pruned.
+    #[arg(long, value_name = "NAME")]
+    pub owner: Option<String>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -272,6 +312,8 @@ pub enum CliError {
     Backend(#[from] crate::backend::BackendError),
     #[error(transparent)]
     Import(#[from] crate::import::ImportError),
+    #[error(transparent)]
+    Owner(#[from] crate::owner::OwnerError),
     #[error("{0}")]
     Refused(String),
     #[error(transparent)]

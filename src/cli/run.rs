@@ -12,6 +12,7 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
     let mut cfg = RunConfig::new(common.dir.clone());
     cfg.load = common.load_options();
     cfg.selector = common.selector.clone();
+    cfg.owner = common.owner.clone();
     cfg.state_dir = Some(common.state_dir.clone());
     cfg.resync = args.resync;
     cfg.parallel = args.parallel as usize;

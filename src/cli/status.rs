@@ -14,7 +14,7 @@ use crate::status::{attach_failures, report, ObjectStatus, State, StatusReport};
 pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
     let Some(Prepared {
         desired, planned, ..
-    }) = prepare(args, Observation::Status, false)?
+    }) = prepare(args, Observation::Status, false, None)?
     else {
         return Ok(exit::ERROR);
     };

@@ -58,6 +58,8 @@ pub enum ControllerError {
     },
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),
+    #[error(transparent)]
+    Owner(#[from] crate::owner::OwnerError),
 }
 
 /// How the controller runs.
@@ -67,6 +69,8 @@ pub struct RunConfig {
     pub load: LoadOptions,
     /// Only objects whose labels match (`--selector`).
     pub selector: Vec<(String, String)>,
+    /// The owner identity (`--owner`); found from the directory otherwise.
+    pub owner: Option<String>,
     /// Where the inventory and the status file live; `None` keeps both in
     /// memory (tests).
     pub state_dir: Option<PathBuf>,
@@ -91,6 +95,7 @@ impl RunConfig {
             dir,
             load: LoadOptions::default(),
             selector: Vec::new(),
+            owner: None,
             state_dir: None,
             resync: Duration::from_secs(300),
             debounce: Duration::from_millis(100),
@@ -234,6 +239,7 @@ impl Controller {
                 }
             });
         }
+        let owner = crate::owner::Owner::discover(&cfg.dir, cfg.owner.as_deref())?;
         let mut manifests = Manifests::new(cfg.dir.clone(), cfg.load.clone());
         let mut inventory = match &cfg.state_dir {
             Some(d) => Inventory::load(d)?,
@@ -328,6 +334,10 @@ impl Controller {
                 self.report(status::PassReport::not_run(&work, loaded, &manifests));
                 continue;
             };
+            // Every declared object, before the selector (see `Scope`);
+            // the controller never prunes.
+            let scope =
+                crate::plan::Scope::new(owner.as_str(), &desired).with_selector(&cfg.selector);
             desired.select(&cfg.selector);
             // (Re)connect when the hosts changed or one was down.
             let hosts = self.connector.hosts(&desired);
@@ -364,7 +374,7 @@ impl Controller {
             let mut inv = std::mem::take(&mut inventory);
             let r = reconciler.clone();
             let mut pass = tokio::task::spawn_blocking(move || {
-                let result = one_pass(&r, &desired, &mut inv, &revision, &opts);
+                let result = one_pass(&r, &desired, &scope, &mut inv, &revision, &opts);
                 (result, inv)
             });
             let mut stopped = false;
@@ -494,6 +504,7 @@ pub struct PassResult {
 fn one_pass(
     r: &Reconciler,
     desired: &DesiredState,
+    scope: &crate::plan::Scope,
     inventory: &mut Inventory,
     revision: &str,
     opts: &ApplyOptions,
@@ -506,6 +517,7 @@ fn one_pass(
         // Taking over what someone else made is an operator's decision
         // (`apply --adopt`), never the controller's.
         adopt: false,
+        scope,
     };
     let started = std::time::Instant::now();
     let planned = r.plan(&t);

@@ -15,6 +15,10 @@ pub(crate) struct Builder<'a> {
     pub actions: Vec<Action>,
     pub notices: Vec<Notice>,
     pub blocked: Vec<Blocked>,
+    /// A `--prune` guard refused the plan (see [`Plan::refusal`]).
+    pub refusal: Option<Refusal>,
+    /// Objects the plan prunes.
+    pub pruned: usize,
     /// Object key → the object keys its actions wait for.
     pub(super) deps: BTreeMap<String, BTreeSet<String>>,
     pub live_xml_wanted: BTreeSet<(HostName, Kind, String)>,
@@ -83,6 +87,8 @@ impl<'a> Builder<'a> {
             actions: Vec::new(),
             notices: Vec::new(),
             blocked: Vec::new(),
+            refusal: None,
+            pruned: 0,
             deps: BTreeMap::new(),
             live_xml_wanted: BTreeSet::new(),
             ready: BTreeMap::new(),
@@ -220,6 +226,7 @@ impl<'a> Builder<'a> {
             host: meta.host.clone(),
             message: message.into(),
             restart_pending: Vec::new(),
+            prune: None,
         });
     }
 
@@ -232,6 +239,7 @@ impl<'a> Builder<'a> {
             host: meta.host.clone(),
             message: format!("restart pending: {} take effect {when}", fields.join(", ")),
             restart_pending: fields,
+            prune: None,
         });
     }
 
@@ -312,16 +320,81 @@ impl<'a> Builder<'a> {
             self.error(kind, meta, "its XML could not be read from the host");
             return None;
         };
-        if crate::render::read_marker(&root).is_none() {
-            let noun = kind_noun(kind);
+        let noun = kind_noun(kind);
+        let Some(marker) = crate::render::read_marker(&root) else {
             self.unmanaged(
                 kind,
                 meta,
                 format!("a {noun} of this name exists on the host but virtsync does not manage it (no ownership marker); {what_to_do}"),
             );
             return None;
+        };
+        let ours = self.input.scope.owner.as_str();
+        if let Some(other) = self.owner_of(kind, meta, &marker).filter(|o| o != ours) {
+            self.block(
+                kind,
+                meta,
+                BlockCause::OtherOwner,
+                format!("a {noun} of this name belongs to another manifest set (owner `{other}`), and virtsync changes only its own (`{ours}`); rename the manifest, or manage the {noun} from the manifest set that owns it"),
+            );
+            return None;
+        }
+        if marker.owner.is_none() {
+            self.notice(
+                kind,
+                meta,
+                format!("its ownership marker names no owner (virtsync wrote it before owners existed): it is claimed for `{ours}`, which its next define records"),
+            );
         }
         Some(root)
+    }
+
+    /// Whose a managed domain or network is: its marker's owner, or — for
+    /// a marker written before owners existed — the owner that claimed it
+    /// in the inventory (recorded under the same UUID); `None` when nobody
+    /// has yet.
+    pub fn owner_of(&self, kind: Kind, meta: &Meta, marker: &Marker) -> Option<String> {
+        if let Some(o) = &marker.owner {
+            return Some(o.clone());
+        }
+        let host = self.observed(&meta.host)?;
+        let (uuid, records) = match kind {
+            Kind::Domain => (
+                &host.domains.get(&meta.name)?.uuid,
+                &self.input.inventory.records(&host.uri)?.domains,
+            ),
+            Kind::Network => (
+                &host.networks.get(&meta.name)?.uuid,
+                &self.input.inventory.records(&host.uri)?.networks,
+            ),
+            _ => return None,
+        };
+        records
+            .get(&meta.name)
+            .filter(|r| r.uuid.as_ref() == Some(uuid))
+            .map(|r| r.owner.clone())
+    }
+
+    /// Block a pool or volume whose inventory record names another owner;
+    /// `true` when it did.
+    pub fn other_owner(
+        &mut self,
+        kind: Kind,
+        meta: &Meta,
+        record: Option<&crate::inventory::Record>,
+    ) -> bool {
+        let ours = self.input.scope.owner.as_str();
+        let Some(other) = record.map(|r| r.owner.as_str()).filter(|o| *o != ours) else {
+            return false;
+        };
+        let noun = kind_noun(kind);
+        self.block(
+            kind,
+            meta,
+            BlockCause::OtherOwner,
+            format!("virtsync created this {noun} for another manifest set (owner `{other}` in the inventory), and changes only its own (`{ours}`); rename the manifest, or manage the {noun} from the manifest set that owns it"),
+        );
+        true
     }
 
     /// A newly defined object starts without autostart: turn it on.
@@ -345,11 +418,13 @@ impl<'a> Builder<'a> {
     pub fn marker<T: Serialize>(&self, meta: &Meta, spec: &T) -> Marker {
         let json = serde_json::to_vec(spec).unwrap_or_default();
         Marker {
+            owner: Some(self.input.scope.owner.clone()),
             manifest: meta.source.file.display().to_string(),
             revision: self.input.revision.to_string(),
             spec: format!("sha256:{:x}", Sha256::digest(&json)),
             restart_pending_id: None,
             memory_kib: None,
+            labels: meta.labels.clone(),
         }
     }
 }

@@ -27,6 +27,12 @@ pub struct Plan {
     /// Things that differ but need no action now (e.g. restart pending
     /// under `restartPolicy: never`).
     pub notices: Vec<Notice>,
+    /// Why this plan must not be applied: a `--prune` guard refused it
+    /// (too many deletions, or no manifests left). It then holds no prune
+    /// actions — what would be deleted is in `notices` — and `apply`
+    /// changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
     pub summary: Summary,
     /// Running domains and active networks whose live XML the planner
     /// needs and did not have (`ObservedDomain::live_xml`,
@@ -50,6 +56,12 @@ impl Plan {
     /// in [`Plan::unreachable_hosts`].)
     pub fn is_complete(&self) -> bool {
         self.blocked.is_empty()
+    }
+
+    /// The notices of what a prune would delete (without `--prune`, or
+    /// when a guard refused it).
+    pub fn prune_notices(&self) -> impl Iterator<Item = &Notice> {
+        self.notices.iter().filter(|n| n.prune.is_some())
     }
 
     /// The plan with secrets (graphics `passwd`) masked in the XML it
@@ -99,6 +111,13 @@ pub struct Summary {
     pub total: usize,
     pub restart_pending: usize,
     pub blocked: usize,
+    /// Objects this plan prunes (their manifests are gone).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prune: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +131,29 @@ pub struct Notice {
     /// for other notices).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restart_pending: Vec<String>,
+    /// An object virtsync owns whose manifest is gone: the operation
+    /// `--prune` would delete it with (`undefine`, `delete-volume`), when
+    /// this plan does not (no `--prune`, or a refused one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<Operation>,
+}
+
+/// A `--prune` guard that refused the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refusal {
+    pub cause: RefusalCause,
+    /// What was refused and what to do, for people.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalCause {
+    /// More deletions than `--max-deletions`.
+    TooManyDeletions,
+    /// No manifest left (after `--selector`) and no `--allow-empty`.
+    EmptyDesiredState,
 }
 
 /// One action of a plan. `kind` and `operation` are read from `step` when
@@ -233,6 +275,7 @@ pub enum Operation {
     /// Take over an existing object as it is (`--adopt`): write the
     /// ownership marker, or record it in the inventory.
     Adopt,
+    DeleteVolume,
 }
 
 impl Operation {
@@ -259,6 +302,7 @@ impl Operation {
             Operation::SaveSnapshots => "save-snapshots",
             Operation::RestoreSnapshots => "restore-snapshots",
             Operation::Adopt => "adopt",
+            Operation::DeleteVolume => "delete-volume",
         }
     }
 }
@@ -312,6 +356,8 @@ pub struct Blocked {
     pub kind: Kind,
     pub name: String,
     pub host: HostName,
+    /// The manifest (empty for an object a prune cannot delete: its
+    /// manifest is gone).
     pub file: String,
     pub line: usize,
     pub reason: String,
@@ -335,6 +381,9 @@ pub enum BlockCause {
     /// it: no ownership marker (domains, networks), not in the inventory
     /// (pools, volumes), a snapshot virtsync did not take.
     Unmanaged,
+    /// An object of this name belongs to another manifest set: its marker
+    /// (or inventory record) names another owner.
+    OtherOwner,
     /// The object's host could not be observed.
     HostUnreachable,
     /// It waits for another blocked object (`dependsOn` names it).
@@ -348,11 +397,11 @@ pub enum BlockCause {
 
 impl std::fmt::Display for Blocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}: {} `{}`",
-            self.file, self.line, self.kind, self.name
-        )?;
+        // A prune candidate has no manifest any more.
+        if !self.file.is_empty() {
+            write!(f, "{}:{}: ", self.file, self.line)?;
+        }
+        write!(f, "{} `{}`", self.kind, self.name)?;
         if let Some(h) = self.host.name() {
             write!(f, " on host {h}")?;
         }

@@ -87,6 +87,42 @@ fn adopt_summary(a: &Action) -> &'static str {
     }
 }
 
+/// What a deletion keeps and removes, from its step (display only).
+fn deleted_summary(step: &Step) -> Option<String> {
+    match step {
+        Step::UndefineDomain { flags } => {
+            let mut gone = Vec::new();
+            if flags.snapshots_metadata {
+                gone.push("snapshot metadata");
+            }
+            if flags.checkpoints_metadata {
+                gone.push("checkpoints");
+            }
+            if flags.managed_save {
+                gone.push("managed save");
+            }
+            if flags.nvram {
+                gone.push("NVRAM");
+            }
+            let mut s = String::from("keeps its disks");
+            if flags.keep_nvram {
+                s.push_str(" and NVRAM");
+            }
+            if !gone.is_empty() {
+                s.push_str("; removes its ");
+                s.push_str(&gone.join(", "));
+            }
+            Some(s)
+        }
+        Step::ShutdownDomain { .. } => {
+            Some("a transient domain: gone once it stops (its disks are kept)".into())
+        }
+        Step::DeleteVolume { .. } => Some("deletes the volume and its data".into()),
+        Step::UndefinePool => Some("its directory and the volumes left in it stay on disk".into()),
+        _ => None,
+    }
+}
+
 /// ` on NAME` for an object of a Host manifest, nothing for the default
 /// connection.
 fn on_host(h: &HostName) -> String {
@@ -97,10 +133,24 @@ fn on_host(h: &HostName) -> String {
 /// files and CI logs).
 pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
-    if plan.actions.is_empty() && plan.blocked.is_empty() {
+    if plan.refusal.is_some() {
+        // Whatever else it holds, a refused plan is not applied.
+        out.push_str(
+            "Refused: a --prune guard stops this plan (see the end); nothing will be changed.\n",
+        );
+    } else if plan.actions.is_empty() && plan.blocked.is_empty() {
         out.push_str("No changes: the hosts match the manifests.\n");
     } else if plan.actions.is_empty() {
         out.push_str("No changes for the objects that could be planned; some are blocked:\n");
+    }
+    if plan.summary.prune > 0 {
+        // Deletions come first: say what they are before listing them.
+        let n = plan.summary.prune;
+        let _ = writeln!(
+            out,
+            "Pruning {n} object{} whose manifests are gone (--prune):",
+            if n == 1 { "" } else { "s" }
+        );
     }
     for a in &plan.actions {
         let host = on_host(&a.host);
@@ -127,6 +177,11 @@ pub fn render_text(plan: &Plan) -> String {
         }
         if a.operation == Operation::Adopt {
             let _ = writeln!(out, "    {}", adopt_summary(a));
+        }
+        if a.effect == Effect::Delete {
+            if let Some(d) = deleted_summary(&a.step) {
+                let _ = writeln!(out, "    {d}");
+            }
         }
         for c in &a.changes {
             if c.from.contains('\n') || c.to.contains('\n') || c.from.len() + c.to.len() > 100 {
@@ -156,14 +211,18 @@ pub fn render_text(plan: &Plan) -> String {
     }
     for b in &plan.blocked {
         let host = on_host(&b.host);
+        // An object a prune cannot delete has no manifest to point at.
+        let at = if b.file.is_empty() {
+            String::new()
+        } else {
+            format!(" ({}:{})", b.file, b.line)
+        };
         let _ = writeln!(
             out,
-            "x {} {}{host}: blocked: {} ({}:{})",
+            "x {} {}{host}: blocked: {}{at}",
             kind_noun(b.kind),
             b.name,
             b.reason,
-            b.file,
-            b.line
         );
     }
     for n in &plan.notices {
@@ -175,6 +234,9 @@ pub fn render_text(plan: &Plan) -> String {
             n.name,
             n.message
         );
+    }
+    if let Some(r) = &plan.refusal {
+        let _ = writeln!(out, "x {}", r.message);
     }
     let s = &plan.summary;
     let _ = writeln!(

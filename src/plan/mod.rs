@@ -14,6 +14,8 @@ mod data;
 mod display;
 mod domain;
 mod network;
+mod prune;
+mod scope;
 mod snapshot;
 mod step;
 mod storage;
@@ -26,6 +28,7 @@ use crate::model::*;
 pub(crate) use builder::*;
 pub use data::*;
 pub use display::render_text;
+pub use scope::{PruneOptions, Scope};
 pub use step::{DhcpHostEdit, Step};
 
 pub use crate::render::{Marker, MARKER_NS};
@@ -44,6 +47,9 @@ pub struct PlanInput<'a> {
     /// does not own is taken over as it is ([`Operation::Adopt`]) instead
     /// of being blocked.
     pub adopt: bool,
+    /// Whose objects these are, what the directory declares, the selector,
+    /// and whether the pass prunes.
+    pub scope: &'a Scope,
 }
 
 /// Compute the plan. Pure: same input, same plan.
@@ -52,6 +58,9 @@ pub struct PlanInput<'a> {
 /// depend on them; the rest is planned as if they were not there.
 pub fn plan(input: &PlanInput) -> Plan {
     let mut b = Builder::new(input);
+    // Deletions first, in the plan and in its text: objects virtsync owns
+    // whose manifests are gone (domains, volumes, networks, pools).
+    prune::plan_prune(&mut b);
     // Dependency order: pools → volumes → networks → domains → snapshots.
     for p in input.desired.pools.values() {
         storage::plan_pool(&mut b, p);
@@ -82,6 +91,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         }
     }
     summary.total = b.actions.len();
+    summary.prune = b.pruned;
     summary.restart_pending = b
         .notices
         .iter()
@@ -107,6 +117,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         blocked: b.blocked,
         unreachable_hosts,
         notices: b.notices,
+        refusal: b.refusal,
         summary,
         live_xml_wanted: b.live_xml_wanted,
     }

@@ -80,6 +80,8 @@ pub enum Step {
     DefineNetwork {
         xml: String,
     },
+    /// Remove a network's definition (a prune; stopped first).
+    UndefineNetwork,
     StartNetwork,
     DestroyNetwork,
     RestartNetwork,
@@ -100,6 +102,9 @@ pub enum Step {
     BuildPool,
     StartPool,
     DestroyPool,
+    /// Remove a pool's definition (a prune; stopped first). Its directory
+    /// and whatever volumes are left in it stay on disk.
+    UndefinePool,
     SetPoolAutostart {
         on: bool,
     },
@@ -108,6 +113,11 @@ pub enum Step {
         pool: String,
         xml: String,
         clone_from: Option<(String, String)>,
+    },
+    /// Delete a volume and its data (a prune of a volume virtsync created
+    /// under `reclaimPolicy: delete`).
+    DeleteVolume {
+        pool: String,
     },
     ResizeVolume {
         pool: String,
@@ -211,6 +221,7 @@ impl Step {
             | AdoptTransientDomain { .. } => Kind::Domain,
             DefineNetwork { .. }
             | AdoptNetwork { .. }
+            | UndefineNetwork
             | StartNetwork
             | DestroyNetwork
             | RestartNetwork
@@ -220,9 +231,13 @@ impl Step {
             | BuildPool
             | StartPool
             | DestroyPool
+            | UndefinePool
             | SetPoolAutostart { .. }
             | AdoptPool { .. } => Kind::StoragePool,
-            CreateVolume { .. } | ResizeVolume { .. } | AdoptVolume { .. } => Kind::Volume,
+            CreateVolume { .. }
+            | ResizeVolume { .. }
+            | AdoptVolume { .. }
+            | DeleteVolume { .. } => Kind::Volume,
             CreateSnapshot { .. } | UpdateSnapshot { .. } | DeleteSnapshot { .. } => Kind::Snapshot,
         }
     }
@@ -233,7 +248,7 @@ impl Step {
         match self {
             DefineDomain { .. } | DefineNetwork { .. } | DefinePool { .. } => Operation::Define,
             CreateDomain { .. } => Operation::Create,
-            UndefineDomain { .. } => Operation::Undefine,
+            UndefineDomain { .. } | UndefineNetwork | UndefinePool => Operation::Undefine,
             StartDomain { .. } | StartNetwork | StartPool => Operation::Start,
             ShutdownDomain { .. } => Operation::Shutdown,
             DestroyDomain | DestroyNetwork | DestroyPool => Operation::Destroy,
@@ -248,6 +263,7 @@ impl Step {
             BuildPool => Operation::Build,
             CreateVolume { .. } => Operation::CreateVolume,
             ResizeVolume { .. } => Operation::ResizeVolume,
+            DeleteVolume { .. } => Operation::DeleteVolume,
             CreateSnapshot { .. } => Operation::CreateSnapshot,
             UpdateSnapshot { .. } => Operation::UpdateSnapshot,
             DeleteSnapshot { .. } => Operation::DeleteSnapshot,

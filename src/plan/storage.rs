@@ -121,6 +121,14 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
              pass --adopt to take it over as it is, mark the manifest `metadata.external: true` to use it without managing it, or rename the manifest",
         );
     }
+    let inventory = b.input.inventory;
+    if b.other_owner(
+        Kind::StoragePool,
+        &p.meta,
+        inventory.pool_record(&host.uri, &name),
+    ) {
+        return;
+    }
     let Some(root) = obs.xml.as_deref().and_then(|x| Element::parse(x).ok()) else {
         return b.error(
             Kind::StoragePool,
@@ -451,6 +459,14 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             "a volume of this name exists in the pool but virtsync did not create it (not in the inventory); \
              pass --adopt to take it over as it is, mark the manifest `metadata.external: true` to use it without managing it, or rename the manifest",
         );
+    }
+    let inventory = b.input.inventory;
+    if b.other_owner(
+        Kind::Volume,
+        &v.meta,
+        inventory.volume_record(&host.uri, &v.pool, &v.meta.name),
+    ) {
+        return;
     }
     let Some(facts) = obs
         .xml

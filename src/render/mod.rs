@@ -23,6 +23,10 @@ pub fn scaled_bytes(e: &Element) -> Option<u64> {
 /// The ownership marker written into domains and networks.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Marker {
+    /// The manifest set the object belongs to (`owner`, see
+    /// [`crate::owner`]); `None` in markers written before owners existed,
+    /// which the first owner that manages the object claims.
+    pub owner: Option<String>,
     pub manifest: String,
     pub revision: String,
     pub spec: String,
@@ -38,6 +42,10 @@ pub struct Marker {
     /// the guest's balloon driver answers (never without a guest OS): the
     /// marker in its live definition holds it instead.
     pub memory_kib: Option<u64>,
+    /// The manifest's `metadata.labels` (`labels="k=v,k2=v2"`), so that a
+    /// prune candidate — whose manifest is gone — can be matched against
+    /// `--selector`. As current as the last define.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 pub const MARKER_NS: &str = "https://virtsync.io/xmlns/owner/v1";
@@ -53,12 +61,23 @@ pub fn read_marker(root: &Element) -> Option<Marker> {
                     .any(|(k, v)| k.starts_with("xmlns") && v == MARKER_NS)
         })
         .map(|e| Marker {
+            owner: e.attr("owner").map(str::to_string),
             manifest: e.attr("manifest").unwrap_or_default().to_string(),
             revision: e.attr("revision").unwrap_or_default().to_string(),
             spec: e.attr("spec").unwrap_or_default().to_string(),
             restart_pending_id: e.attr("restart-pending-id").and_then(|v| v.parse().ok()),
             memory_kib: e.attr("memory-kib").and_then(|v| v.parse().ok()),
+            labels: e.attr("labels").map(parse_labels).unwrap_or_default(),
         })
+}
+
+/// `k=v,k2=v2` (label keys hold no `=` or `,`, values no `,`: see
+/// docs/manifests.md).
+fn parse_labels(s: &str) -> std::collections::BTreeMap<String, String> {
+    s.split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Write (or replace) the ownership marker in `<metadata>`.
@@ -82,7 +101,11 @@ pub fn marker_fragment(m: &Marker) -> String {
 }
 
 fn marker_element(m: &Marker, owner: Element) -> Element {
-    let mut owner = owner
+    let mut owner = match &m.owner {
+        Some(o) => owner.with_attr("owner", o.clone()),
+        None => owner,
+    };
+    owner = owner
         .with_attr("manifest", m.manifest.clone())
         .with_attr("revision", m.revision.clone())
         .with_attr("spec", m.spec.clone());
@@ -91,6 +114,10 @@ fn marker_element(m: &Marker, owner: Element) -> Element {
     }
     if let Some(k) = m.memory_kib {
         owner = owner.with_attr("memory-kib", k.to_string());
+    }
+    if !m.labels.is_empty() {
+        let labels: Vec<String> = m.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        owner = owner.with_attr("labels", labels.join(","));
     }
     owner
 }
@@ -189,5 +216,32 @@ mod tests {
             .collect();
         assert_eq!(types, ["usb", "sata", "scsi"]);
         assert!(patches.iter().all(|p| patch_present(&root, p)));
+    }
+
+    #[test]
+    fn the_marker_keeps_its_owner_and_labels() {
+        let m = Marker {
+            owner: Some("github.com/acme/infra//prod".into()),
+            manifest: "vms/web.yaml".into(),
+            revision: String::new(),
+            spec: "sha256:0".into(),
+            restart_pending_id: None,
+            memory_kib: None,
+            labels: [("app", "web"), ("tier", "a=b")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+        };
+        let mut root = Element::parse("<domain><name>web</name></domain>").unwrap();
+        write_marker(&mut root, &m);
+        let xml = root.to_xml();
+        assert!(
+            xml.contains(r#"xmlns:virtsync="https://virtsync.io/xmlns/owner/v1" owner="github.com/acme/infra//prod" manifest="#),
+            "{xml}"
+        );
+        assert_eq!(read_marker(&Element::parse(&xml).unwrap()), Some(m.clone()));
+        // A marker written before owners existed reads as owner-less.
+        let old =
+            Element::parse(&xml.replace(r#" owner="github.com/acme/infra//prod""#, "")).unwrap();
+        assert_eq!(read_marker(&old).and_then(|m| m.owner), None);
     }
 }

@@ -99,7 +99,7 @@ pub(super) fn row(
     // blocked for several reasons.
     let blocked = blocked.iter().min_by_key(|b| match b.cause {
         BlockCause::HostUnreachable => 0,
-        BlockCause::Unmanaged => 1,
+        BlockCause::Unmanaged | BlockCause::OtherOwner => 1,
         BlockCause::Refused => 2,
         BlockCause::Dependency => 3,
     });
@@ -107,7 +107,10 @@ pub(super) fn row(
         Some(b) => {
             let message = b.reason.clone();
             match b.cause {
-                BlockCause::Unmanaged => State::UnmanagedCollision { message },
+                // Another manifest set's object is not this one's to manage.
+                BlockCause::Unmanaged | BlockCause::OtherOwner => {
+                    State::UnmanagedCollision { message }
+                }
                 BlockCause::HostUnreachable => State::HostUnreachable { message },
                 BlockCause::Dependency | BlockCause::Refused => State::PlanningError { message },
             }

@@ -62,7 +62,9 @@ fn plan(actions: Vec<Action>, pending: &[&str]) -> Plan {
             host: HostName::DEFAULT,
             message: "restart pending".into(),
             restart_pending: pending.iter().map(|f| f.to_string()).collect(),
+            prune: None,
         }],
+        refusal: None,
         summary: Default::default(),
         live_xml_wanted: Default::default(),
     }

@@ -12,7 +12,7 @@ use virtsync::manifest::types::{Metadata, SizeText};
 use virtsync::manifest::{load_dir, LoadOptions};
 use virtsync::model::{HostName, Kind, ObservedDomain, ObservedHost, ObservedState, PowerState};
 use virtsync::observe::parse_capabilities;
-use virtsync::plan::{self, Plan, PlanInput};
+use virtsync::plan::{self, Plan, PlanInput, Scope};
 use virtsync::render::{write_marker, Marker, MARKER_NS};
 use virtsync::xml::{Element, Node};
 
@@ -34,11 +34,13 @@ pub fn owned(xml: &str) -> Element {
     write_marker(
         &mut root,
         &Marker {
+            owner: Some(super::TEST_OWNER.into()),
             manifest: "m.yaml".into(),
             revision: String::new(),
             spec: "sha256:0".into(),
             restart_pending_id: None,
             memory_kib: None,
+            labels: Default::default(),
         },
     );
     root
@@ -160,5 +162,6 @@ pub fn plan_one(manifest: &str, root: &Element, state: PowerState) -> Plan {
         revision: "",
         now: NOW,
         adopt: false,
+        scope: &Scope::new(super::TEST_OWNER, &desired),
     })
 }

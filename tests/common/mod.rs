@@ -11,7 +11,7 @@ use virtsync::apply::Status;
 use virtsync::backend::ConnectOptions;
 use virtsync::inventory::Inventory;
 use virtsync::model::DesiredState;
-use virtsync::plan::{render_text, Plan};
+use virtsync::plan::{render_text, Plan, PruneOptions, Scope};
 use virtsync::reconcile::{ApplyOptions, Planned, Reconciled, Reconciler, Target};
 use virtsync::xml::{Element, Node};
 
@@ -289,6 +289,11 @@ pub fn not_done(done: &Reconciled) -> Vec<String> {
         .collect()
 }
 
+/// The owner identity of the library-driven tests (`Lab`, plan fixtures);
+/// a `virtsync` command run on the same host must be given `--owner` with
+/// it, or it would see another manifest set's objects.
+pub const TEST_OWNER: &str = "virtsync-tests";
+
 /// One reconciler and its ownership inventory: the loop a test drives
 /// through the library's reconcile pass, exactly as `apply` runs it.
 pub struct Lab {
@@ -296,6 +301,10 @@ pub struct Lab {
     pub inventory: Inventory,
     /// Plan and apply as `--adopt` does.
     pub adopt: bool,
+    /// The manifest set's owner identity ([`TEST_OWNER`] unless changed).
+    pub owner: String,
+    /// `--prune` and its guards, for the passes that prune.
+    pub prune: Option<PruneOptions>,
 }
 
 impl Lab {
@@ -306,7 +315,30 @@ impl Lab {
             reconciler: Reconciler::connect(desired, uri, ConnectOptions::default()),
             inventory: Inventory::default(),
             adopt: false,
+            owner: TEST_OWNER.into(),
+            prune: None,
         }
+    }
+
+    /// A lab over connections made elsewhere (a fault-injecting backend).
+    pub fn with_hosts(
+        hosts: std::collections::BTreeMap<
+            virtsync::model::HostName,
+            (String, virtsync::reconcile::HostConn),
+        >,
+    ) -> Lab {
+        Lab {
+            reconciler: Reconciler::with_hosts(hosts),
+            inventory: Inventory::default(),
+            adopt: false,
+            owner: TEST_OWNER.into(),
+            prune: None,
+        }
+    }
+
+    /// The scope of a pass over `desired` (all of it declared).
+    pub fn scope(&self, desired: &DesiredState) -> Scope {
+        Scope::new(self.owner.clone(), desired).with_prune(self.prune)
     }
 
     pub fn plan(&self, desired: &DesiredState) -> Planned {
@@ -315,17 +347,20 @@ impl Lab {
             inventory: &self.inventory,
             revision: "",
             adopt: self.adopt,
+            scope: &self.scope(desired),
         })
     }
 
     /// Apply a plan (4 actions in parallel per host) and observe again.
     pub fn apply(&mut self, desired: &DesiredState, planned: &Planned) -> Reconciled {
         let inv = self.inventory.clone();
+        let scope = self.scope(desired);
         let t = Target {
             desired,
             inventory: &inv,
             revision: "",
             adopt: self.adopt,
+            scope: &scope,
         };
         let opts = ApplyOptions {
             parallel: 4,

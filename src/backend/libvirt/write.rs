@@ -151,8 +151,16 @@ impl Backend for LibvirtHost {
                 f |= bit;
             }
         }
-        d.undefine_flags(f)
-            .map_err(|e| call_err("undefine domain", name, e))
+        match d.undefine_flags(f) {
+            // A driver without checkpoints (the test driver) refuses their
+            // flag: such a domain has none to remove.
+            Err(e) if flags.checkpoints_metadata && unsupported_flags(&e) => {
+                self.count("undefine_domain");
+                d.undefine_flags(f & !sys::VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+                    .map_err(|e| call_err("undefine domain", name, e))
+            }
+            r => r.map_err(|e| call_err("undefine domain", name, e)),
+        }
     }
 
     fn create_snapshot(&self, domain: &str, xml: &str) -> Result<()> {
@@ -321,6 +329,13 @@ impl Backend for LibvirtHost {
         n.destroy().map_err(|e| call_err("stop network", name, e))
     }
 
+    fn undefine_network(&self, name: &str) -> Result<()> {
+        let n = self.network(name)?;
+        self.count("undefine_network");
+        n.undefine()
+            .map_err(|e| call_err("undefine network", name, e))
+    }
+
     fn set_network_autostart(&self, name: &str, on: bool) -> Result<()> {
         let n = self.network(name)?;
         self.count("set_network_autostart");
@@ -385,6 +400,12 @@ impl Backend for LibvirtHost {
         p.destroy().map_err(|e| call_err("stop pool", name, e))
     }
 
+    fn undefine_pool(&self, name: &str) -> Result<()> {
+        let p = self.pool(name)?;
+        self.count("undefine_pool");
+        p.undefine().map_err(|e| call_err("undefine pool", name, e))
+    }
+
     fn set_pool_autostart(&self, name: &str, on: bool) -> Result<()> {
         let p = self.pool(name)?;
         self.count("set_pool_autostart");
@@ -432,6 +453,13 @@ impl Backend for LibvirtHost {
         v.resize(capacity, 0)
             .map(|_| ())
             .map_err(|e| call_err("resize volume", &format!("{pool}/{name}"), e))
+    }
+
+    fn delete_volume(&self, pool: &str, name: &str) -> Result<()> {
+        let v = self.volume(pool, name)?;
+        self.count("delete_volume");
+        v.delete(0)
+            .map_err(|e| call_err("delete volume", &format!("{pool}/{name}"), e))
     }
 
     fn resize_disk(&self, domain: &str, target: &str, capacity: u64) -> Result<()> {

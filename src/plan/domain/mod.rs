@@ -83,12 +83,16 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
         {
             continue;
         }
+        // Managed there by this manifest set (or by a virtsync from
+        // before owners existed); another owner's domain is not ours.
+        let owner = &b.input.scope.owner;
         let owned_there = oh
             .domains
             .get(&d.meta.name)
             .and_then(|o| o.xml.as_deref())
             .and_then(|x| Element::parse(x).ok())
-            .is_some_and(|r| crate::render::read_marker(&r).is_some());
+            .and_then(|r| crate::render::read_marker(&r))
+            .is_some_and(|m| m.owner.as_ref().is_none_or(|o| o == owner));
         if owned_there {
             let there = other.to_string();
             return b.error(
@@ -660,20 +664,24 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
 /// checkpoints and managed save go with the old definition, and its UEFI
 /// variables stay for the new one, which names the same NVRAM file.
 fn replace_undefine_flags(root: &Element) -> crate::backend::UndefineFlags {
-    let os = root.child("os");
-    let has_nvram = os.is_some_and(|o| {
-        o.child("nvram").is_some()
-            || o.attr("firmware") == Some("efi")
-            || o.child("loader")
-                .is_some_and(|l| l.attr("type") == Some("pflash"))
-    });
     crate::backend::UndefineFlags {
         managed_save: true,
         snapshots_metadata: true,
         checkpoints_metadata: true,
         nvram: false,
-        keep_nvram: has_nvram,
+        keep_nvram: has_nvram(root),
     }
+}
+
+/// The domain has a UEFI variable store (libvirt refuses to undefine it
+/// without saying what becomes of it).
+pub(super) fn has_nvram(root: &Element) -> bool {
+    root.child("os").is_some_and(|o| {
+        o.child("nvram").is_some()
+            || o.attr("firmware") == Some("efi")
+            || o.child("loader")
+                .is_some_and(|l| l.attr("type") == Some("pflash"))
+    })
 }
 
 /// The fields of the manifest that the running guest lacks and cannot
