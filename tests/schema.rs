@@ -491,6 +491,11 @@ metadata: {name: app-1.qcow2, host: kvm-a}
 spec: {pool: vmstore, capacity: 10GiB, backingStore: {name: golden.qcow2}}
 ---
 apiVersion: virtsync.io/v1alpha1
+kind: Volume
+metadata: {name: case.qcow2, host: kvm-a}
+spec: {pool: vmstore, capacity: 10GiB, backingStore: {name: golden.qcow2}}
+---
+apiVersion: virtsync.io/v1alpha1
 kind: Network
 metadata: {name: lab, host: kvm-a}
 spec:
@@ -614,19 +619,19 @@ fn schema_and_loader_agree() {
         ("machine with version", domain("machine: pc-q35-7.2"), true),
         ("uuid", domain("uuid: 0B6C7C9E-3c1f-4d8e-9a77-2f1e5f0f8c11"), true),
         ("uuid without dashes", domain("uuid: 0b6c7c9e3c1f4d8e9a772f1e5f0f8c11"), false),
-        ("keep 0", domain("disks: [{volume: {pool: vmstore, name: app-1.qcow2}}]\nsnapshotPolicy: {keep: 0}"), false),
-        ("keep 3", domain("disks: [{volume: {pool: vmstore, name: app-1.qcow2}}]\nsnapshotPolicy: {beforeDisruptiveChange: true, keep: 3}"), true),
+        ("keep 0", domain("disks: [{volume: {pool: vmstore, name: case.qcow2}}]\nsnapshotPolicy: {keep: 0}"), false),
+        ("keep 3", domain("disks: [{volume: {pool: vmstore, name: case.qcow2}}]\nsnapshotPolicy: {beforeDisruptiveChange: true, keep: 3}"), true),
         // Disks.
         ("empty cdrom", domain("disks: [{device: cdrom}]"), true),
         ("disk without source", domain("disks: [{bus: virtio}]"), false),
-        ("disk with volume and path", domain("disks: [{volume: {pool: vmstore, name: app-1.qcow2}, path: /var/lib/libvirt/images/x.img}]"), false),
+        ("disk with volume and path", domain("disks: [{volume: {pool: vmstore, name: case.qcow2}, path: /var/lib/libvirt/images/x.img}]"), false),
         ("disk path with format", domain("disks: [{path: /var/lib/libvirt/images/x.qcow2, format: qcow2}]"), true),
-        ("disk volume with format", domain("disks: [{volume: {pool: vmstore, name: app-1.qcow2}, format: raw}]"), false),
+        ("disk volume with format", domain("disks: [{volume: {pool: vmstore, name: case.qcow2}, format: raw}]"), false),
         ("disk path relative", domain("disks: [{path: images/x.img}]"), false),
         ("disk path with ..", domain("disks: [{path: /var/lib/libvirt/images/../x.img}]"), false),
-        ("target off the bus", domain("disks: [{volume: {pool: vmstore, name: app-1.qcow2}, bus: virtio, target: sda}]"), false),
-        ("target on scsi", domain("disks: [{volume: {pool: vmstore, name: app-1.qcow2}, bus: scsi, target: sdb}]"), true),
-        ("target nonsense", domain("disks: [{volume: {pool: vmstore, name: app-1.qcow2}, target: xvda}]"), false),
+        ("target off the bus", domain("disks: [{volume: {pool: vmstore, name: case.qcow2}, bus: virtio, target: sda}]"), false),
+        ("target on scsi", domain("disks: [{volume: {pool: vmstore, name: case.qcow2}, bus: scsi, target: sdb}]"), true),
+        ("target nonsense", domain("disks: [{volume: {pool: vmstore, name: case.qcow2}, target: xvda}]"), false),
         // Interfaces and graphics.
         ("interface on network and bridge", domain("interfaces: [{network: lab, bridge: br0}]"), false),
         ("interface on nothing", domain("interfaces: [{model: virtio}]"), false),
