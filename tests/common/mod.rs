@@ -184,6 +184,31 @@ impl PrivateDaemon {
     }
 }
 
+impl PrivateDaemon {
+    /// Stop the daemon and start it again in the same directory (the same
+    /// URI): libvirtd going away and coming back.
+    pub fn restart(&self, down_for: std::time::Duration) {
+        let script = repo_root().join("scripts/private-libvirtd");
+        let st = Command::new(&script)
+            .arg("stop")
+            .arg(self.dir.path())
+            .status()
+            .expect("stop the daemon");
+        assert!(st.success(), "cannot stop the private daemon");
+        std::thread::sleep(down_for);
+        let out = Command::new(&script)
+            .arg("start")
+            .arg(self.dir.path())
+            .output()
+            .expect("start the daemon");
+        assert!(
+            out.status.success(),
+            "cannot start the private daemon again: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// A stopped daemon, resumed (SIGCONT) on drop.
 pub struct Frozen(String);
 
