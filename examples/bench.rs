@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+#[path = "bench_controller.rs"]
+mod controller;
+
 use common::PrivateDaemon as Daemon;
 use virtsync::backend::ConnectOptions;
 use virtsync::inventory::Inventory;
@@ -308,6 +311,14 @@ fn main() {
     let mut rows = Vec::new();
     let mut json = BTreeMap::new();
     let started = Instant::now();
+    // `bench controller`: the controller's figures only.
+    let only_controller = std::env::args().any(|a| a == "controller");
+    if only_controller {
+        eprintln!("virtsync-bench: the controller ...");
+        controller::controller(&mut rows, &mut json);
+        report(&rows, &json, json_out, started);
+        return;
+    }
     eprintln!("virtsync-bench: cold plan at 100 domains ...");
     cold_plan(&mut rows, &mut json, 100, 0, 0, None);
     eprintln!("virtsync-bench: cold plan at 1000 domains + 50 networks + 20 pools ...");
@@ -463,8 +474,20 @@ fn main() {
             "guestCpuSecs": {"parallel1": p1cpu, "parallel4": p4cpu, "virshLoop": virsh_cpu}}),
     );
 
+    eprintln!("virtsync-bench: the controller ...");
+    controller::controller(&mut rows, &mut json);
+    report(&rows, &json, json_out, started);
+}
+
+/// Print the table (or the JSON).
+fn report(
+    rows: &[Row],
+    json: &BTreeMap<String, serde_json::Value>,
+    json_out: bool,
+    started: Instant,
+) {
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&json).unwrap());
+        println!("{}", serde_json::to_string_pretty(json).unwrap());
         return;
     }
     let host = std::fs::read_to_string("/proc/cpuinfo")
@@ -484,7 +507,7 @@ fn main() {
     );
     println!("| scenario | virtsync | virsh loop | virtsync / virsh | target | notes |");
     println!("|---|---|---|---|---|---|");
-    for r in &rows {
+    for r in rows {
         let virsh = r.virsh.map(fmt_d).unwrap_or_else(|| "-".into());
         let ratio = r
             .virsh
