@@ -17,7 +17,13 @@
 //!   virtsync does not model);
 //! - [`manifest`]: find, parse and validate manifest files into a
 //!   [`model::DesiredState`], reporting every error with `file:line:column`;
-//! - [`inventory`]: ownership of pools and volumes, which have no `<metadata>`;
+//! - [`state_file`]: files written atomically and durably (the inventory,
+//!   saved plans);
+//! - [`inventory`]: ownership of pools, volumes and snapshots, which have
+//!   no `<metadata>`, keyed by the host's identity, with intent records
+//!   that survive a killed apply;
+//! - [`lock`]: one writer per host (a flock per host identity under the
+//!   state directory);
 //! - [`backend`]: the only code that calls libvirt: [`backend::HostRead`]
 //!   for observing, [`backend::Backend`] for writing, the `virt`
 //!   implementation with keepalive and call counters, and a fault-injecting
@@ -46,12 +52,14 @@ pub mod apply;
 pub mod backend;
 pub mod cli;
 pub mod inventory;
+pub mod lock;
 pub mod manifest;
 pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod reconcile;
 pub mod render;
+pub mod state_file;
 pub mod status;
 pub mod units;
 pub mod xml;

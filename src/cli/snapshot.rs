@@ -7,6 +7,7 @@ use std::io::Write;
 use super::{exit, CliError, HostArgs, Output, SnapshotListArgs, SnapshotRevertArgs};
 use crate::backend::{Backend, HostRead, LibvirtHost};
 use crate::inventory::Inventory;
+use crate::model::HostId;
 use crate::render::snapshot::{read_snapshot, SnapshotFacts};
 use crate::xml::Element;
 
@@ -23,6 +24,10 @@ struct Row {
 /// The domain's snapshots, oldest first.
 fn rows(host: &LibvirtHost, args: &HostArgs, domain: &str) -> Result<Vec<Row>, CliError> {
     let inventory = Inventory::load(&args.state_dir)?;
+    // Ownership records are keyed by the host's identity (one call).
+    let caps =
+        crate::observe::read_capabilities(host).map_err(|e| CliError::Refused(e.to_string()))?;
+    let taken = inventory.for_host(&HostId::of(&caps, &args.connect), &args.connect);
     host.list_domains(false)?
         .iter()
         .find(|d| d.name == domain)
@@ -33,7 +38,7 @@ fn rows(host: &LibvirtHost, args: &HostArgs, domain: &str) -> Result<Vec<Row>, C
         .filter_map(|(name, xml)| {
             let facts = read_snapshot(&Element::parse(&xml).ok()?);
             Some(Row {
-                managed: inventory.took_snapshot(&args.connect, domain, &name),
+                managed: taken.took_snapshot(domain, &name),
                 facts,
             })
         })

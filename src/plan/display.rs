@@ -83,6 +83,8 @@ fn on_host(h: &HostName) -> String {
 /// Render `plan` for a terminal (no colours: output is often piped to
 /// files and CI logs).
 pub fn render_text(plan: &Plan) -> String {
+    // What people see never shows a secret.
+    let plan = &plan.redacted();
     let mut out = String::new();
     if plan.actions.is_empty() && plan.blocked.is_empty() {
         out.push_str("No changes: the hosts match the manifests.\n");

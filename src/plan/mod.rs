@@ -12,12 +12,12 @@ mod builder;
 mod data;
 mod display;
 mod domain;
+mod fingerprint;
 mod network;
+pub mod redact;
 mod snapshot;
 mod step;
 mod storage;
-
-use sha2::{Digest, Sha256};
 
 use crate::inventory::Inventory;
 use crate::model::*;
@@ -25,6 +25,7 @@ use crate::model::*;
 pub(crate) use builder::*;
 pub use data::*;
 pub use display::render_text;
+pub use fingerprint::{fingerprint, Fingerprint, ObjectPrint};
 pub use step::{DhcpHostEdit, Step};
 
 pub use crate::render::{Marker, MARKER_NS};
@@ -97,7 +98,8 @@ pub fn plan(input: &PlanInput) -> Plan {
         .collect();
     Plan {
         format_version: FORMAT_VERSION,
-        fingerprint: fingerprint(input.desired, input.observed),
+        fingerprint: fingerprint(input),
+        redacted: false,
         actions: b.actions,
         blocked: b.blocked,
         unreachable_hosts,
@@ -105,13 +107,4 @@ pub fn plan(input: &PlanInput) -> Plan {
         summary,
         live_xml_wanted: b.live_xml_wanted,
     }
-}
-
-/// sha256 over the canonical JSON of desired and observed state.
-pub fn fingerprint(desired: &DesiredState, observed: &ObservedState) -> String {
-    let mut h = Sha256::new();
-    h.update(serde_json::to_vec(desired).unwrap_or_default());
-    h.update(b"\n");
-    h.update(serde_json::to_vec(observed).unwrap_or_default());
-    format!("sha256:{:x}", h.finalize())
 }

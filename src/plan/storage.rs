@@ -110,7 +110,11 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
         }
         return;
     };
-    if !b.input.inventory.owns_pool(&host.uri, &name, &obs.uuid) {
+    if !b
+        .input
+        .inventory
+        .owns_pool(&host.identity(), &name, &obs.uuid)
+    {
         return b.unmanaged(
             Kind::StoragePool,
             &p.meta,
@@ -304,7 +308,7 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
         && pool_inactive
         && b.input
             .inventory
-            .owns_volume(&host.uri, &v.pool, &v.meta.name)
+            .owns_volume(&host.identity(), &v.pool, &v.meta.name)
     {
         // An inactive pool lists no volumes: this one, created by virtsync,
         // is most likely there. The pool is started by this plan and the
@@ -342,7 +346,7 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
     if !b
         .input
         .inventory
-        .owns_volume(&host.uri, &v.pool, &v.meta.name)
+        .owns_volume(&host.identity(), &v.pool, &v.meta.name)
     {
         return b.unmanaged(
             Kind::Volume,
