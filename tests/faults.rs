@@ -195,3 +195,70 @@ fn a_failed_action_is_never_reported_converged_even_when_the_replan_is_empty() {
     assert!(!done.converged, "a failed action, yet converged");
     assert_eq!(done.exit_code(), 3);
 }
+
+/// Two applies to one host, as `apply` runs them (lock, plan, apply): the
+/// second waits while the first's slow defines run, is told whom it waits
+/// for, and then finds nothing to do — the two never interleave.
+#[test]
+fn a_second_apply_waits_for_the_first_and_then_finds_nothing_to_do() {
+    let slow = Duration::from_millis(1500);
+    let desired = load(domains("lk", 2, "64MiB").path());
+    let state = tempfile::tempdir().unwrap();
+    let (mut first, _) = faulty_lab(vec![Fault::delay("define_domain", slow)]);
+    let (second, second_host) = faulty_lab(vec![]);
+    let timeout = Duration::from_secs(60);
+    let held = first
+        .reconciler
+        .lock(state.path(), timeout, &mut |m| panic!("nobody holds it: {m}"))
+        .expect("lock");
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        let applying = s.spawn(|| {
+            first.converge(&desired);
+            let finished = start.elapsed();
+            drop(held);
+            finished
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let mut told = Vec::new();
+        let _mine = second
+            .reconciler
+            .lock(state.path(), timeout, &mut |m| told.push(m.to_string()))
+            .expect("lock after the first apply");
+        let got = start.elapsed();
+        let finished = applying.join().expect("first apply");
+        assert!(got >= finished, "took the lock at {got:?}, before the first apply ended at {finished:?}");
+        assert!(finished >= slow, "{finished:?}");
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0].contains(&format!("pid {}", std::process::id())),
+            "{told:?}"
+        );
+        // No call of the second reached the host while it waited.
+        assert!(second_host.log().iter().all(|c| c.starts_with("capabilities")), "{:?}", second_host.log());
+        let planned = second.plan(&desired);
+        assert!(planned.converged(), "{}", virtsync::plan::render_text(&planned.plan));
+    });
+}
+
+/// A lock held longer than `--lock-timeout`: the second gives up, naming
+/// the holder, and has changed nothing.
+#[test]
+fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
+    let desired = load(domains("lt", 1, "64MiB").path());
+    let state = tempfile::tempdir().unwrap();
+    let (first, _) = faulty_lab(vec![]);
+    let (second, _) = faulty_lab(vec![]);
+    let _held = first
+        .reconciler
+        .lock(state.path(), Duration::ZERO, &mut |_| {})
+        .expect("lock");
+    let e = second
+        .reconciler
+        .lock(state.path(), Duration::from_millis(300), &mut |_| {})
+        .expect_err("held by the first");
+    let msg = e.to_string();
+    assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+    assert!(msg.contains("--lock-timeout"), "{msg}");
+    assert!(!second.plan(&desired).plan.is_empty());
+}

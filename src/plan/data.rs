@@ -364,3 +364,81 @@ pub struct UnreachableHost {
     pub uri: String,
     pub error: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_printed_plan_shows_no_secret_anywhere() {
+        let secret = "s3cret";
+        let change = |field: &str, to: String| Change {
+            field: field.into(),
+            from: "(differs)".into(),
+            to,
+            class: ChangeClass::NextBoot,
+        };
+        let define = Action::new(
+            "domain/web/define".into(),
+            "web".into(),
+            HostName::DEFAULT,
+            Effect::Update,
+            vec![
+                change(
+                    "xml[/domain/devices]",
+                    format!("<graphics type='vnc' passwd='{secret}'/>"),
+                ),
+                change("graphics.passwd", secret.into()),
+            ],
+            vec![],
+            Step::DefineDomain {
+                xml: format!("<domain><devices><graphics passwd=\"{secret}\"/></devices></domain>"),
+            },
+        );
+        let live = Action::new(
+            "domain/web/update-live".into(),
+            "web".into(),
+            HostName::DEFAULT,
+            Effect::Update,
+            vec![],
+            vec![],
+            Step::UpdateLive {
+                memory_kib: None,
+                vcpus: None,
+                attach: vec![format!("<graphics passwd='{secret}'/>")],
+                detach: vec![],
+                marker: None,
+            },
+        );
+        let mut fingerprint = Fingerprint::default();
+        fingerprint.objects.insert(
+            "domain/web".into(),
+            super::super::ObjectPrint {
+                desired: None,
+                observed: "sha256:0".into(),
+                secrets: Some("sha256:1".into()),
+            },
+        );
+        let p = Plan {
+            format_version: FORMAT_VERSION,
+            fingerprint,
+            redacted: false,
+            actions: vec![define, live],
+            blocked: vec![],
+            unreachable_hosts: vec![],
+            notices: vec![],
+            summary: Summary::default(),
+            live_xml_wanted: Default::default(),
+        };
+        // The plan itself (what apply and saved plans hold) keeps it.
+        assert!(serde_json::to_string(&p).unwrap().contains(secret));
+        let r = p.redacted();
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(!json.contains(secret), "{json}");
+        assert!(!json.contains("\"secrets\""), "{json}");
+        assert!(json.contains("\"redacted\":true"), "{json}");
+        let text = super::super::render_text(&p);
+        assert!(!text.contains(secret), "{text}");
+        assert!(text.contains("graphics.passwd: (redacted) → (redacted)"), "{text}");
+    }
+}
