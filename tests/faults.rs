@@ -262,3 +262,68 @@ fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
     assert!(msg.contains("--lock-timeout"), "{msg}");
     assert!(!second.plan(&desired).plan.is_empty());
 }
+
+/// A volume created whose reply never came back (the connection died
+/// mid-call, as when apply is killed): its intent, written before the
+/// call, survives in the state directory, and the next run — a new
+/// connection, the inventory read back — finds the volume, owns it, and
+/// has nothing to do instead of refusing it as unmanaged.
+#[test]
+fn a_create_whose_reply_was_lost_is_owned_by_the_next_run() {
+    let dir = manifest_dir(&[(
+        "storage.yaml",
+        "apiVersion: virtsync.io/v1alpha1\nkind: StoragePool\nmetadata: {name: ik-pool}\nspec: {type: dir, path: /var/lib/libvirt/images/ik-pool}\n---\n\
+         apiVersion: virtsync.io/v1alpha1\nkind: Volume\nmetadata: {name: a.qcow2}\nspec: {pool: ik-pool, capacity: 1GiB}\n",
+    )]);
+    let desired = load(dir.path());
+    let state = tempfile::tempdir().unwrap();
+    let opts = virtsync::reconcile::ApplyOptions {
+        parallel: 4,
+        state_dir: Some(state.path().to_path_buf()),
+    };
+    let apply = |lab: &mut Lab| {
+        let planned = lab.plan(&desired);
+        let inv = lab.inventory.clone();
+        let t = virtsync::reconcile::Target {
+            desired: &desired,
+            inventory: &inv,
+            revision: "",
+        };
+        lab.reconciler
+            .apply(&t, &mut lab.inventory, &planned, &opts, &|_, _| {})
+            .expect("apply")
+    };
+    let (mut lab, _) = faulty_lab(vec![Fault::lose_reply(
+        "create_volume",
+        Some("ik-pool/a.qcow2"),
+    )]);
+    let done = apply(&mut lab);
+    let failed: Vec<_> = done.failed().map(|o| o.id.as_str()).collect();
+    assert_eq!(failed, ["volume/ik-pool/a.qcow2/create-volume"]);
+    let saved = Inventory::load(state.path()).unwrap();
+    let id = lab.reconciler.identity(&HostName::DEFAULT).unwrap();
+    let rec = &saved.hosts[&id];
+    assert!(rec.pools.contains_key("ik-pool"), "{saved:?}");
+    assert!(
+        rec.intents
+            .iter()
+            .any(|i| i.name == "ik-pool/a.qcow2" && i.kind == virtsync::model::Kind::Volume),
+        "{saved:?}"
+    );
+
+    // The next run: the test driver still has what the first one made.
+    let (mut next, _) = faulty_lab(vec![]);
+    next.inventory = Inventory::load(state.path()).unwrap();
+    let planned = next.plan(&desired);
+    assert!(
+        planned.converged(),
+        "{}",
+        virtsync::plan::render_text(&planned.plan)
+    );
+    next.reconciler
+        .settle_inventory(&mut next.inventory, &planned.observed, Some(state.path()))
+        .unwrap();
+    let saved = Inventory::load(state.path()).unwrap();
+    assert!(saved.owns_volume(&id, "ik-pool", "a.qcow2"), "{saved:?}");
+    assert!(saved.hosts[&id].intents.is_empty(), "{saved:?}");
+}
