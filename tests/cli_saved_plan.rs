@@ -41,7 +41,10 @@ fn run(cmd: &str, dir: &Path, uri: &str, state: &Path, extra: &[&str]) -> (i32, 
 fn guarded(name: &str, memory: &str) -> String {
     format!(
         "{}    - at: /domain/devices\n      merge: \"<graphics type='vnc' passwd='{SECRET}'/>\"\n",
-        halted_domain(name, &format!("  state: shutoff\n  memory: {memory}\n  vcpus: 1\n"))
+        halted_domain(
+            name,
+            &format!("  state: shutoff\n  memory: {memory}\n  vcpus: 1\n")
+        )
     )
 }
 
@@ -66,7 +69,10 @@ fn a_saved_plan_holds_the_real_xml_and_is_applied_as_saved() {
     assert_eq!(code, 0, "{all}");
     assert!(out.contains("+ domain sp-vm: define"), "{out}");
     let (_, json, _) = run("plan", dir.path(), uri, state.path(), &["--output", "json"]);
-    assert!(!all.contains(SECRET) && !json.contains(SECRET), "{all}\n{json}");
+    assert!(
+        !all.contains(SECRET) && !json.contains(SECRET),
+        "{all}\n{json}"
+    );
     assert!(json.contains(r#"passwd=\"(redacted)\""#), "{json}");
     // The saved plan is what apply executes: the real XML, readable by
     // its owner only.
@@ -80,7 +86,13 @@ fn a_saved_plan_holds_the_real_xml_and_is_applied_as_saved() {
         .as_str()
         .is_some_and(|d| d.starts_with("sha256:")));
 
-    let (code, out, all) = run("apply", dir.path(), uri, state.path(), &["--plan", &f, "--yes"]);
+    let (code, out, all) = run(
+        "apply",
+        dir.path(),
+        uri,
+        state.path(),
+        &["--plan", &f, "--yes"],
+    );
     assert_eq!(code, 0, "{all}");
     assert!(out.contains("converged: 1 objects in sync"), "{out}");
     assert!(!all.contains(SECRET), "{all}");
@@ -93,13 +105,20 @@ fn a_saved_plan_holds_the_real_xml_and_is_applied_as_saved() {
     )]);
     let (code, _, all) = run("plan", running.path(), uri, state.path(), &["--out", &f]);
     assert_eq!(code, 0, "{all}");
-    let mut p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     p["actions"]
         .as_array_mut()
         .unwrap()
         .retain(|a| a["operation"] != "start");
     std::fs::write(&file, serde_json::to_string(&p).unwrap()).unwrap();
-    let (code, out, all) = run("apply", running.path(), uri, state.path(), &["--plan", &f, "--yes"]);
+    let (code, out, all) = run(
+        "apply",
+        running.path(),
+        uri,
+        state.path(),
+        &["--plan", &f, "--yes"],
+    );
     assert_eq!(code, 3, "{all}");
     assert!(out.contains("done     domain/sp-run/define"), "{out}");
     assert!(!out.contains("domain/sp-run/start ("), "{out}");
@@ -113,7 +132,11 @@ fn a_saved_plan_holds_the_real_xml_and_is_applied_as_saved() {
 fn a_stale_plan_is_refused_naming_what_changed() {
     let dir = manifest_dir(&[(
         "vm.yaml",
-        &format!("{}---\n{}", guarded("st-a", "64MiB"), guarded("st-b", "64MiB")),
+        &format!(
+            "{}---\n{}",
+            guarded("st-a", "64MiB"),
+            guarded("st-b", "64MiB")
+        ),
     )]);
     let state = tempfile::tempdir().unwrap();
     let file = state.path().join("plan.json");
@@ -125,10 +148,20 @@ fn a_stale_plan_is_refused_naming_what_changed() {
     // The manifests changed.
     std::fs::write(
         dir.path().join("vm.yaml"),
-        format!("{}---\n{}", guarded("st-a", "96MiB"), guarded("st-b", "64MiB")),
+        format!(
+            "{}---\n{}",
+            guarded("st-a", "96MiB"),
+            guarded("st-b", "64MiB")
+        ),
     )
     .unwrap();
-    let (code, out, all) = run("apply", dir.path(), &uri, state.path(), &["--plan", &f, "--yes"]);
+    let (code, out, all) = run(
+        "apply",
+        dir.path(),
+        &uri,
+        state.path(),
+        &["--plan", &f, "--yes"],
+    );
     assert_eq!(code, 1, "{all}");
     assert!(
         all.contains("is stale") && all.contains("domain st-a: its manifest changed"),
@@ -141,33 +174,64 @@ fn a_stale_plan_is_refused_naming_what_changed() {
     // Someone defined one of the declared domains on the host meanwhile.
     std::fs::write(
         dir.path().join("vm.yaml"),
-        format!("{}---\n{}", guarded("st-a", "64MiB"), guarded("st-b", "64MiB")),
+        format!(
+            "{}---\n{}",
+            guarded("st-a", "64MiB"),
+            guarded("st-b", "64MiB")
+        ),
     )
     .unwrap();
     let taken = OTHER.replace("someone-elses", "st-b");
     node(&state.path().join("host.xml"), &[&taken]);
-    let (code, _, all) = run("apply", dir.path(), &uri, state.path(), &["--plan", &f, "--yes"]);
+    let (code, _, all) = run(
+        "apply",
+        dir.path(),
+        &uri,
+        state.path(),
+        &["--plan", &f, "--yes"],
+    );
     assert_eq!(code, 1, "{all}");
     assert!(all.contains("domain st-b: changed on the host"), "{all}");
     assert!(!all.contains("st-a:"), "{all}");
 
     // A domain nobody declared does not make the plan stale.
     node(&state.path().join("host.xml"), &[OTHER]);
-    let (code, out, all) = run("apply", dir.path(), &uri, state.path(), &["--plan", &f, "--yes"]);
+    let (code, out, all) = run(
+        "apply",
+        dir.path(),
+        &uri,
+        state.path(),
+        &["--plan", &f, "--yes"],
+    );
     assert_eq!(code, 0, "{all}");
     assert!(out.contains("converged: 2 objects in sync"), "{out}");
 
     // A printed plan (secrets redacted) is never applied.
-    let (_, json, _) = run("plan", dir.path(), &uri, state.path(), &["--output", "json"]);
+    let (_, json, _) = run(
+        "plan",
+        dir.path(),
+        &uri,
+        state.path(),
+        &["--output", "json"],
+    );
     std::fs::write(&file, json).unwrap();
-    let (code, _, all) = run("apply", dir.path(), &uri, state.path(), &["--plan", &f, "--yes"]);
+    let (code, _, all) = run(
+        "apply",
+        dir.path(),
+        &uri,
+        state.path(),
+        &["--plan", &f, "--yes"],
+    );
     assert_eq!(code, 1, "{all}");
     assert!(all.contains("secrets redacted"), "{all}");
 }
 
 #[test]
 fn usage_errors_exit_1_never_2() {
-    let dir = manifest_dir(&[("vm.yaml", &halted_domain("ue", "  memory: 64MiB\n  vcpus: 1\n"))]);
+    let dir = manifest_dir(&[(
+        "vm.yaml",
+        &halted_domain("ue", "  memory: 64MiB\n  vcpus: 1\n"),
+    )]);
     let d = dir.path().to_string_lossy().to_string();
     for args in [
         vec!["plan", &d, "--no-such-flag"],
@@ -179,13 +243,21 @@ fn usage_errors_exit_1_never_2() {
         vec!["frobnicate"],
     ] {
         let (out, _) = virtsync(&args, Duration::from_secs(30));
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", output_text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            output_text(&out)
+        );
         assert!(!out.stderr.is_empty(), "{args:?}: no message");
     }
     let (out, _) = virtsync(&["apply", "--help"], Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(help.contains("--plan <FILE>") && help.contains("--lock-timeout"), "{help}");
+    assert!(
+        help.contains("--plan <FILE>") && help.contains("--lock-timeout"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -193,13 +265,22 @@ fn an_empty_directory_is_no_manifests_not_converged() {
     let dir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     for cmd in ["validate", "plan", "apply", "status"] {
-        let (code, out, all) = run(cmd, dir.path(), "test:///default", state.path(), &["--yes"][..usize::from(cmd == "apply")]);
+        let (code, out, all) = run(
+            cmd,
+            dir.path(),
+            "test:///default",
+            state.path(),
+            &["--yes"][..usize::from(cmd == "apply")],
+        );
         assert_eq!(code, 1, "{cmd}: {all}");
         assert!(
             all.contains(&format!("no manifests found in {}", dir.path().display())),
             "{cmd}: {all}"
         );
-        assert!(!out.contains("converged") && !out.contains("valid:"), "{cmd}: {out}");
+        assert!(
+            !out.contains("converged") && !out.contains("valid:"),
+            "{cmd}: {out}"
+        );
     }
 }
 
@@ -233,7 +314,13 @@ fn a_selector_pulls_in_what_the_selected_objects_depend_on() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|a| format!("{} {}", a["kind"].as_str().unwrap(), a["name"].as_str().unwrap()))
+            .map(|a| {
+                format!(
+                    "{} {}",
+                    a["kind"].as_str().unwrap(),
+                    a["name"].as_str().unwrap()
+                )
+            })
             .collect();
         names.dedup();
         names.sort();
@@ -273,6 +360,9 @@ fn a_selector_pulls_in_what_the_selected_objects_depend_on() {
         &["--selector", "app=nope", "--yes"],
     );
     assert_eq!(code, 1, "{all}");
-    assert!(all.contains("--selector app=nope matches no object"), "{all}");
+    assert!(
+        all.contains("--selector app=nope matches no object"),
+        "{all}"
+    );
     assert!(!out.contains("converged"), "{out}");
 }

@@ -209,7 +209,9 @@ fn a_second_apply_waits_for_the_first_and_then_finds_nothing_to_do() {
     let timeout = Duration::from_secs(60);
     let held = first
         .reconciler
-        .lock(state.path(), timeout, &mut |m| panic!("nobody holds it: {m}"))
+        .lock(state.path(), timeout, &mut |m| {
+            panic!("nobody holds it: {m}")
+        })
         .expect("lock");
     let start = Instant::now();
     std::thread::scope(|s| {
@@ -227,7 +229,10 @@ fn a_second_apply_waits_for_the_first_and_then_finds_nothing_to_do() {
             .expect("lock after the first apply");
         let got = start.elapsed();
         let finished = applying.join().expect("first apply");
-        assert!(got >= finished, "took the lock at {got:?}, before the first apply ended at {finished:?}");
+        assert!(
+            got >= finished,
+            "took the lock at {got:?}, before the first apply ended at {finished:?}"
+        );
         assert!(finished >= slow, "{finished:?}");
         assert_eq!(told.len(), 1, "{told:?}");
         assert!(
@@ -235,9 +240,20 @@ fn a_second_apply_waits_for_the_first_and_then_finds_nothing_to_do() {
             "{told:?}"
         );
         // No call of the second reached the host while it waited.
-        assert!(second_host.log().iter().all(|c| c.starts_with("capabilities")), "{:?}", second_host.log());
+        assert!(
+            second_host
+                .log()
+                .iter()
+                .all(|c| c.starts_with("capabilities")),
+            "{:?}",
+            second_host.log()
+        );
         let planned = second.plan(&desired);
-        assert!(planned.converged(), "{}", virtsync::plan::render_text(&planned.plan));
+        assert!(
+            planned.converged(),
+            "{}",
+            virtsync::plan::render_text(&planned.plan)
+        );
     });
 }
 
@@ -258,7 +274,10 @@ fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
         .lock(state.path(), Duration::from_millis(300), &mut |_| {})
         .expect_err("held by the first");
     let msg = e.to_string();
-    assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
     assert!(msg.contains("--lock-timeout"), "{msg}");
     assert!(!second.plan(&desired).plan.is_empty());
 }

@@ -439,6 +439,9 @@ mod tests {
         assert!(json.contains("\"redacted\":true"), "{json}");
         let text = super::super::render_text(&p);
         assert!(!text.contains(secret), "{text}");
-        assert!(text.contains("graphics.passwd: (redacted) → (redacted)"), "{text}");
+        assert!(
+            text.contains("graphics.passwd: (redacted) → (redacted)"),
+            "{text}"
+        );
     }
 }
