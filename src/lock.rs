@@ -160,8 +160,8 @@ pub fn lock_host(
     let write = |f: &mut std::fs::File| -> std::io::Result<()> {
         f.set_len(0)?;
         f.rewind()?;
-        f.write_all(&me)?;
-        f.sync_data()
+        // Informational only (the lock is the flock): no fsync.
+        f.write_all(&me)
     };
     write(&mut file).map_err(io)?;
     Ok(HostLock {

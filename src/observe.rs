@@ -1,9 +1,10 @@
 //! Observe: what libvirt has, as data for the planner.
 //!
 //! The cost is fixed by docs/design.md: a constant number of bulk list calls per
-//! host (domains with their paused/autostart/transient subsets, networks and
-//! pools with their active/autostart subsets, the capabilities — read once
-//! per host per run, since they also identify the host), one XML
+//! host (domains with their paused/autostart/transient subsets, the active
+//! networks and pools with their autostart subsets — all of them only when
+//! a named one is not active —, the capabilities, read once per host per
+//! run since they also identify the host), one XML
 //! read per object the manifests name, and one volume list per pool the
 //! manifests name. Kinds the manifests do not use are not listed at all.
 
@@ -191,7 +192,18 @@ pub fn observe_host(
         }
     }
     if !want.networks.is_empty() {
-        for n in host.list_networks(want.network_autostart)? {
+        // The active networks first: when every named one runs (a
+        // converged host), the inactive ones are not needed — one listing
+        // instead of two.
+        let mut listed = host.list_active_networks(want.network_autostart)?;
+        if !want
+            .networks
+            .iter()
+            .all(|n| listed.iter().any(|e| &e.name == n))
+        {
+            listed = host.list_networks(want.network_autostart)?;
+        }
+        for n in listed {
             let xml = if want.networks.contains(&n.name) {
                 record(Kind::Network, &n.name, host.network_xml(&n.name, false))
             } else {
@@ -211,8 +223,18 @@ pub fn observe_host(
         }
     }
     if !want.pools.is_empty() {
-        out.pools_listed = true;
-        for p in host.list_pools(want.pool_autostart)? {
+        // As for networks: the inactive pools only when a named one is
+        // not active (then every pool is listed).
+        let mut listed = host.list_active_pools(want.pool_autostart)?;
+        if !want
+            .pools
+            .iter()
+            .all(|n| listed.iter().any(|e| &e.name == n))
+        {
+            listed = host.list_pools(want.pool_autostart)?;
+            out.pools_listed = true;
+        }
+        for p in listed {
             let name = p.name.clone();
             let wanted = want.pools.contains(&name);
             // An inactive pool cannot list its volumes; they show up once

@@ -206,6 +206,12 @@ impl<H: HostRead> HostRead for FaultyHost<H> {
     fn list_pools(&self, with_autostart: bool) -> Result<Vec<Entry>> {
         pass!(self, list_pools, "", with_autostart)
     }
+    fn list_active_networks(&self, with_autostart: bool) -> Result<Vec<Entry>> {
+        pass!(self, list_active_networks, "", with_autostart)
+    }
+    fn list_active_pools(&self, with_autostart: bool) -> Result<Vec<Entry>> {
+        pass!(self, list_active_pools, "", with_autostart)
+    }
     fn pool_xml(&self, name: &str) -> Result<String> {
         pass!(self, pool_xml, name, name)
     }
