@@ -89,6 +89,9 @@ pub struct SnapshotRevertArgs {
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// How long to wait while another virtsync changes the host.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
     #[command(flatten)]
     pub host: HostArgs,
 }
