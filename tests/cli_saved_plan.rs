@@ -224,6 +224,27 @@ fn a_stale_plan_is_refused_naming_what_changed() {
     );
     assert_eq!(code, 1, "{all}");
     assert!(all.contains("secrets redacted"), "{all}");
+
+    // Read back typed: an action whose operation is not what its step
+    // does is refused before anything runs.
+    let (code, _, all) = run("plan", dir.path(), &uri, state.path(), &["--out", &f]);
+    assert_eq!(code, 0, "{all}");
+    let edited = std::fs::read_to_string(&file).unwrap().replacen(
+        "\"operation\": \"define\"",
+        "\"operation\": \"start\"",
+        1,
+    );
+    std::fs::write(&file, edited).unwrap();
+    let (code, out, all) = run(
+        "apply",
+        dir.path(),
+        &uri,
+        state.path(),
+        &["--plan", &f, "--yes"],
+    );
+    assert_eq!(code, 1, "{all}");
+    assert!(all.contains("do not match its step"), "{all}");
+    assert!(!out.contains("done "), "{out}");
 }
 
 #[test]
