@@ -67,6 +67,38 @@ fn manifest<T: Serialize>(o: &T) -> Value {
     v
 }
 
+/// What the host reports of a pool or volume without what changes by
+/// itself while nothing is done to it: the space used and left, the size
+/// of the file, its access times (a running guest changes them by writing
+/// to its disk). Nothing the planner decides on is among them; a plan must
+/// not go stale because a guest wrote a file.
+fn steady(xml: Option<&String>, kind: Kind) -> Option<String> {
+    let xml = xml?;
+    let Ok(mut root) = crate::xml::Element::parse(xml) else {
+        return Some(xml.clone());
+    };
+    let volatile: &[&str] = match kind {
+        Kind::StoragePool => &["capacity", "allocation", "available"],
+        _ => &["allocation", "physical"],
+    };
+    for name in volatile {
+        root.remove_children(name);
+    }
+    for part in ["target", "backingStore"] {
+        if let Some(t) = root.child_mut(part) {
+            t.remove_children("timestamps");
+        }
+    }
+    Some(root.to_xml())
+}
+
+fn steady_pool(p: Option<&ObservedPool>) -> Option<ObservedPool> {
+    p.map(|p| ObservedPool {
+        xml: steady(p.xml.as_ref(), Kind::StoragePool),
+        ..p.clone()
+    })
+}
+
 fn host_key(h: &HostName) -> String {
     format!("host/{}", h.name().unwrap_or("(default)"))
 }
@@ -183,7 +215,7 @@ pub fn fingerprint(input: &PlanInput) -> Fingerprint {
                 (Some(h), Some(id)) => {
                     let pool = h.pools.get(name);
                     json!({
-                        "pool": pool,
+                        "pool": steady_pool(pool),
                         "listed": h.pools_listed,
                         "owned": pool.map(|x| inv.owns_pool(id, name, &x.uuid)),
                         "readError": err(Kind::StoragePool, name),
@@ -206,9 +238,12 @@ pub fn fingerprint(input: &PlanInput) -> Fingerprint {
             };
             let seen = match (h, &id) {
                 (Some(h), Some(id)) => json!({
-                    "volume": h.volumes.get(&(pool.clone(), name.clone())),
+                    "volume": h.volumes.get(&(pool.clone(), name.clone())).map(|v| ObservedVolume {
+                        xml: steady(v.xml.as_ref(), Kind::Volume),
+                        ..v.clone()
+                    }),
                     "listed": h.volumes_listed.contains(pool),
-                    "pool": h.pools.get(pool),
+                    "pool": steady_pool(h.pools.get(pool)),
                     "owned": inv.owns_volume(id, pool, name),
                     "readError": err(Kind::Volume, &label),
                 }),
@@ -336,6 +371,25 @@ impl Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_changes_by_itself_is_not_fingerprinted() {
+        let vol = |alloc: u64, atime: &str| {
+            format!("<volume type='file'><name>a.qcow2</name><capacity unit='bytes'>1073741824</capacity><allocation unit='bytes'>{alloc}</allocation><physical unit='bytes'>{alloc}</physical><target><path>/p/a.qcow2</path><format type='qcow2'/><timestamps><atime>{atime}</atime></timestamps></target></volume>")
+        };
+        let a = steady(Some(&vol(200704, "1.5")), Kind::Volume);
+        assert_eq!(a, steady(Some(&vol(1_000_000, "9.1")), Kind::Volume));
+        assert!(a.as_deref().unwrap().contains("1073741824"));
+        let bigger = vol(200704, "1.5").replace("1073741824", "2147483648");
+        assert_ne!(a, steady(Some(&bigger), Kind::Volume));
+        let pool = |avail: u64| {
+            format!("<pool type='dir'><name>p</name><capacity unit='bytes'>9</capacity><allocation unit='bytes'>1</allocation><available unit='bytes'>{avail}</available><target><path>/p</path></target></pool>")
+        };
+        assert_eq!(
+            steady(Some(&pool(8)), Kind::StoragePool),
+            steady(Some(&pool(3)), Kind::StoragePool)
+        );
+    }
 
     #[test]
     fn keys_are_named_for_people() {
