@@ -35,9 +35,9 @@
 //!   *blocked*, the rest proceeds) and its human rendering;
 //! - [`apply`]: executes a plan's actions along their dependencies, in
 //!   parallel, through [`backend::Backend`], deciding nothing;
-//! - [`reconcile`]: the reconcile pass — [`reconcile::Reconciler::plan`]
-//!   and [`reconcile::Reconciler::apply`] — that commands, tests, the
-//!   benchmark and the controller share;
+//! - [`reconcile`]: the reconcile pass — [`reconcile::Reconciler::lock`],
+//!   [`reconcile::Reconciler::plan`] and [`reconcile::Reconciler::apply`] —
+//!   that commands, tests, the benchmark and the controller share;
 //! - [`status`]: per declared object, whether its host matches (in sync,
 //!   drifted, restart pending, missing, unmanaged collision, planning
 //!   error, host unreachable), read from one plan of the reconcile pass;
