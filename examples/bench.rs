@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-#[path = "bench_controller.rs"]
+#[path = "bench/controller.rs"]
 mod controller;
 
 use common::PrivateDaemon as Daemon;

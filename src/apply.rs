@@ -455,7 +455,8 @@ mod tests {
     fn plan_of(actions: Vec<Action>) -> Plan {
         Plan {
             format_version: crate::plan::FORMAT_VERSION,
-            fingerprint: String::new(),
+            fingerprint: Default::default(),
+            redacted: false,
             actions,
             blocked: vec![],
             unreachable_hosts: vec![],

@@ -17,7 +17,13 @@
 //!   virtsync does not model);
 //! - [`manifest`]: find, parse and validate manifest files into a
 //!   [`model::DesiredState`], reporting every error with `file:line:column`;
-//! - [`inventory`]: ownership of pools and volumes, which have no `<metadata>`;
+//! - [`state_file`]: files written atomically and durably (the inventory,
+//!   saved plans);
+//! - [`inventory`]: ownership of pools, volumes and snapshots, which have
+//!   no `<metadata>`, keyed by the host's identity, with intent records
+//!   that survive a killed apply;
+//! - [`lock`]: one writer per host (a flock per host identity under the
+//!   state directory);
 //! - [`owner`]: the owner identity of a manifest set (`--owner`,
 //!   `.virtsync-owner`, the git remote, the path), written in markers and
 //!   inventory records so that manifest sets sharing a host never touch
@@ -36,9 +42,9 @@
 //!   rendering;
 //! - [`apply`]: executes a plan's actions along their dependencies, in
 //!   parallel, through [`backend::Backend`], deciding nothing;
-//! - [`reconcile`]: the reconcile pass — [`reconcile::Reconciler::plan`]
-//!   and [`reconcile::Reconciler::apply`] — that commands, tests, the
-//!   benchmark and the controller share;
+//! - [`reconcile`]: the reconcile pass — [`reconcile::Reconciler::lock`],
+//!   [`reconcile::Reconciler::plan`] and [`reconcile::Reconciler::apply`] —
+//!   that commands, tests, the benchmark and the controller share;
 //! - [`status`]: per declared object, whether its host matches (in sync,
 //!   drifted, restart pending, missing, unmanaged collision, planning
 //!   error, host unreachable), read from one plan of the reconcile pass;
@@ -61,6 +67,7 @@ pub mod cli;
 pub mod controller;
 pub mod import;
 pub mod inventory;
+pub mod lock;
 pub mod manifest;
 pub mod model;
 pub mod observe;
@@ -68,6 +75,7 @@ pub mod owner;
 pub mod plan;
 pub mod reconcile;
 pub mod render;
+pub mod state_file;
 pub mod status;
 pub mod units;
 pub mod xml;

@@ -1,8 +1,10 @@
 //! Observe: what libvirt has, as data for the planner.
 //!
 //! The cost is fixed by docs/design.md: a constant number of bulk list calls per
-//! host (domains with their paused/autostart/transient subsets, networks and
-//! pools with their active/autostart subsets, the capabilities), one XML
+//! host (domains with their paused/autostart/transient subsets, the active
+//! networks and pools with their autostart subsets — all of them only when
+//! a named one is not active —, the capabilities, read once per host per
+//! run since they also identify the host), one XML
 //! read per object the manifests name, and one volume list per pool the
 //! manifests name. Kinds the manifests do not use are not listed at all.
 //! Only a pass that prunes reads more: every domain's and network's XML
@@ -36,8 +38,6 @@ pub struct Interest {
     /// Domains whose snapshots Snapshot manifests name: one listing each,
     /// and one XML read per snapshot.
     pub snapshot_domains: BTreeSet<String>,
-    /// A manifest sets `machine`, whose aliases only the capabilities know.
-    pub machine_set: bool,
     /// Which kinds have a manifest that sets `autostart`: autostart is
     /// compared only then, so the listing is skipped otherwise (and the
     /// observed flag reads false).
@@ -120,10 +120,6 @@ impl Interest {
                         .map(|(k, _)| k.name.clone()),
                 )
                 .collect(),
-            machine_set: desired
-                .domains
-                .iter()
-                .any(|(k, d)| on(&k.host) && d.machine.is_some()),
             domain_autostart: desired
                 .domains
                 .iter()
@@ -168,9 +164,18 @@ impl Interest {
 /// reported unreachable and its objects blocked); an object whose XML
 /// cannot be read — it vanished between the listing and the read, say —
 /// is recorded in [`ObservedHost::read_errors`] and blocked alone.
-pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost, ObserveError> {
+///
+/// `caps` are the host's capabilities, read once per host per run
+/// ([`read_capabilities`]): they also give the host's identity, which
+/// ownership records and the per-host lock are keyed by.
+pub fn observe_host(
+    host: &dyn HostRead,
+    want: &Interest,
+    caps: Capabilities,
+) -> Result<ObservedHost, ObserveError> {
     let mut out = ObservedHost {
         uri: host.uri().to_string(),
+        caps,
         ..ObservedHost::default()
     };
     let mut errors: BTreeMap<(Kind, String), String> = BTreeMap::new();
@@ -213,17 +218,24 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
             );
         }
     }
-    // Capabilities give create-time defaults and machine aliases: a
-    // converged host whose manifests set no machine does not need them.
-    if want.machine_set || want.domains.iter().any(|d| !out.domains.contains_key(d)) {
-        let caps_xml = host.capabilities()?;
-        out.caps = parse_capabilities(&caps_xml).map_err(|message| ObserveError::Capabilities {
-            uri: host.uri().to_string(),
-            message,
-        })?;
-    }
     if want.everything || !want.networks.is_empty() {
-        for n in host.list_networks(want.network_autostart)? {
+        // The active networks first: when every named one runs (a
+        // converged host), the inactive ones are not needed — one listing
+        // instead of two. A prune (`everything`) lists them all.
+        let mut listed = if want.everything {
+            host.list_networks(want.network_autostart)?
+        } else {
+            host.list_active_networks(want.network_autostart)?
+        };
+        if !want.everything
+            && !want
+                .networks
+                .iter()
+                .all(|n| listed.iter().any(|e| &e.name == n))
+        {
+            listed = host.list_networks(want.network_autostart)?;
+        }
+        for n in listed {
             let xml = if want.everything || want.networks.contains(&n.name) {
                 record(Kind::Network, &n.name, host.network_xml(&n.name, false))
             } else {
@@ -243,7 +255,24 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
         }
     }
     if want.everything || !want.pools.is_empty() {
-        for p in host.list_pools(want.pool_autostart)? {
+        // As for networks: the inactive pools only when a named one is
+        // not active (then every pool is listed), or for a prune.
+        let mut listed = if want.everything {
+            out.pools_listed = true;
+            host.list_pools(want.pool_autostart)?
+        } else {
+            host.list_active_pools(want.pool_autostart)?
+        };
+        if !want.everything
+            && !want
+                .pools
+                .iter()
+                .all(|n| listed.iter().any(|e| &e.name == n))
+        {
+            listed = host.list_pools(want.pool_autostart)?;
+            out.pools_listed = true;
+        }
+        for p in listed {
             let name = p.name.clone();
             let recorded = want.prune_pools.contains(&name);
             let wanted = recorded || want.pools.contains(&name);
@@ -255,6 +284,7 @@ pub fn observe_host(host: &dyn HostRead, want: &Interest) -> Result<ObservedHost
             {
                 match host.list_volumes(&name) {
                     Ok(vols) => {
+                        out.volumes_listed.insert(name.clone());
                         for vname in vols {
                             let key = (name.clone(), vname.clone());
                             let xml = if recorded || want.volumes.contains(&key) {
@@ -353,7 +383,18 @@ pub fn read_live_xml<'a>(
     }
 }
 
-/// Host arch, guest arches with their domain types and machine aliases.
+/// Read and parse a host's capabilities: create-time defaults, machine
+/// aliases, and the host's identity (one call).
+pub fn read_capabilities(host: &dyn HostRead) -> Result<Capabilities, ObserveError> {
+    let xml = host.capabilities()?;
+    parse_capabilities(&xml).map_err(|message| ObserveError::Capabilities {
+        uri: host.uri().to_string(),
+        message,
+    })
+}
+
+/// Host arch and UUID, guest arches with their domain types and machine
+/// aliases.
 pub fn parse_capabilities(xml: &str) -> Result<Capabilities, String> {
     let root = Element::parse(xml).map_err(|e| e.to_string())?;
     let host_arch = root
@@ -391,5 +432,13 @@ pub fn parse_capabilities(xml: &str) -> Result<Capabilities, String> {
             }
         }
     }
-    Ok(Capabilities { host_arch, guests })
+    let host_uuid = root
+        .find(&["host", "uuid"])
+        .map(|u| u.text().trim().to_ascii_lowercase())
+        .filter(|u| !u.is_empty());
+    Ok(Capabilities {
+        host_arch,
+        host_uuid,
+        guests,
+    })
 }

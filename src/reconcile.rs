@@ -8,16 +8,25 @@
 //! created, observe again and say whether the hosts converged). `plan`,
 //! `apply`, the tests, the benchmark and the coming controller all call
 //! these two; none of them re-implements a step.
+//!
+//! Each host's capabilities are read once per reconciler (they identify
+//! the host: [`HostId`]); [`Reconciler::lock`] takes the one-writer lock
+//! of every host before a pass that writes, and the ownership inventory
+//! is settled against each observation (`ownership`).
+
+mod ownership;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::apply::{self, ApplyReport, Outcome};
+use crate::apply::{self, Outcome};
 use crate::backend::{Backend, ConnectOptions, HostRead, LibvirtHost};
 use crate::inventory::{Inventory, InventoryError};
+use crate::lock::{HostLock, LockError};
 use crate::model::*;
 use crate::observe::{self, Interest};
 use crate::plan::{self, Action, Operation, Plan, PlanInput, Refusal, Scope};
@@ -32,6 +41,8 @@ pub enum ReconcileError {
     /// A `--prune` guard refused the plan: nothing was applied.
     #[error("{}", .0.message)]
     Refused(Refusal),
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// A host's connection: its reads and writes, or why there is none.
@@ -207,6 +218,10 @@ pub fn known_hosts(desired: &DesiredState, default_uri: &str) -> BTreeMap<HostNa
 pub struct Reconciler {
     hosts: BTreeMap<HostName, HostConn>,
     uris: BTreeMap<HostName, String>,
+    /// Each host's capabilities (or why they could not be read), read at
+    /// the first need and kept: one call per host for the reconciler's
+    /// life, which the lock, the inventory and every observation share.
+    caps: Mutex<BTreeMap<HostName, Result<Capabilities, String>>>,
 }
 
 impl Reconciler {
@@ -236,7 +251,11 @@ impl Reconciler {
                 .map(|(n, h)| (n, h.join().expect("connect thread panicked")))
                 .collect()
         });
-        Reconciler { hosts, uris }
+        Reconciler {
+            hosts,
+            uris,
+            caps: Mutex::default(),
+        }
     }
 
     /// A reconciler over connections made elsewhere (tests: a
@@ -247,7 +266,65 @@ impl Reconciler {
             .map(|(k, (u, _))| (k.clone(), u.clone()))
             .collect();
         let hosts = hosts.into_iter().map(|(k, (_, c))| (k, c)).collect();
-        Reconciler { hosts, uris }
+        Reconciler {
+            hosts,
+            uris,
+            caps: Mutex::default(),
+        }
+    }
+
+    /// The capabilities of host `name`, read once (a failure too: a host
+    /// whose identity is unknown is unreachable for the whole pass, never
+    /// written to unlocked).
+    fn capabilities(&self, name: &HostName) -> Result<Capabilities, String> {
+        if let Some(c) = self.caps.lock().expect("caps").get(name) {
+            return c.clone();
+        }
+        let r = match self.hosts.get(name) {
+            Some(HostConn::Up { read, .. }) => {
+                observe::read_capabilities(read.as_ref()).map_err(|e| e.to_string())
+            }
+            Some(HostConn::Down { error }) => Err(error.clone()),
+            None => Err(format!("{name} is not a known host")),
+        };
+        self.caps
+            .lock()
+            .expect("caps")
+            .entry(name.clone())
+            .or_insert(r)
+            .clone()
+    }
+
+    /// The identity of host `name` (see [`HostId`]), if it can be reached.
+    pub fn identity(&self, name: &HostName) -> Option<HostId> {
+        let caps = self.capabilities(name).ok()?;
+        Some(HostId::of(&caps, self.uris.get(name)?))
+    }
+
+    /// Take the one-writer lock of every reachable host (in the order of
+    /// their identities, so that two passes over overlapping hosts never
+    /// wait for each other in a circle), waiting up to `timeout` for each;
+    /// `on_wait` is told whom it waits for. Held until the locks are
+    /// dropped. Two host names of one host take its lock once.
+    pub fn lock(
+        &self,
+        state_dir: &Path,
+        timeout: Duration,
+        on_wait: &mut dyn FnMut(&str),
+    ) -> Result<Vec<HostLock>, ReconcileError> {
+        let mut ids: BTreeMap<HostId, String> = BTreeMap::new();
+        for name in self.hosts.keys() {
+            if let (Some(id), Some(uri)) = (self.identity(name), self.uris.get(name)) {
+                ids.entry(id).or_insert_with(|| uri.clone());
+            }
+        }
+        let mut held = Vec::new();
+        for (id, uri) in &ids {
+            held.push(crate::lock::lock_host(
+                state_dir, id, uri, timeout, on_wait,
+            )?);
+        }
+        Ok(held)
     }
 
     /// The hosts and their connections.
@@ -297,13 +374,17 @@ impl Reconciler {
                 .map(|(name, read)| {
                     let mut want = what.interest(desired, name);
                     if let Some(inv) = prune {
-                        let recorded = self.uris.get(name).and_then(|u| inv.hosts.get(u));
+                        // The host's records by its identity (the
+                        // capabilities are read once per host and kept).
+                        let recorded = self.identity(name).and_then(|id| inv.hosts.get(&id));
                         want = want.for_prune(recorded);
                     }
                     (
                         name.clone(),
                         s.spawn(move || {
-                            observe::observe_host(read.as_ref(), &want).map_err(|e| e.to_string())
+                            let caps = self.capabilities(name)?;
+                            observe::observe_host(read.as_ref(), &want, caps)
+                                .map_err(|e| e.to_string())
                         }),
                     )
                 })
@@ -358,11 +439,13 @@ impl Reconciler {
     }
 
     /// Execute `planned.plan`; `on_done` sees each outcome as it happens.
-    /// Ownership of the pools and volumes created is recorded in
-    /// `inventory` (and saved under `opts.state_dir`), what was pruned is
-    /// forgotten, and every managed object's record refreshed; then the
-    /// hosts are observed again and planned, which alone says "converged".
-    /// A plan a prune guard refused is not applied at all.
+    /// Ownership of the pools, volumes and snapshots it creates is
+    /// recorded in `inventory` — an intent for each before anything runs,
+    /// its outcome as each action ends — and saved under
+    /// `opts.state_dir` each time; what was adopted is recorded and what
+    /// was pruned forgotten, every managed object's record refreshed; then
+    /// the hosts are observed again and planned, which alone says
+    /// "converged". A plan a prune guard refused is not applied at all.
     pub fn apply(
         &self,
         t: &Target,
@@ -374,28 +457,58 @@ impl Reconciler {
         if let Some(r) = &planned.plan.refusal {
             return Err(ReconcileError::Refused(r.clone()));
         }
-        if let Some(dir) = &opts.state_dir {
-            // Ownership of what apply creates must be recordable: find out
-            // now, not after the pools and volumes exist.
-            inventory.save(dir)?;
+        let save = |inv: &Inventory| match &opts.state_dir {
+            Some(dir) => inv.save(dir),
+            None => Ok(()),
+        };
+        let mut inv = inventory.view(&planned.observed);
+        for a in &planned.plan.actions {
+            let Some(intent) = ownership::intent_of(a, t.desired) else {
+                continue;
+            };
+            if let (Some(id), Some(uri)) = (self.identity(&a.host), self.uris.get(&a.host)) {
+                inv.host_mut(&id, uri).intend(intent);
+            }
         }
+        // Before anything is created: an apply killed at any point after
+        // this leaves intents the next pass settles, never an object it
+        // made and does not know. (Also finds out now, not after the
+        // pools exist, that the state directory is writable.)
+        save(&inv)?;
+        let shared = Mutex::new(inv);
         let report = apply::execute(
             &planned.plan,
             &self.backends(),
             opts.parallel.max(1),
             opts.stop.as_deref(),
-            on_done,
+            &|a, o| {
+                if let (Some(id), Some(uri)) = (self.identity(&a.host), self.uris.get(&a.host)) {
+                    let mut inv = shared.lock().expect("inventory");
+                    if ownership::record_outcome(&mut inv, t.desired, &id, uri, a, o) {
+                        if let Err(e) = save(&inv) {
+                            // The intent stays on disk: the next pass
+                            // settles it from what the host has.
+                            tracing::warn!("{e}");
+                        }
+                    }
+                }
+                on_done(a, o)
+            },
         );
-        record_created(inventory, &planned.plan, &report, &self.uris, t);
+        let mut inv = shared.into_inner().expect("inventory");
+        record_adopted_and_pruned(&mut inv, &planned.plan, &report, t, self);
         // The pass again, from a fresh observation: the only judge of
-        // "converged".
-        let after = self.plan(&Target { inventory, ..*t });
+        // "converged", and what settles the intents of failed actions.
+        let after = self.plan(&Target {
+            inventory: &inv,
+            ..*t
+        });
+        inv = inv.view(&after.observed);
         // Records of this owner's declared objects change no action of the
         // plan just made: no need to plan again.
-        record_managed(inventory, t, &after.observed);
-        if let Some(dir) = &opts.state_dir {
-            inventory.save(dir)?;
-        }
+        record_managed(&mut inv, t, &after.observed);
+        save(&inv)?;
+        *inventory = inv;
         let residual = (!after.observed.hosts.is_empty()).then_some(after.plan);
         let all_done = report.failed().next().is_none() && report.skipped().next().is_none();
         let converged = all_done
@@ -408,6 +521,25 @@ impl Reconciler {
             residual,
             converged,
         })
+    }
+
+    /// With nothing to apply: keep what the observation settled in the
+    /// inventory (records of an older file moved to their host's
+    /// identity, intents of a killed apply), when it changed anything.
+    pub fn settle_inventory(
+        &self,
+        inventory: &mut Inventory,
+        observed: &ObservedState,
+        state_dir: Option<&Path>,
+    ) -> Result<(), ReconcileError> {
+        let settled = inventory.view(observed);
+        if settled != *inventory {
+            if let Some(dir) = state_dir {
+                settled.save(dir)?;
+            }
+            *inventory = settled;
+        }
+        Ok(())
     }
 
     /// Stop waiting in every backend (graceful shutdowns in progress end).
@@ -452,6 +584,8 @@ impl Reconciler {
 }
 
 fn plan_from(t: &Target, observed: &ObservedState) -> Plan {
+    // Ownership as this observation settles it (see Inventory::view).
+    let inventory = t.inventory.view(observed);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -459,7 +593,7 @@ fn plan_from(t: &Target, observed: &ObservedState) -> Plan {
     plan::plan(&PlanInput {
         desired: t.desired,
         observed,
-        inventory: t.inventory,
+        inventory: &inventory,
         revision: t.revision,
         now,
         adopt: t.adopt,
@@ -487,81 +621,55 @@ pub fn git_revision(dir: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Record ownership of the pools and volumes `report` shows created, by
-/// the identity libvirt returned when it made them, and of those adopted,
-/// by the identity observed when the plan was made; forget what it shows
-/// pruned.
-fn record_created(
+/// What the actions `report` shows done changed in ownership besides
+/// creates (recorded as each one ends, see `ownership`): pools and volumes
+/// adopted (by the identity observed when the plan was made) are
+/// recorded; what a prune deleted is forgotten.
+fn record_adopted_and_pruned(
     inventory: &mut Inventory,
     p: &Plan,
-    report: &ApplyReport,
-    uris: &BTreeMap<HostName, String>,
+    report: &apply::ApplyReport,
     t: &Target,
+    r: &Reconciler,
 ) {
-    let desired = t.desired;
     let actions: BTreeMap<&str, &Action> = p.actions.iter().map(|a| (a.id.as_str(), a)).collect();
     for o in report.done() {
         let Some(a) = actions.get(o.id.as_str()) else {
             continue;
         };
         let host = &a.host;
-        let Some(uri) = uris.get(host) else { continue };
+        let (Some(id), Some(uri)) = (r.identity(host), r.uris.get(host)) else {
+            continue;
+        };
         match (a.kind, a.operation) {
-            (Kind::StoragePool, Operation::Define) => {
-                if let Some(uuid) = o.created.as_ref().and_then(|c| c.uuid.as_ref()) {
-                    inventory.record_pool(uri, &a.name, uuid);
-                }
-            }
             (Kind::StoragePool, Operation::Adopt) => {
                 if let crate::plan::Step::AdoptPool { uuid } = &a.step {
-                    inventory.record_pool(uri, &a.name, uuid);
+                    inventory.host_mut(&id, uri).record_pool(&a.name, uuid);
                 }
             }
             (Kind::Volume, Operation::Adopt) => {
                 if let Some((pool, name)) = a.name.split_once('/') {
-                    inventory.record_volume(uri, pool, name);
-                }
-            }
-            (Kind::Snapshot, Operation::CreateSnapshot) => {
-                if let Some((domain, name)) = a.name.split_once('/') {
-                    inventory.record_snapshot(uri, domain, name);
-                }
-            }
-            (Kind::Snapshot, Operation::DeleteSnapshot) => {
-                if let Some((domain, name)) = a.name.split_once('/') {
-                    inventory.forget_snapshot(uri, domain, name);
+                    inventory.host_mut(&id, uri).record_volume(pool, name);
                 }
             }
             // A domain undefined although declared was replaced, not pruned.
             (Kind::Domain, Operation::Undefine)
                 if !t.scope.declares(host, Kind::Domain, &a.name) =>
             {
-                inventory.forget_domain(uri, &a.name);
+                inventory.forget_domain(&id, &a.name);
             }
             // A transient domain pruned: gone once stopped.
             (Kind::Domain, Operation::Shutdown)
                 if a.effect == plan::Effect::Delete
                     && !t.scope.declares(host, Kind::Domain, &a.name) =>
             {
-                inventory.forget_domain(uri, &a.name);
+                inventory.forget_domain(&id, &a.name);
             }
-            (Kind::Network, Operation::Undefine) => inventory.forget_network(uri, &a.name),
-            (Kind::StoragePool, Operation::Undefine) => inventory.forget_pool(uri, &a.name),
+            (Kind::Network, Operation::Undefine) => inventory.forget_network(&id, &a.name),
+            (Kind::StoragePool, Operation::Undefine) => inventory.forget_pool(&id, &a.name),
             (Kind::Volume, Operation::DeleteVolume) => {
                 if let Some((pool, name)) = a.name.split_once('/') {
-                    inventory.forget_volume(uri, pool, name);
-                }
-            }
-            (Kind::Volume, Operation::CreateVolume) => {
-                if let Some((pool, name)) = a.name.split_once('/') {
-                    let wanted = desired.volumes.contains_key(&VolKey {
-                        host: host.clone(),
-                        pool: pool.into(),
-                        name: name.into(),
-                    });
-                    if wanted {
-                        inventory.record_volume(uri, pool, name);
-                    }
+                    inventory.forget_volume(&id, pool, name);
                 }
             }
             _ => {}

@@ -200,7 +200,7 @@ fn adopt_takes_each_object_over_as_it_is_then_plans_its_differences() {
     assert!(read_marker(&Element::parse(&after).unwrap()).is_some());
     assert_eq!(without_marker(&after), without_marker(&before));
     assert_eq!(id_after, id, "the guest was restarted");
-    let inv = &lab.inventory.hosts[URI];
+    let inv = &lab.inventory.hosts[&common::host_id(&lab.inventory, URI)];
     assert!(inv.pools.contains_key("ad-pool"));
     assert!(inv.volumes["ad-pool"].contains("ad-vol.qcow2"));
     // The re-plan shows the manifests' differences, as for any owned

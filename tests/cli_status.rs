@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::{load, manifest_dir, output_text, test_driver_node_file, virtsync, Lab};
 use virtsync::backend::{Backend, HostRead};
 use virtsync::inventory::Inventory;
-use virtsync::model::HostName;
+use virtsync::model::{HostId, HostName};
 use virtsync::reconcile::HostConn;
 
 const API: &str = "apiVersion: virtsync.io/v1alpha1";
@@ -91,9 +91,16 @@ fn capture(lab: &Lab, state: &Path, file: &str) -> String {
         &["cs-pool"],
     );
     let mut inventory = Inventory::default();
+    // The test driver has no host UUID: each of its URIs is a host of its
+    // own, identified by the URI.
+    let from = lab
+        .reconciler
+        .identity(&HostName::DEFAULT)
+        .expect("test driver");
+    let to = HostId::of(&Default::default(), &uri);
     inventory
         .hosts
-        .insert(uri.clone(), lab.inventory.hosts[DEFAULT].clone());
+        .insert(to, lab.inventory.hosts[&from].clone());
     inventory.save(state).expect("save inventory");
     uri
 }

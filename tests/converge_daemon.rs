@@ -582,8 +582,8 @@ fn plan_json_is_stable_and_complete() {
     let (code, _) = f.plan_exit_code();
     assert_eq!(code, 2);
 
-    assert_eq!(plan["formatVersion"], 3);
-    let fp = plan["fingerprint"].as_str().expect("fingerprint");
+    assert_eq!(plan["formatVersion"], 4);
+    let fp = plan["fingerprint"]["digest"].as_str().expect("fingerprint");
     assert!(
         fp.starts_with("sha256:") && fp.len() == 7 + 64,
         "fingerprint {fp}"

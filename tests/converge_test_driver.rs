@@ -35,7 +35,16 @@ fn quickstart_converges_and_replans_empty() {
     let p = lab.converge(&desired);
     assert_eq!(p.summary.total, 12, "{}", render_text(&p));
     // The inventory now owns the pool and the volume it created.
-    let host = &lab.inventory.hosts[URI];
+    let id = lab
+        .reconciler
+        .identity(&virtsync::model::HostName::DEFAULT)
+        .expect("test driver");
+    assert_eq!(
+        id.as_str(),
+        format!("uri:{URI}"),
+        "the test driver has no host UUID"
+    );
+    let host = &lab.inventory.hosts[&id];
     assert!(host.pools.contains_key("qs-pool"));
     assert!(host.volumes["qs-pool"].contains("qs-web.qcow2"));
     // Converged: a second round finds nothing to do.

@@ -436,7 +436,7 @@ fn resize_host(live: bool) -> (ObservedHost, Inventory) {
         },
     );
     let mut inv = Inventory::default();
-    inv.record_pool(URI, "images", "p");
+    inv.record_pool(&h.identity(), "images", "p");
     for n in ["A", "B"] {
         h.volumes.insert(
             ("images".into(), n.into()),
@@ -446,7 +446,7 @@ fn resize_host(live: bool) -> (ObservedHost, Inventory) {
                 xml: Some(format!("<volume type='file'><name>{n}</name><capacity unit='bytes'>1073741824</capacity><target><path>{IMG}/images/{n}</path><format type='qcow2'/></target></volume>")),
             },
         );
-        inv.record_volume(URI, "images", n);
+        inv.record_volume(&h.identity(), "images", n);
     }
     (h, inv)
 }

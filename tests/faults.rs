@@ -14,6 +14,7 @@ use common::{halted_domain, load, manifest_dir, Lab};
 use virtsync::apply::Status;
 use virtsync::backend::fault::{Fault, FaultyHost};
 use virtsync::backend::{code, LibvirtHost};
+use virtsync::inventory::Inventory;
 use virtsync::model::HostName;
 use virtsync::reconcile::HostConn;
 
@@ -190,4 +191,159 @@ fn a_failed_action_is_never_reported_converged_even_when_the_replan_is_empty() {
     assert!(done.residual.as_ref().is_some_and(|r| r.is_empty()));
     assert!(!done.converged, "a failed action, yet converged");
     assert_eq!(done.exit_code(), 3);
+}
+
+/// Two applies to one host, as `apply` runs them (lock, plan, apply): the
+/// second waits while the first's slow defines run, is told whom it waits
+/// for, and then finds nothing to do — the two never interleave.
+#[test]
+fn a_second_apply_waits_for_the_first_and_then_finds_nothing_to_do() {
+    let slow = Duration::from_millis(1500);
+    let desired = load(domains("lk", 2, "64MiB").path());
+    let state = tempfile::tempdir().unwrap();
+    let (mut first, _) = faulty_lab(vec![Fault::delay("define_domain", slow)]);
+    let (second, second_host) = faulty_lab(vec![]);
+    let timeout = Duration::from_secs(60);
+    let held = first
+        .reconciler
+        .lock(state.path(), timeout, &mut |m| {
+            panic!("nobody holds it: {m}")
+        })
+        .expect("lock");
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        let applying = s.spawn(|| {
+            first.converge(&desired);
+            let finished = start.elapsed();
+            drop(held);
+            finished
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let mut told = Vec::new();
+        let _mine = second
+            .reconciler
+            .lock(state.path(), timeout, &mut |m| told.push(m.to_string()))
+            .expect("lock after the first apply");
+        let got = start.elapsed();
+        let finished = applying.join().expect("first apply");
+        assert!(
+            got >= finished,
+            "took the lock at {got:?}, before the first apply ended at {finished:?}"
+        );
+        assert!(finished >= slow, "{finished:?}");
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0].contains(&format!("pid {}", std::process::id())),
+            "{told:?}"
+        );
+        // No call of the second reached the host while it waited.
+        assert!(
+            second_host
+                .log()
+                .iter()
+                .all(|c| c.starts_with("capabilities")),
+            "{:?}",
+            second_host.log()
+        );
+        let planned = second.plan(&desired);
+        assert!(
+            planned.converged(),
+            "{}",
+            virtsync::plan::render_text(&planned.plan)
+        );
+    });
+}
+
+/// A lock held longer than `--lock-timeout`: the second gives up, naming
+/// the holder, and has changed nothing.
+#[test]
+fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
+    let desired = load(domains("lt", 1, "64MiB").path());
+    let state = tempfile::tempdir().unwrap();
+    let (first, _) = faulty_lab(vec![]);
+    let (second, _) = faulty_lab(vec![]);
+    let _held = first
+        .reconciler
+        .lock(state.path(), Duration::ZERO, &mut |_| {})
+        .expect("lock");
+    let e = second
+        .reconciler
+        .lock(state.path(), Duration::from_millis(300), &mut |_| {})
+        .expect_err("held by the first");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    assert!(msg.contains("--lock-timeout"), "{msg}");
+    assert!(!second.plan(&desired).plan.is_empty());
+}
+
+/// A volume created whose reply never came back (the connection died
+/// mid-call, as when apply is killed): its intent, written before the
+/// call, survives in the state directory, and the next run — a new
+/// connection, the inventory read back — finds the volume, owns it, and
+/// has nothing to do instead of refusing it as unmanaged.
+#[test]
+fn a_create_whose_reply_was_lost_is_owned_by_the_next_run() {
+    let dir = manifest_dir(&[(
+        "storage.yaml",
+        "apiVersion: virtsync.io/v1alpha1\nkind: StoragePool\nmetadata: {name: ik-pool}\nspec: {type: dir, path: /var/lib/libvirt/images/ik-pool}\n---\n\
+         apiVersion: virtsync.io/v1alpha1\nkind: Volume\nmetadata: {name: a.qcow2}\nspec: {pool: ik-pool, capacity: 1GiB}\n",
+    )]);
+    let desired = load(dir.path());
+    let state = tempfile::tempdir().unwrap();
+    let opts = virtsync::reconcile::ApplyOptions {
+        parallel: 4,
+        state_dir: Some(state.path().to_path_buf()),
+        ..Default::default()
+    };
+    let apply = |lab: &mut Lab| {
+        let planned = lab.plan(&desired);
+        let inv = lab.inventory.clone();
+        let scope = lab.scope(&desired);
+        let t = virtsync::reconcile::Target {
+            desired: &desired,
+            inventory: &inv,
+            revision: "",
+            adopt: false,
+            scope: &scope,
+        };
+        lab.reconciler
+            .apply(&t, &mut lab.inventory, &planned, &opts, &|_, _| {})
+            .expect("apply")
+    };
+    let (mut lab, _) = faulty_lab(vec![Fault::lose_reply(
+        "create_volume",
+        Some("ik-pool/a.qcow2"),
+    )]);
+    let done = apply(&mut lab);
+    let failed: Vec<_> = done.failed().map(|o| o.id.as_str()).collect();
+    assert_eq!(failed, ["volume/ik-pool/a.qcow2/create-volume"]);
+    let saved = Inventory::load(state.path()).unwrap();
+    let id = lab.reconciler.identity(&HostName::DEFAULT).unwrap();
+    let rec = &saved.hosts[&id];
+    assert!(rec.pools.contains_key("ik-pool"), "{saved:?}");
+    assert!(
+        rec.intents
+            .iter()
+            .any(|i| i.name == "ik-pool/a.qcow2" && i.kind == virtsync::model::Kind::Volume),
+        "{saved:?}"
+    );
+
+    // The next run: the test driver still has what the first one made.
+    let (mut next, _) = faulty_lab(vec![]);
+    next.inventory = Inventory::load(state.path()).unwrap();
+    let planned = next.plan(&desired);
+    assert!(
+        planned.converged(),
+        "{}",
+        virtsync::plan::render_text(&planned.plan)
+    );
+    next.reconciler
+        .settle_inventory(&mut next.inventory, &planned.observed, Some(state.path()))
+        .unwrap();
+    let saved = Inventory::load(state.path()).unwrap();
+    assert!(saved.owns_volume(&id, "ik-pool", "a.qcow2"), "{saved:?}");
+    assert!(saved.hosts[&id].intents.is_empty(), "{saved:?}");
 }

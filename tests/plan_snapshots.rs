@@ -142,8 +142,8 @@ fn existing_host(web_state: PowerState) -> (ObservedHost, Inventory) {
         },
     );
     let mut inv = Inventory::default();
-    inv.record_pool(URI, "images", &pool_uuid);
-    inv.record_volume(URI, "images", "web.qcow2");
+    inv.record_pool(&h.identity(), "images", &pool_uuid);
+    inv.record_volume(&h.identity(), "images", "web.qcow2");
     (h, inv)
 }
 
@@ -837,7 +837,7 @@ fn snapshots_are_taken_once_updated_in_place_and_never_retaken() {
     );
     // Taken (recorded) and there: nothing to do; a new description is
     // written in place.
-    inv.record_snapshot(URI, "web", "before-upgrade");
+    inv.record_snapshot(&h.identity(), "web", "before-upgrade");
     let taken = "<domainsnapshot><name>before-upgrade</name><description>before the kernel upgrade</description><state>shutoff</state></domainsnapshot>";
     h.snapshots
         .get_mut("web")
@@ -895,7 +895,7 @@ fn snapshot_policy_snapshots_before_a_restart_and_keeps_the_newest() {
     }
     h.snapshots.insert("web".into(), list);
     for n in old {
-        inv.record_snapshot(URI, "web", n);
+        inv.record_snapshot(&h.identity(), "web", n);
     }
     let p = plan_ok(&d, &h, &inv);
     assert_eq!(
@@ -1070,7 +1070,7 @@ fn a_clone_larger_than_asked_is_in_sync() {
             xml: Some(copy_xml),
         },
     );
-    inv.record_volume(&h.uri, "images", "copy.qcow2");
+    inv.record_volume(&h.identity(), "images", "copy.qcow2");
     assert!(plan_ok(&d, &h, &inv).is_empty());
 }
 

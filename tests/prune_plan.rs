@@ -163,8 +163,8 @@ impl Host {
             },
         );
         if let Some(o) = owner {
-            self.inv.record_pool(URI, name, &id);
-            self.inv.records_mut(URI).pools.insert(
+            self.inv.record_pool(&host_id(), name, &id);
+            self.inv.records_mut(&host_id()).pools.insert(
                 name.into(),
                 Record {
                     owner: o.into(),
@@ -190,9 +190,9 @@ impl Host {
             },
         );
         if let Some((o, reclaim)) = owned {
-            self.inv.record_volume(URI, pool, name);
+            self.inv.record_volume(&host_id(), pool, name);
             self.inv
-                .records_mut(URI)
+                .records_mut(&host_id())
                 .volumes
                 .entry(pool.into())
                 .or_default()
@@ -217,7 +217,7 @@ impl Host {
             labels: labels(l),
             reclaim_policy: None,
         };
-        let records = self.inv.records_mut(URI);
+        let records = self.inv.records_mut(&host_id());
         match kind {
             Kind::Domain => records.domains.insert(name.into(), r),
             _ => records.networks.insert(name.into(), r),
@@ -742,4 +742,9 @@ fn volumes_go_only_under_reclaim_policy_delete_and_never_while_backing_another()
         ),
         "{text}"
     );
+}
+
+/// The fixture host's identity: it has no UUID, so its URI.
+fn host_id() -> virtsync::model::HostId {
+    virtsync::model::HostId::of(&Default::default(), URI)
 }

@@ -73,7 +73,11 @@ fn removed_manifests_are_listed_then_pruned_and_forgotten() {
     let mut lab = Lab::connect(&desired, URI);
     lab.converge(&desired);
     // Every apply records what a later prune needs.
-    let records = lab.inventory.records(URI).expect("records").clone();
+    let records = lab
+        .inventory
+        .records(&common::host_id(&lab.inventory, URI))
+        .expect("records")
+        .clone();
     assert_eq!(records.domains["pt-web"].owner, common::TEST_OWNER);
     assert_eq!(records.domains["pt-web"].labels["app"], "web");
     assert!(records.networks.contains_key("pt-net"));
@@ -169,7 +173,7 @@ fn removed_manifests_are_listed_then_pruned_and_forgotten() {
         .iter()
         .any(|n| n.name == "pt-pool"));
     // What was pruned is forgotten; what stays is still recorded.
-    let inv = &lab.inventory.hosts[URI];
+    let inv = &lab.inventory.hosts[&common::host_id(&lab.inventory, URI)];
     assert!(!inv.pools.contains_key("pt-pool") && !inv.volumes.contains_key("pt-pool"));
     assert!(!inv.records.domains.contains_key("pt-web"));
     assert!(!inv.records.networks.contains_key("pt-net"));

@@ -19,6 +19,10 @@ pub enum Effect {
     /// The connection is lost: this call and every later one fails as
     /// libvirt's client does when its daemon went away.
     Disconnect,
+    /// The call is made, then the connection is lost before its reply
+    /// arrives: the daemon did it, the caller sees an error (and every
+    /// later call fails). What a process killed mid-call leaves behind.
+    LoseReply,
 }
 
 /// One rule: calls of `method` (the trait method's name, e.g.
@@ -63,6 +67,15 @@ impl Fault {
         }
     }
 
+    pub fn lose_reply(method: &'static str, object: Option<&str>) -> Fault {
+        Fault {
+            method,
+            object: object.map(str::to_string),
+            effect: Effect::LoseReply,
+            times: Some(1),
+        }
+    }
+
     pub fn once(mut self) -> Fault {
         self.times = Some(1);
         self
@@ -102,7 +115,9 @@ impl<H> FaultyHost<H> {
         self.log.lock().expect("log").clone()
     }
 
-    fn check(&self, method: &'static str, object: &str) -> Result<()> {
+    /// Apply the faults of a call about to be made; `Ok(true)`: make it,
+    /// then lose its reply ([`Effect::LoseReply`]).
+    fn check(&self, method: &'static str, object: &str) -> Result<bool> {
         self.log
             .lock()
             .expect("log")
@@ -131,10 +146,11 @@ impl<H> FaultyHost<H> {
             })
         };
         match effect {
-            None => Ok(()),
+            None => Ok(false),
+            Some(Effect::LoseReply) => Ok(true),
             Some(Effect::Delay(d)) => {
                 std::thread::sleep(d);
-                Ok(())
+                Ok(false)
             }
             Some(Effect::Fail { code, message }) => Err(BackendError::Call {
                 call: method,
@@ -153,8 +169,18 @@ impl<H> FaultyHost<H> {
 /// Each method: check the faults, then call the real implementation.
 macro_rules! pass {
     ($self:ident, $method:ident, $object:expr $(, $arg:expr)*) => {{
-        $self.check(stringify!($method), $object)?;
-        $self.inner.$method($($arg),*)
+        let lose_reply = $self.check(stringify!($method), $object)?;
+        let r = $self.inner.$method($($arg),*);
+        if lose_reply {
+            *$self.disconnected.lock().expect("state") = true;
+            return Err(BackendError::Call {
+                call: stringify!($method),
+                object: ($object).to_string(),
+                message: "injected: the connection to the daemon was lost before the reply".into(),
+                code: code::RPC,
+            });
+        }
+        r
     }};
 }
 
@@ -179,6 +205,12 @@ impl<H: HostRead> HostRead for FaultyHost<H> {
     }
     fn list_pools(&self, with_autostart: bool) -> Result<Vec<Entry>> {
         pass!(self, list_pools, "", with_autostart)
+    }
+    fn list_active_networks(&self, with_autostart: bool) -> Result<Vec<Entry>> {
+        pass!(self, list_active_networks, "", with_autostart)
+    }
+    fn list_active_pools(&self, with_autostart: bool) -> Result<Vec<Entry>> {
+        pass!(self, list_active_pools, "", with_autostart)
     }
     fn pool_xml(&self, name: &str) -> Result<String> {
         pass!(self, pool_xml, name, name)

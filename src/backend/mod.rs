@@ -158,6 +158,12 @@ pub trait HostRead: Send + Sync {
     /// one: where a DHCP host entry exists decides how it is updated.
     fn network_xml(&self, name: &str, live: bool) -> Result<String>;
     fn list_pools(&self, with_autostart: bool) -> Result<Vec<Entry>>;
+    /// The active networks only (one call, and the autostart listing when
+    /// asked): when every network the manifests name runs — a converged
+    /// host — the inactive ones are not needed.
+    fn list_active_networks(&self, with_autostart: bool) -> Result<Vec<Entry>>;
+    /// The active pools only, as [`HostRead::list_active_networks`].
+    fn list_active_pools(&self, with_autostart: bool) -> Result<Vec<Entry>>;
     fn pool_xml(&self, name: &str) -> Result<String>;
     /// Volume names of an active pool.
     fn list_volumes(&self, pool: &str) -> Result<Vec<String>>;

@@ -3,22 +3,26 @@
 //! same [`prepare`].
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
 
 use super::{exit, ApplyArgs, CliError, ManifestArgs, Output, PlanArgs};
 use crate::apply::{Outcome, Status};
 use crate::backend::ConnectOptions;
 use crate::inventory::Inventory;
+use crate::lock::HostLock;
 use crate::manifest::{self, ManifestError};
 use crate::model::DesiredState;
 use crate::owner::Owner;
-use crate::plan::{render_text, Action, Plan, PruneOptions, Scope};
+use crate::plan::{render_text, Action, Plan, PruneOptions, Scope, FORMAT_VERSION};
 use crate::reconcile::{self, ApplyOptions, Observation, Planned, Reconciled, Reconciler, Target};
 
 /// Load manifests (all of them: the selector is applied by [`prepare`],
-/// which needs every declared object); on invalid input print every error
-/// to stderr.
+/// which needs every declared object); on invalid input print every
+/// error to stderr. An empty directory is an error.
 fn load(args: &ManifestArgs) -> Result<Option<DesiredState>, CliError> {
     match manifest::load_dir(&args.dir, &args.load_options()) {
+        Ok((_, stats)) if stats.documents == 0 => Err(super::no_manifests(&args.dir)),
         Ok((state, _)) => Ok(Some(state)),
         Err(ManifestError::Invalid(diags)) => {
             for d in &diags {
@@ -36,7 +40,8 @@ fn objects(d: &DesiredState) -> usize {
 }
 
 /// What `plan`, `apply` and `status` start from: the manifests loaded, a
-/// connection to every host they know, and the first pass planned.
+/// connection to every host they know, and the first pass planned (for
+/// `apply`, under the lock of every host).
 pub(super) struct Prepared {
     pub desired: DesiredState,
     pub inventory: Inventory,
@@ -44,16 +49,31 @@ pub(super) struct Prepared {
     pub scope: Scope,
     pub reconciler: Reconciler,
     pub planned: Planned,
+    /// The hosts' one-writer locks (`apply`), held until dropped.
+    pub locks: Vec<HostLock>,
 }
 
-/// Load, connect, observe (what `what` needs) and plan, pruning with
-/// `prune`; `None` when the manifests are invalid (their errors are
-/// printed).
+/// Load, connect, observe (what `what` needs) and plan, adopting with
+/// `adopt` and pruning with `prune`; `None` when the manifests are invalid
+/// (their errors are printed). Read-only: no lock.
 pub(super) fn prepare(
     common: &ManifestArgs,
     what: Observation,
     adopt: bool,
     prune: Option<PruneOptions>,
+) -> Result<Option<Prepared>, CliError> {
+    prepare_with(common, what, adopt, prune, None)
+}
+
+/// [`prepare`], taking every host's lock (waiting up to `lock_timeout`)
+/// between connecting and observing: what apply changes is planned from an
+/// observation no other virtsync can change under it.
+fn prepare_with(
+    common: &ManifestArgs,
+    what: Observation,
+    adopt: bool,
+    prune: Option<PruneOptions>,
+    lock_timeout: Option<Duration>,
 ) -> Result<Option<Prepared>, CliError> {
     if prune.is_some() && common.dir.is_file() {
         // The other manifests of its directory would all look removed.
@@ -70,10 +90,25 @@ pub(super) fn prepare(
     let scope = Scope::new(owner.as_str(), &desired)
         .with_selector(&common.selector)
         .with_prune(prune);
-    desired.select(&common.selector);
+    if !common.selector.is_empty() && desired.select(&common.selector) == 0 {
+        let sel: Vec<String> = common
+            .selector
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        return Err(CliError::Refused(format!(
+            "--selector {} matches no object in {} (selectors match metadata.labels; all must match)",
+            sel.join(","),
+            common.dir.display()
+        )));
+    }
     let inventory = Inventory::load(&common.state_dir)?;
     let revision = reconcile::git_revision(&common.dir);
     let reconciler = Reconciler::connect(&desired, &common.connect, ConnectOptions::default());
+    let locks = match lock_timeout {
+        Some(timeout) => reconciler.lock(&common.state_dir, timeout, &mut |m| eprintln!("{m}"))?,
+        None => Vec::new(),
+    };
     let planned = reconciler.plan_for(
         &Target {
             desired: &desired,
@@ -91,6 +126,7 @@ pub(super) fn prepare(
         scope,
         reconciler,
         planned,
+        locks,
     }))
 }
 
@@ -103,7 +139,14 @@ pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
     };
     let json = serde_json::to_string_pretty(&planned.plan.redacted())?;
     if let Some(path) = &args.out {
-        std::fs::write(path, format!("{json}\n"))?;
+        // What apply executes: the real XML, secrets included (hence 0600).
+        let saved = format!("{}\n", serde_json::to_string_pretty(&planned.plan)?);
+        crate::state_file::write_atomic(path, saved.as_bytes(), 0o600).map_err(|source| {
+            CliError::WritePlan {
+                path: path.clone(),
+                source,
+            }
+        })?;
     }
     let mut out = std::io::stdout().lock();
     match common.output {
@@ -122,19 +165,74 @@ fn outcome_line(a: &Action, o: &Outcome) -> String {
     }
 }
 
+/// Read a plan saved by `plan --out`, refusing one this virtsync cannot
+/// apply as it is.
+fn read_saved_plan(path: &Path) -> Result<Plan, CliError> {
+    let refused = |why: String| CliError::Refused(format!("plan {}: {why}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| refused(format!("cannot read it: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        refused(format!(
+            "is not JSON ({e}); write one with `virtsync plan DIR --out FILE`"
+        ))
+    })?;
+    let version = v.get("formatVersion").and_then(serde_json::Value::as_u64);
+    if version != Some(u64::from(FORMAT_VERSION)) {
+        return Err(refused(format!(
+            "has format version {}, and this virtsync applies version {FORMAT_VERSION}; plan again with `virtsync plan DIR --out FILE`",
+            version.map_or("(none)".to_string(), |n| n.to_string())
+        )));
+    }
+    let p: Plan = serde_json::from_value(v).map_err(|e| {
+        refused(format!(
+            "is not a plan virtsync can read ({e}); plan again with `virtsync plan DIR --out FILE`"
+        ))
+    })?;
+    if p.redacted {
+        return Err(refused(
+            "is a printed plan with its secrets redacted (`--output json`), which would set them to `(redacted)`; save one with `virtsync plan DIR --out FILE`".into(),
+        ));
+    }
+    Ok(p)
+}
+
 pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     let common = &args.common;
+    let saved = args.plan.as_deref().map(read_saved_plan).transpose()?;
     let Some(Prepared {
         desired,
         mut inventory,
         revision,
         scope,
         reconciler: r,
-        planned,
-    }) = prepare(common, Observation::Plan, args.adopt, args.prune.options())?
+        mut planned,
+        locks: _locks,
+    }) = prepare_with(
+        common,
+        Observation::Plan,
+        args.adopt,
+        args.prune.options(),
+        Some(args.lock_timeout),
+    )?
     else {
         return Ok(exit::ERROR);
     };
+    if let (Some(saved), Some(path)) = (saved, &args.plan) {
+        // Applied only if made from what the manifests and hosts are now;
+        // then exactly its actions, not a new plan.
+        let changed = saved.fingerprint.changes_since(&planned.plan.fingerprint);
+        if !changed.is_empty() || saved.fingerprint.digest != planned.plan.fingerprint.digest {
+            let mut lines = changed;
+            if lines.is_empty() {
+                lines.push("the state it was made from differs".into());
+            }
+            return Err(CliError::Refused(format!(
+                "plan {} is stale; since it was made:\n  {}\nnothing was changed; plan again with `virtsync plan DIR --out FILE`",
+                path.display(),
+                lines.join("\n  ")
+            )));
+        }
+        planned.plan = saved;
+    }
     let json = common.output == Output::Json;
     let target = Target {
         desired: &desired,
@@ -151,6 +249,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     }
     if planned.plan.is_empty() {
         // Nothing to do: the observation just made is the final state.
+        r.settle_inventory(&mut inventory, &planned.observed, Some(&common.state_dir))?;
         // It may still hold what to record of the objects managed (their
         // owner, labels, reclaim policy), for a later prune.
         if reconcile::record_managed(&mut inventory, &target, &planned.observed) {

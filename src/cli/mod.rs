@@ -100,6 +100,9 @@ pub struct SnapshotRevertArgs {
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// How long to wait while another virtsync changes the host.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
     #[command(flatten)]
     pub host: HostArgs,
 }
@@ -171,7 +174,8 @@ pub struct PlanArgs {
     pub common: ManifestArgs,
     #[command(flatten)]
     pub prune: PruneArgs,
-    /// Also write the plan as JSON to FILE.
+    /// Also save the plan to FILE (JSON, mode 0600: it holds the real XML,
+    /// secrets included), for `apply --plan FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
@@ -200,6 +204,19 @@ pub struct ApplyArgs {
     pub adopt: bool,
     #[command(flatten)]
     pub prune: PruneArgs,
+    /// Apply the plan saved by `plan --out FILE` (no planning again);
+    /// refused when the manifests or the hosts changed since.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// How long to wait while another virtsync changes one of the hosts
+    /// (e.g. 30s, 5m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration such as 30s or 5m: {e}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -318,6 +335,11 @@ pub enum CliError {
     Refused(String),
     #[error(transparent)]
     Controller(#[from] crate::controller::ControllerError),
+    #[error("cannot write the plan to {}: {source}", path.display())]
+    WritePlan {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Ask `question` on the terminal before changing a host; `yes` answers
@@ -373,9 +395,19 @@ struct ValidateReport<'a> {
     errors: &'a [Diagnostic],
 }
 
+/// An empty directory is almost always a wrong path: say so rather than
+/// "valid" or "converged".
+fn no_manifests(dir: &std::path::Path) -> CliError {
+    CliError::Refused(format!(
+        "no manifests found in {} (files *.yaml or *.yml, searched recursively)",
+        dir.display()
+    ))
+}
+
 fn validate(args: &ManifestArgs) -> Result<u8, CliError> {
     let errors: Vec<Diagnostic>;
     let report = match manifest::load_dir(&args.dir, &args.load_options()) {
+        Ok((_, stats)) if stats.documents == 0 => return Err(no_manifests(&args.dir)),
         Ok((state, stats)) => ValidateReport {
             valid: true,
             files: stats.files,

@@ -7,6 +7,7 @@ use std::io::Write;
 use super::{exit, CliError, HostArgs, Output, SnapshotListArgs, SnapshotRevertArgs};
 use crate::backend::{Backend, HostRead, LibvirtHost};
 use crate::inventory::Inventory;
+use crate::model::HostId;
 use crate::render::snapshot::{read_snapshot, SnapshotFacts};
 use crate::xml::Element;
 
@@ -20,9 +21,14 @@ struct Row {
     managed: bool,
 }
 
-/// The domain's snapshots, oldest first.
-fn rows(host: &LibvirtHost, args: &HostArgs, domain: &str) -> Result<Vec<Row>, CliError> {
+/// The domain's snapshots, oldest first, and the host's identity.
+fn rows(host: &LibvirtHost, args: &HostArgs, domain: &str) -> Result<(Vec<Row>, HostId), CliError> {
     let inventory = Inventory::load(&args.state_dir)?;
+    // Ownership records are keyed by the host's identity (one call).
+    let caps =
+        crate::observe::read_capabilities(host).map_err(|e| CliError::Refused(e.to_string()))?;
+    let id = HostId::of(&caps, &args.connect);
+    let taken = inventory.for_host(&id, &args.connect);
     host.list_domains(false)?
         .iter()
         .find(|d| d.name == domain)
@@ -33,7 +39,7 @@ fn rows(host: &LibvirtHost, args: &HostArgs, domain: &str) -> Result<Vec<Row>, C
         .filter_map(|(name, xml)| {
             let facts = read_snapshot(&Element::parse(&xml).ok()?);
             Some(Row {
-                managed: inventory.took_snapshot(&args.connect, domain, &name),
+                managed: taken.took_snapshot(domain, &name),
                 facts,
             })
         })
@@ -41,12 +47,12 @@ fn rows(host: &LibvirtHost, args: &HostArgs, domain: &str) -> Result<Vec<Row>, C
     rows.sort_by(|a, b| {
         (a.facts.creation_time, &a.facts.name).cmp(&(b.facts.creation_time, &b.facts.name))
     });
-    Ok(rows)
+    Ok((rows, id))
 }
 
 pub fn list(args: &SnapshotListArgs) -> Result<u8, CliError> {
     let host = LibvirtHost::open(&args.host.connect)?;
-    let rows = rows(&host, &args.host, &args.domain)?;
+    let (rows, _) = rows(&host, &args.host, &args.domain)?;
     let mut out = std::io::stdout().lock();
     if args.host.output == Output::Json {
         writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
@@ -93,7 +99,7 @@ pub fn list(args: &SnapshotListArgs) -> Result<u8, CliError> {
 
 pub fn revert(args: &SnapshotRevertArgs) -> Result<u8, CliError> {
     let host = LibvirtHost::open(&args.host.connect)?;
-    let rows = rows(&host, &args.host, &args.domain)?;
+    let (rows, id) = rows(&host, &args.host, &args.domain)?;
     let Some(row) = rows.iter().find(|r| r.facts.name == args.name) else {
         let names: Vec<&str> = rows.iter().map(|r| r.facts.name.as_str()).collect();
         return Err(CliError::Refused(format!(
@@ -115,6 +121,15 @@ pub fn revert(args: &SnapshotRevertArgs) -> Result<u8, CliError> {
         eprintln!("revert cancelled; nothing was changed");
         return Ok(exit::ERROR);
     }
+    // A write like apply's: never while another virtsync changes the host.
+    let _lock = crate::lock::lock_host(
+        &args.host.state_dir,
+        &id,
+        &args.host.connect,
+        args.lock_timeout,
+        &mut |m| eprintln!("{m}"),
+    )
+    .map_err(|e| CliError::Refused(e.to_string()))?;
     host.revert_snapshot(&args.domain, &args.name)?;
     let state = host
         .list_domains(false)?

@@ -12,6 +12,10 @@ use serde::Serialize;
 pub struct Capabilities {
     /// `<host><cpu><arch>`.
     pub host_arch: String,
+    /// `<host><uuid>`: the host's identity (libvirt takes it from SMBIOS,
+    /// or `host_uuid` in libvirtd.conf); lower-case. The test driver has
+    /// none.
+    pub host_uuid: Option<String>,
     /// Per guest arch: the domain types offered and machine alias →
     /// canonical name (`q35` → `pc-q35-7.2`).
     pub guests: BTreeMap<String, GuestCaps>,
@@ -132,6 +136,7 @@ mod tests {
         // capabilities (Ubuntu's `ubuntu-q35`).
         let caps = Capabilities {
             host_arch: "x86_64".into(),
+            host_uuid: None,
             guests: BTreeMap::from([(
                 "x86_64".to_string(),
                 GuestCaps {

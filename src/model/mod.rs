@@ -16,9 +16,12 @@ use serde::Serialize;
 pub use crate::units::{Bytes, Kib};
 
 pub mod caps;
+pub mod identity;
+mod select;
 pub mod vocab;
 
 pub use caps::{Capabilities, GuestCaps, MachineFamily};
+pub use identity::HostId;
 
 pub use vocab::{
     BootDevice, Console, CpuMode, DiskBus, DiskDevice, DomainType, Firmware, ForwardMode,
@@ -178,24 +181,6 @@ impl DesiredState {
             ("StoragePool", self.pools.len()),
             ("Volume", self.volumes.len()),
         ])
-    }
-
-    /// Keep only objects whose labels carry every `key=value` of `selector`.
-    /// Hosts are always kept: they are connections, not objects.
-    pub fn select(&mut self, selector: &[(String, String)]) {
-        if selector.is_empty() {
-            return;
-        }
-        let keep = |m: &Meta| {
-            selector
-                .iter()
-                .all(|(k, v)| m.labels.get(k).is_some_and(|x| x == v))
-        };
-        self.domains.retain(|_, o| keep(&o.meta));
-        self.networks.retain(|_, o| keep(&o.meta));
-        self.pools.retain(|_, o| keep(&o.meta));
-        self.volumes.retain(|_, o| keep(&o.meta));
-        self.snapshots.retain(|_, o| keep(&o.meta));
     }
 }
 
@@ -429,6 +414,14 @@ pub struct ObservedHost {
     /// the error. The planner blocks them.
     #[serde(serialize_with = "as_pairs")]
     pub read_errors: BTreeMap<(Kind, String), String>,
+    /// Every pool was listed: a pool absent from `pools` is not on the
+    /// host (settles the inventory's intents).
+    #[serde(skip)]
+    pub pools_listed: bool,
+    /// Pools whose volumes were listed: a volume of one of them absent
+    /// from `volumes` is not there.
+    #[serde(skip)]
+    pub volumes_listed: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -361,11 +361,11 @@ impl<'a> Builder<'a> {
         let (uuid, records) = match kind {
             Kind::Domain => (
                 &host.domains.get(&meta.name)?.uuid,
-                &self.input.inventory.records(&host.uri)?.domains,
+                &self.input.inventory.records(&host.identity())?.domains,
             ),
             Kind::Network => (
                 &host.networks.get(&meta.name)?.uuid,
-                &self.input.inventory.records(&host.uri)?.networks,
+                &self.input.inventory.records(&host.identity())?.networks,
             ),
             _ => return None,
         };

@@ -6,18 +6,25 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::Step;
+use super::redact::{is_secret_field, redact_passwords, REDACTED};
+use super::{Fingerprint, Step};
 use crate::model::*;
 
 /// Bumped whenever the JSON shape of a plan changes incompatibly.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     pub format_version: u32,
-    /// sha256 over the desired and observed state the plan was made from.
-    pub fingerprint: String,
+    /// What the plan was made from: the manifests and the observed state
+    /// of the objects they manage, per object; `apply --plan` refuses the
+    /// plan when they changed since.
+    pub fingerprint: Fingerprint,
+    /// Secrets are masked: a printed plan, which cannot be applied (its
+    /// XML would set them to `(redacted)`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
     pub actions: Vec<Action>,
     /// Objects that cannot be planned this pass, with the reason: they and
     /// the objects that depend on them wait; everything else is planned.
@@ -64,41 +71,33 @@ impl Plan {
         self.notices.iter().filter(|n| n.prune.is_some())
     }
 
-    /// The plan with secrets (graphics `passwd`) masked in the XML it
-    /// carries, for printing and saving; apply uses the plan itself.
+    /// The plan with secrets (graphics `passwd`) masked wherever it shows
+    /// them — the XML its steps carry, and the `from`/`to` of its changes —
+    /// for printing; the fingerprint keeps no digest of them. Apply and
+    /// saved plans use the plan itself.
     pub fn redacted(&self) -> Plan {
         let mut p = self.clone();
+        p.redacted = true;
         for a in &mut p.actions {
-            if let Some(xml) = a.step.xml_mut() {
-                *xml = redact_passwords(xml);
+            for text in a.step.texts_mut() {
+                *text = redact_passwords(text);
+            }
+            for c in &mut a.changes {
+                if is_secret_field(&c.field) {
+                    for v in [&mut c.from, &mut c.to] {
+                        if !v.is_empty() {
+                            *v = REDACTED.to_string();
+                        }
+                    }
+                } else {
+                    c.from = redact_passwords(&c.from);
+                    c.to = redact_passwords(&c.to);
+                }
             }
         }
+        p.fingerprint = p.fingerprint.without_secrets();
         p
     }
-}
-
-/// Replace the value of every `passwd="..."` attribute.
-fn redact_passwords(xml: &str) -> String {
-    let mut out = String::with_capacity(xml.len());
-    let mut rest = xml;
-    while let Some(i) = rest.find(" passwd=") {
-        let (head, tail) = rest.split_at(i + " passwd=".len());
-        out.push_str(head);
-        let Some(q) = tail.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-            rest = tail;
-            continue;
-        };
-        let Some(end) = tail[1..].find(q) else {
-            rest = tail;
-            continue;
-        };
-        out.push(q);
-        out.push_str("(redacted)");
-        out.push(q);
-        rest = &tail[end + 2..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -421,12 +420,82 @@ pub struct UnreachableHost {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            super::redact_passwords(r#"<graphics type="vnc" passwd="s3cret" port="-1"/>"#),
-            r#"<graphics type="vnc" passwd="(redacted)" port="-1"/>"#
+    fn a_printed_plan_shows_no_secret_anywhere() {
+        let secret = "s3cret";
+        let change = |field: &str, to: String| Change {
+            field: field.into(),
+            from: "(differs)".into(),
+            to,
+            class: ChangeClass::NextBoot,
+        };
+        let define = Action::new(
+            "domain/web/define".into(),
+            "web".into(),
+            HostName::DEFAULT,
+            Effect::Update,
+            vec![
+                change(
+                    "xml[/domain/devices]",
+                    format!("<graphics type='vnc' passwd='{secret}'/>"),
+                ),
+                change("graphics.passwd", secret.into()),
+            ],
+            vec![],
+            Step::DefineDomain {
+                xml: format!("<domain><devices><graphics passwd=\"{secret}\"/></devices></domain>"),
+            },
         );
-        assert_eq!(super::redact_passwords("<a b='1'/>"), "<a b='1'/>");
+        let live = Action::new(
+            "domain/web/update-live".into(),
+            "web".into(),
+            HostName::DEFAULT,
+            Effect::Update,
+            vec![],
+            vec![],
+            Step::UpdateLive {
+                memory_kib: None,
+                vcpus: None,
+                attach: vec![format!("<graphics passwd='{secret}'/>")],
+                detach: vec![],
+                marker: None,
+            },
+        );
+        let mut fingerprint = Fingerprint::default();
+        fingerprint.objects.insert(
+            "domain/web".into(),
+            super::super::ObjectPrint {
+                desired: None,
+                observed: "sha256:0".into(),
+                secrets: Some("sha256:1".into()),
+            },
+        );
+        let p = Plan {
+            format_version: FORMAT_VERSION,
+            fingerprint,
+            redacted: false,
+            actions: vec![define, live],
+            blocked: vec![],
+            unreachable_hosts: vec![],
+            notices: vec![],
+            summary: Summary::default(),
+            refusal: None,
+            live_xml_wanted: Default::default(),
+        };
+        // The plan itself (what apply and saved plans hold) keeps it.
+        assert!(serde_json::to_string(&p).unwrap().contains(secret));
+        let r = p.redacted();
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(!json.contains(secret), "{json}");
+        assert!(!json.contains("\"secrets\""), "{json}");
+        assert!(json.contains("\"redacted\":true"), "{json}");
+        let text = super::super::render_text(&p);
+        assert!(!text.contains(secret), "{text}");
+        assert!(
+            text.contains("graphics.passwd: (redacted) → (redacted)"),
+            "{text}"
+        );
     }
 }

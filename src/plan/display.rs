@@ -132,6 +132,8 @@ fn on_host(h: &HostName) -> String {
 /// Render `plan` for a terminal (no colours: output is often piped to
 /// files and CI logs).
 pub fn render_text(plan: &Plan) -> String {
+    // What people see never shows a secret.
+    let plan = &plan.redacted();
     let mut out = String::new();
     if plan.refusal.is_some() {
         // Whatever else it holds, a refused plan is not applied.

@@ -13,14 +13,14 @@ mod builder;
 mod data;
 mod display;
 mod domain;
+mod fingerprint;
 mod network;
 mod prune;
+pub mod redact;
 mod scope;
 mod snapshot;
 mod step;
 mod storage;
-
-use sha2::{Digest, Sha256};
 
 use crate::inventory::Inventory;
 use crate::model::*;
@@ -28,6 +28,7 @@ use crate::model::*;
 pub(crate) use builder::*;
 pub use data::*;
 pub use display::render_text;
+pub use fingerprint::{fingerprint, Fingerprint, ObjectPrint};
 pub use scope::{PruneOptions, Scope};
 pub use step::{DhcpHostEdit, Step};
 
@@ -112,7 +113,8 @@ pub fn plan(input: &PlanInput) -> Plan {
         .collect();
     Plan {
         format_version: FORMAT_VERSION,
-        fingerprint: fingerprint(input.desired, input.observed),
+        fingerprint: fingerprint(input),
+        redacted: false,
         actions: b.actions,
         blocked: b.blocked,
         unreachable_hosts,
@@ -121,13 +123,4 @@ pub fn plan(input: &PlanInput) -> Plan {
         summary,
         live_xml_wanted: b.live_xml_wanted,
     }
-}
-
-/// sha256 over the canonical JSON of desired and observed state.
-pub fn fingerprint(desired: &DesiredState, observed: &ObservedState) -> String {
-    let mut h = Sha256::new();
-    h.update(serde_json::to_vec(desired).unwrap_or_default());
-    h.update(b"\n");
-    h.update(serde_json::to_vec(observed).unwrap_or_default());
-    format!("sha256:{:x}", h.finalize())
 }

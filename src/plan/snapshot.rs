@@ -29,7 +29,7 @@ pub(crate) fn plan_snapshot(b: &mut Builder, s: &Snapshot) {
     let taken = b
         .input
         .inventory
-        .took_snapshot(&host.uri, &s.domain, &s.meta.name);
+        .took_snapshot(&host.identity(), &s.domain, &s.meta.name);
     let existing = host
         .snapshots
         .get(&s.domain)
@@ -169,7 +169,11 @@ pub(crate) fn policy_retention(b: &mut Builder, d: &Domain) {
         .into_iter()
         .flat_map(|list| list.keys())
         .filter(|n| n.starts_with(&prefix))
-        .filter(|n| b.input.inventory.took_snapshot(&host.uri, &d.meta.name, n))
+        .filter(|n| {
+            b.input
+                .inventory
+                .took_snapshot(&host.identity(), &d.meta.name, n)
+        })
         .cloned()
         .collect();
     let planned: Vec<String> = b

@@ -181,7 +181,7 @@ pub enum Step {
 }
 
 /// The `xml` field of the steps that carry a document, by reference or by
-/// mutable reference: one list for [`Step::xml`] and [`Step::xml_mut`].
+/// mutable reference: one list for [`Step::xml`] and [`Step::texts_mut`].
 macro_rules! with_xml {
     ($step:expr) => {
         match $step {
@@ -282,9 +282,28 @@ impl Step {
         with_xml!(self).map(String::as_str)
     }
 
-    /// The XML document, mutable (for redacting secrets).
-    pub(crate) fn xml_mut(&mut self) -> Option<&mut String> {
-        with_xml!(self)
+    /// Every XML text the step carries, mutable (for redacting secrets):
+    /// its document, the devices it hot-plugs or unplugs, the marker, the
+    /// DHCP entries.
+    pub(crate) fn texts_mut(&mut self) -> Vec<&mut String> {
+        match self {
+            Step::UpdateLive {
+                attach,
+                detach,
+                marker,
+                ..
+            } => attach
+                .iter_mut()
+                .chain(detach.iter_mut())
+                .chain(marker.iter_mut())
+                .collect(),
+            Step::UpdateDhcpHosts { delete, add } => delete
+                .iter_mut()
+                .chain(add.iter_mut())
+                .map(|e| &mut e.xml)
+                .collect(),
+            other => with_xml!(other).into_iter().collect(),
+        }
     }
 
     /// Set autostart of an object of `kind` (domains, networks, pools).

@@ -110,7 +110,11 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
         }
         return;
     };
-    if !b.input.inventory.owns_pool(&host.uri, &name, &obs.uuid) {
+    if !b
+        .input
+        .inventory
+        .owns_pool(&host.identity(), &name, &obs.uuid)
+    {
         if super::adopt::pool(b, p, obs) {
             return;
         }
@@ -125,7 +129,7 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
     if b.other_owner(
         Kind::StoragePool,
         &p.meta,
-        inventory.pool_record(&host.uri, &name),
+        inventory.pool_record(&host.identity(), &name),
     ) {
         return;
     }
@@ -359,7 +363,7 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
         && pool_inactive
         && b.input
             .inventory
-            .owns_volume(&host.uri, &v.pool, &v.meta.name)
+            .owns_volume(&host.identity(), &v.pool, &v.meta.name)
     {
         // An inactive pool lists no volumes: this one, created by virtsync,
         // is most likely there. The pool is started by this plan and the
@@ -377,7 +381,7 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
     let Some(obs) = obs else {
         if b.input
             .inventory
-            .owns_volume(&host.uri, &v.pool, &v.meta.name)
+            .owns_volume(&host.identity(), &v.pool, &v.meta.name)
         {
             // virtsync made it, and it is gone: deleted behind its back. A
             // guest that had it open may still hold its only copy; an empty
@@ -448,7 +452,7 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
     if !b
         .input
         .inventory
-        .owns_volume(&host.uri, &v.pool, &v.meta.name)
+        .owns_volume(&host.identity(), &v.pool, &v.meta.name)
     {
         if super::adopt::volume(b, v) {
             return;
@@ -464,7 +468,7 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
     if b.other_owner(
         Kind::Volume,
         &v.meta,
-        inventory.volume_record(&host.uri, &v.pool, &v.meta.name),
+        inventory.volume_record(&host.identity(), &v.pool, &v.meta.name),
     ) {
         return;
     }

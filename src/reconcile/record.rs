@@ -32,7 +32,7 @@ pub fn record_managed(inventory: &mut Inventory, t: &Target, observed: &Observed
             .is_some_and(|m| m.owner.as_deref().is_none_or(|o| o == owner))
     };
     for (hname, host) in &observed.hosts {
-        let uri = host.uri.as_str();
+        let id = host.identity();
         for (k, d) in t.desired.domains.iter().filter(|(k, _)| &k.host == hname) {
             let Some(o) = host
                 .domains
@@ -41,10 +41,10 @@ pub fn record_managed(inventory: &mut Inventory, t: &Target, observed: &Observed
             else {
                 continue;
             };
-            let prev = inventory.records(uri).and_then(|r| r.domains.get(&k.name));
+            let prev = inventory.records(&id).and_then(|r| r.domains.get(&k.name));
             if free(prev.filter(|r| r.uuid.as_deref() == Some(&o.uuid))) {
                 let r = record(Some(&o.uuid), &d.meta, None);
-                inventory.records_mut(uri).domains.insert(k.name.clone(), r);
+                inventory.records_mut(&id).domains.insert(k.name.clone(), r);
             }
         }
         for (k, n) in t
@@ -60,11 +60,11 @@ pub fn record_managed(inventory: &mut Inventory, t: &Target, observed: &Observed
             else {
                 continue;
             };
-            let prev = inventory.records(uri).and_then(|r| r.networks.get(&k.name));
+            let prev = inventory.records(&id).and_then(|r| r.networks.get(&k.name));
             if free(prev.filter(|r| r.uuid.as_deref() == Some(&o.uuid))) {
                 let r = record(Some(&o.uuid), &n.meta, None);
                 inventory
-                    .records_mut(uri)
+                    .records_mut(&id)
                     .networks
                     .insert(k.name.clone(), r);
             }
@@ -78,10 +78,10 @@ pub fn record_managed(inventory: &mut Inventory, t: &Target, observed: &Observed
             let owned = host
                 .pools
                 .get(&k.name)
-                .is_some_and(|o| inventory.owns_pool(uri, &k.name, &o.uuid));
-            if owned && free(inventory.pool_record(uri, &k.name)) {
+                .is_some_and(|o| inventory.owns_pool(&id, &k.name, &o.uuid));
+            if owned && free(inventory.pool_record(&id, &k.name)) {
                 let r = record(None, &p.meta, None);
-                inventory.records_mut(uri).pools.insert(k.name.clone(), r);
+                inventory.records_mut(&id).pools.insert(k.name.clone(), r);
             }
         }
         for (k, v) in t
@@ -91,11 +91,11 @@ pub fn record_managed(inventory: &mut Inventory, t: &Target, observed: &Observed
             .filter(|(k, v)| &k.host == hname && !v.external)
         {
             let owned = host.volumes.contains_key(&(k.pool.clone(), k.name.clone()))
-                && inventory.owns_volume(uri, &k.pool, &k.name);
-            if owned && free(inventory.volume_record(uri, &k.pool, &k.name)) {
+                && inventory.owns_volume(&id, &k.pool, &k.name);
+            if owned && free(inventory.volume_record(&id, &k.pool, &k.name)) {
                 let r = record(None, &v.meta, Some(v.reclaim_policy));
                 inventory
-                    .records_mut(uri)
+                    .records_mut(&id)
                     .volumes
                     .entry(k.pool.clone())
                     .or_default()

@@ -52,7 +52,8 @@ fn fixture() -> (DesiredState, ObservedState) {
 fn plan(actions: Vec<Action>, pending: &[&str]) -> Plan {
     Plan {
         format_version: crate::plan::FORMAT_VERSION,
-        fingerprint: String::new(),
+        fingerprint: Default::default(),
+        redacted: false,
         actions,
         blocked: vec![],
         unreachable_hosts: vec![],

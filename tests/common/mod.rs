@@ -589,3 +589,13 @@ pub fn check_schema(what: &str, schema: &str, xml: &str) {
         pretty_xml(xml)
     );
 }
+
+/// The inventory's identity of the host reached at `uri` (a host without
+/// a UUID, like the test driver, is identified by its URI).
+pub fn host_id(inv: &Inventory, uri: &str) -> virtsync::model::HostId {
+    inv.hosts
+        .iter()
+        .find(|(id, h)| h.uris.contains(uri) || id.as_str().contains(uri))
+        .map(|(id, _)| id.clone())
+        .expect("a record of the host")
+}

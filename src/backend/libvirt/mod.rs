@@ -244,6 +244,27 @@ impl LibvirtHost {
         Ok((all, active, autostart))
     }
 
+    /// The active objects of a kind and (when asked) the names of the
+    /// autostarting ones: one or two list calls.
+    fn list_active<T>(
+        &self,
+        (kind, what): (&'static str, &'static str),
+        list: impl Fn(u32) -> std::result::Result<Vec<T>, virt::error::Error>,
+        name: impl Fn(&T) -> Option<String>,
+        (active_flag, autostart_flag): (u32, Option<u32>),
+    ) -> Result<(Vec<T>, Vec<String>)> {
+        let call = |flags: u32| -> Result<Vec<T>> {
+            self.count(kind);
+            list(flags).map_err(|e| call_err(what, &self.uri, e))
+        };
+        let active = call(active_flag)?;
+        let autostart = match autostart_flag {
+            Some(f) => call(f)?.iter().filter_map(&name).collect(),
+            None => Vec::new(),
+        };
+        Ok((active, autostart))
+    }
+
     /// The inactive (persistent) XML; the test driver refuses the inactive
     /// flag for networks and pools (its one definition is the persistent
     /// one), so a failure is retried without it, and a real error repeats.

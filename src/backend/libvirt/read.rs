@@ -123,6 +123,64 @@ impl HostRead for LibvirtHost {
         Ok(out)
     }
 
+    fn list_active_networks(&self, with_autostart: bool) -> Result<Vec<Entry>> {
+        let (active, autostart) = self.list_active(
+            ("list_all_networks", "list networks"),
+            |f| self.conn.list_all_networks(f),
+            |n| n.name().ok(),
+            (
+                sys::VIR_CONNECT_LIST_NETWORKS_ACTIVE,
+                with_autostart.then_some(sys::VIR_CONNECT_LIST_NETWORKS_AUTOSTART),
+            ),
+        )?;
+        let mut handles = BTreeMap::new();
+        let out = active
+            .into_iter()
+            .filter_map(|n| {
+                let name = n.name().ok()?;
+                let e = Entry {
+                    uuid: n.uuid_string().unwrap_or_default(),
+                    active: true,
+                    autostart: autostart.contains(&name),
+                    name: name.clone(),
+                };
+                handles.insert(name, n);
+                Some(e)
+            })
+            .collect();
+        self.handles().networks = handles;
+        Ok(out)
+    }
+
+    fn list_active_pools(&self, with_autostart: bool) -> Result<Vec<Entry>> {
+        let (active, autostart) = self.list_active(
+            ("list_all_storage_pools", "list storage pools"),
+            |f| self.conn.list_all_storage_pools(f),
+            |p| p.name().ok(),
+            (
+                sys::VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE,
+                with_autostart.then_some(sys::VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART),
+            ),
+        )?;
+        let mut handles = BTreeMap::new();
+        let out = active
+            .into_iter()
+            .filter_map(|p| {
+                let name = p.name().ok()?;
+                let e = Entry {
+                    uuid: p.uuid_string().unwrap_or_default(),
+                    active: true,
+                    autostart: autostart.contains(&name),
+                    name: name.clone(),
+                };
+                handles.insert(name, p);
+                Some(e)
+            })
+            .collect();
+        self.handles().pools = handles;
+        Ok(out)
+    }
+
     fn network_xml(&self, name: &str, live: bool) -> Result<String> {
         let n = self.network(name)?;
         if live {

@@ -85,7 +85,7 @@ pub(super) fn domains(
     let (hname, host, pruning, owner, timeout_ms) =
         (cx.hname, cx.host, cx.pruning, cx.owner, cx.timeout_ms);
     let scope = b.input.scope;
-    let records = b.input.inventory.records(&host.uri);
+    let records = b.input.inventory.records(&host.identity());
     let mut out = Vec::new();
     for (name, d) in &host.domains {
         if declared_domains.contains(name.as_str()) {
@@ -174,12 +174,12 @@ pub(super) fn volumes(
     let scope = b.input.scope;
     let inventory = b.input.inventory;
     let mut out = Vec::new();
-    if let Some(h) = inventory.hosts.get(&host.uri) {
+    if let Some(h) = inventory.hosts.get(&host.identity()) {
         for (pool, names) in &h.volumes {
             let pool_owned = host
                 .pools
                 .get(pool)
-                .is_some_and(|p| inventory.owns_pool(&host.uri, pool, &p.uuid));
+                .is_some_and(|p| inventory.owns_pool(&host.identity(), pool, &p.uuid));
             for vname in names {
                 let full = format!("{pool}/{vname}");
                 if !pool_owned || scope.declares(hname, Kind::Volume, &full) {
@@ -190,7 +190,7 @@ pub(super) fn volumes(
                     // manifest names the pool and there is no `--prune`).
                     continue;
                 };
-                let Some(r) = inventory.volume_record(&host.uri, pool, vname) else {
+                let Some(r) = inventory.volume_record(&host.identity(), pool, vname) else {
                     if pruning {
                         notice(b, Kind::Volume, hname, &full, format!("not pruned: no manifest declares this volume, and the inventory names no owner for it (an older virtsync recorded it) nor did this manifest set (`{owner}`) ever claim it; if it is yours, add its manifest back and apply once, or delete it by hand"), None);
                     }
@@ -271,7 +271,7 @@ pub(super) fn networks(
 ) -> Vec<Candidate> {
     let (hname, host, pruning, owner) = (cx.hname, cx.host, cx.pruning, cx.owner);
     let scope = b.input.scope;
-    let records = b.input.inventory.records(&host.uri);
+    let records = b.input.inventory.records(&host.identity());
     let mut out = Vec::new();
     for (name, n) in &host.networks {
         if scope.declares(hname, Kind::Network, name) {
@@ -348,19 +348,19 @@ pub(super) fn pools(
         .map(|(p, n)| (p.to_string(), n.to_string()))
         .collect();
     let mut out = Vec::new();
-    if let Some(h) = inventory.hosts.get(&host.uri) {
+    if let Some(h) = inventory.hosts.get(&host.identity()) {
         for pname in h.pools.keys() {
             let Some(obs) = host
                 .pools
                 .get(pname)
-                .filter(|p| inventory.owns_pool(&host.uri, pname, &p.uuid))
+                .filter(|p| inventory.owns_pool(&host.identity(), pname, &p.uuid))
             else {
                 continue;
             };
             if scope.declares(hname, Kind::StoragePool, pname) {
                 continue;
             }
-            let Some(r) = inventory.pool_record(&host.uri, pname) else {
+            let Some(r) = inventory.pool_record(&host.identity(), pname) else {
                 if pruning {
                     notice(b, Kind::StoragePool, hname, pname, format!("not pruned: no manifest declares this pool, and the inventory names no owner for it (an older virtsync recorded it) nor did this manifest set (`{owner}`) ever claim it; if it is yours, add its manifest back and apply once, or remove it by hand"), None);
                 }
