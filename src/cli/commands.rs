@@ -20,8 +20,21 @@ use crate::reconcile::{self, ApplyOptions, Observation, Planned, Reconciled, Rec
 /// Load manifests (all of them: the selector is applied by [`prepare`],
 /// which needs every declared object); on invalid input print every
 /// error to stderr. An empty directory is an error.
-fn load(args: &ManifestArgs) -> Result<Option<DesiredState>, CliError> {
+fn load(
+    args: &ManifestArgs,
+    prune: Option<&PruneOptions>,
+) -> Result<Option<DesiredState>, CliError> {
     match manifest::load_dir(&args.dir, &args.load_options()) {
+        // An empty set is what `--prune --allow-empty` asks to converge to.
+        Ok((state, stats)) if stats.documents == 0 && prune.is_some_and(|p| p.allow_empty) => {
+            Ok(Some(state))
+        }
+        Ok((_, stats)) if stats.documents == 0 && prune.is_some() => {
+            Err(CliError::Refused(format!(
+                "no manifests found in {}: a prune of an empty manifest set deletes everything this owner manages; pass --allow-empty if that is what you want",
+                args.dir.display()
+            )))
+        }
         Ok((_, stats)) if stats.documents == 0 => Err(super::no_manifests(&args.dir)),
         Ok((state, _)) => Ok(Some(state)),
         Err(ManifestError::Invalid(diags)) => {
@@ -82,7 +95,7 @@ fn prepare_with(
             common.dir.display()
         )));
     }
-    let Some(mut desired) = load(common)? else {
+    let Some(mut desired) = load(common, prune.as_ref())? else {
         return Ok(None);
     };
     let owner = Owner::discover(&common.dir, common.owner.as_deref())?;
