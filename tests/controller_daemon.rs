@@ -6,10 +6,11 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{halted_domain, manifest_dir, repo_root, PrivateDaemon};
+use common::{halted_domain, manifest_dir, PrivateDaemon};
 
 fn guest(memory: &str) -> String {
     halted_domain(
@@ -30,6 +31,29 @@ fn wait_for(limit: Duration, what: &str, f: impl Fn() -> bool) -> Duration {
 
 struct Run(Child);
 
+/// `virtsync run DIR` against `d` (resync an hour away: what happens is
+/// the triggers' doing), its log in `state/run.log`.
+fn start_run(d: &PrivateDaemon, dir: &Path, state: &Path) -> (Run, PathBuf) {
+    let log = state.join("run.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_virtsync"))
+        .args(["run", &dir.to_string_lossy(), "--connect", &d.uri])
+        .args(["--state-dir", &state.to_string_lossy(), "--resync", "1h"])
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start virtsync run");
+    (Run(child), log)
+}
+
+/// Whether the test guest runs.
+fn running(d: &PrivateDaemon) -> bool {
+    Command::new("virsh")
+        .args(["-q", "-c", &d.uri, "domstate", "run-vm"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "running")
+}
+
 impl Drop for Run {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -40,32 +64,12 @@ impl Drop for Run {
 #[test]
 fn run_keeps_the_host_converged() {
     require_daemon!();
-    let _ = repo_root();
     let d = PrivateDaemon::start();
     let state = tempfile::tempdir().unwrap();
     let dir = manifest_dir(&[("guest.yaml", &guest("64MiB"))]);
-    let log = state.path().join("run.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_virtsync"))
-        .args(["run", &dir.path().to_string_lossy(), "--connect", &d.uri])
-        .args([
-            "--state-dir",
-            &state.path().to_string_lossy(),
-            "--resync",
-            "1h",
-        ])
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start virtsync run");
-    let mut run = Run(child);
+    let (mut run, log) = start_run(&d, dir.path(), state.path());
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();
-    let running = || {
-        Command::new("virsh")
-            .args(["-q", "-c", &d.uri, "domstate", "run-vm"])
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "running")
-    };
+    let running = || running(&d);
     let memory = || {
         Command::new("virsh")
             .args(["-q", "-c", &d.uri, "dumpxml", "--inactive", "run-vm"])
@@ -145,28 +149,9 @@ fn run_reconnects_after_libvirtd_restarts() {
     let d = PrivateDaemon::start();
     let state = tempfile::tempdir().unwrap();
     let dir = manifest_dir(&[("guest.yaml", &guest("64MiB"))]);
-    let log = state.path().join("run.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_virtsync"))
-        .args(["run", &dir.path().to_string_lossy(), "--connect", &d.uri])
-        .args([
-            "--state-dir",
-            &state.path().to_string_lossy(),
-            "--resync",
-            "1h",
-        ])
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start virtsync run");
-    let mut run = Run(child);
+    let (mut run, log) = start_run(&d, dir.path(), state.path());
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();
-    let running = || {
-        Command::new("virsh")
-            .args(["-q", "-c", &d.uri, "domstate", "run-vm"])
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "running")
-    };
+    let running = || running(&d);
     wait_for(Duration::from_secs(30), "first convergence", running);
     d.restart(Duration::from_secs(2));
     wait_for(
