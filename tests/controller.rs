@@ -84,6 +84,18 @@ fn start_with(
     parallel: usize,
     listen: Option<std::net::SocketAddr>,
 ) -> Running {
+    start_cfg(dir, faults, |cfg| {
+        cfg.parallel = parallel;
+        cfg.listen = listen;
+    })
+}
+
+/// A controller over `dir` with test timings, `edit` changing the rest.
+fn start_cfg(
+    dir: &std::path::Path,
+    faults: Vec<Fault>,
+    edit: impl FnOnce(&mut RunConfig),
+) -> Running {
     let fake = Arc::new(Fake {
         host: Arc::new(FaultyHost::new(
             LibvirtHost::open(URI).expect("test driver"),
@@ -95,8 +107,7 @@ fn start_with(
     cfg.debounce = Duration::from_millis(20);
     cfg.retry_min = Duration::from_millis(50);
     cfg.retry_max = Duration::from_millis(200);
-    cfg.parallel = parallel;
-    cfg.listen = listen;
+    edit(&mut cfg);
     let (mut c, handle) = Controller::new(cfg, fake.clone());
     let (tx, reports) = mpsc::unbounded_channel();
     c.reports_to(tx);
@@ -335,6 +346,34 @@ async fn metrics_and_healthz_are_served() {
         m.contains("virtsync_last_converged_timestamp_seconds{host=\"default\"}"),
         "{m}"
     );
+    c.handle.stop();
+    c.task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_prune_a_removed_manifest_is_pruned() {
+    let dir = manifest_dir(&[
+        ("a.yaml", &guest("ct-prune-a", "64MiB")),
+        ("b.yaml", &guest("ct-prune-b", "64MiB")),
+    ]);
+    let mut c = start_cfg(dir.path(), vec![], |cfg| {
+        cfg.prune = Some(virtsync::plan::PruneOptions {
+            max_deletions: 5,
+            allow_empty: false,
+            shutdown_timeout: Duration::from_secs(1),
+        });
+    });
+    c.converged().await;
+    std::fs::remove_file(dir.path().join("b.yaml")).unwrap();
+    loop {
+        let r = c.converged().await;
+        if r.reasons.contains(&"manifests".to_string()) {
+            break;
+        }
+    }
+    let inner = c.fake.host.inner();
+    assert!(inner.domain_xml("ct-prune-a", false).is_ok());
+    assert!(inner.domain_xml("ct-prune-b", false).is_err(), "pruned");
     c.handle.stop();
     c.task.await.unwrap();
 }

@@ -231,6 +231,12 @@ pub enum Output {
 pub struct RunArgs {
     #[command(flatten)]
     pub common: ManifestArgs,
+    #[command(flatten)]
+    pub prune: PruneArgs,
+    /// How long a pass waits while another virtsync changes one of the
+    /// hosts before it fails (and is retried).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
     /// A full pass at least this often (e.g. 30s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     pub resync: std::time::Duration,

@@ -13,6 +13,8 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
     cfg.load = common.load_options();
     cfg.selector = common.selector.clone();
     cfg.owner = common.owner.clone();
+    cfg.prune = args.prune.options();
+    cfg.lock_timeout = args.lock_timeout;
     cfg.state_dir = Some(common.state_dir.clone());
     cfg.resync = args.resync;
     cfg.parallel = args.parallel as usize;

@@ -71,6 +71,12 @@ pub struct RunConfig {
     pub selector: Vec<(String, String)>,
     /// The owner identity (`--owner`); found from the directory otherwise.
     pub owner: Option<String>,
+    /// `--prune` and its guards: every pass also deletes this owner's
+    /// objects whose manifests are gone (never without it).
+    pub prune: Option<crate::plan::PruneOptions>,
+    /// How long a pass waits for the hosts' one-writer locks (another
+    /// virtsync applying) before it fails and is retried.
+    pub lock_timeout: Duration,
     /// Where the inventory and the status file live; `None` keeps both in
     /// memory (tests).
     pub state_dir: Option<PathBuf>,
@@ -96,6 +102,8 @@ impl RunConfig {
             load: LoadOptions::default(),
             selector: Vec::new(),
             owner: None,
+            prune: None,
+            lock_timeout: Duration::from_secs(300),
             state_dir: None,
             resync: Duration::from_secs(300),
             debounce: Duration::from_millis(100),
@@ -334,10 +342,10 @@ impl Controller {
                 self.report(status::PassReport::not_run(&work, loaded, &manifests));
                 continue;
             };
-            // Every declared object, before the selector (see `Scope`);
-            // the controller never prunes.
-            let scope =
-                crate::plan::Scope::new(owner.as_str(), &desired).with_selector(&cfg.selector);
+            // Every declared object, before the selector (see `Scope`).
+            let scope = crate::plan::Scope::new(owner.as_str(), &desired)
+                .with_selector(&cfg.selector)
+                .with_prune(cfg.prune);
             desired.select(&cfg.selector);
             // (Re)connect when the hosts changed or one was down.
             let hosts = self.connector.hosts(&desired);
@@ -373,7 +381,23 @@ impl Controller {
             };
             let mut inv = std::mem::take(&mut inventory);
             let r = reconciler.clone();
+            let (state_dir, lock_timeout) = (cfg.state_dir.clone(), cfg.lock_timeout);
             let mut pass = tokio::task::spawn_blocking(move || {
+                // One writer per host: a pass holds the hosts' locks, so a
+                // manual `apply` waits for it (and it for the apply).
+                let _locks = match &state_dir {
+                    Some(dir) => match r.lock(dir, lock_timeout, &mut |m| tracing::info!("{m}")) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let result = PassResult {
+                                error: Some(e.to_string()),
+                                ..PassResult::default()
+                            };
+                            return (result, inv);
+                        }
+                    },
+                    None => Vec::new(),
+                };
                 let result = one_pass(&r, &desired, &scope, &mut inv, &revision, &opts);
                 (result, inv)
             });
@@ -538,6 +562,12 @@ fn one_pass(
             .map(|b| format!("{} {}: {}", b.kind.as_str(), b.name, b.reason))
             .collect()
     };
+    if let Some(r) = &planned.plan.refusal {
+        // A prune guard: nothing applied; the operator decides.
+        out.blocked = blocked(&planned.plan);
+        out.error = Some(r.message.clone());
+        return out;
+    }
     if planned.plan.is_empty() {
         out.blocked = blocked(&planned.plan);
         out.converged = planned.plan.is_complete() && out.unreachable.is_empty();
