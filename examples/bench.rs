@@ -319,6 +319,8 @@ fn main() {
         report(&rows, &json, json_out, started);
         return;
     }
+    // `bench plan`: the cold plan figures only.
+    let only_plan = std::env::args().any(|a| a == "plan");
     eprintln!("virtsync-bench: cold plan at 100 domains ...");
     cold_plan(&mut rows, &mut json, 100, 0, 0, None);
     eprintln!("virtsync-bench: cold plan at 1000 domains + 50 networks + 20 pools ...");
@@ -330,6 +332,10 @@ fn main() {
         20,
         Some(Duration::from_secs(1)),
     );
+    if only_plan {
+        report(&rows, &json, json_out, started);
+        return;
+    }
 
     let bin = virtsync_bin();
     let mut cold = BTreeMap::new();
