@@ -59,6 +59,7 @@ pub struct PlanInput<'a> {
 /// depend on them; the rest is planned as if they were not there.
 pub fn plan(input: &PlanInput) -> Plan {
     let mut b = Builder::new(input);
+    one_definition_per_host(&mut b);
     // Deletions first, in the plan and in its text: objects virtsync owns
     // whose manifests are gone (domains, volumes, networks, pools).
     prune::plan_prune(&mut b);
@@ -122,5 +123,57 @@ pub fn plan(input: &PlanInput) -> Plan {
         refusal: b.refusal,
         summary,
         live_xml_wanted: b.live_xml_wanted,
+    }
+}
+
+/// One daemon reached under two names (the default connection and a Host
+/// manifest, two spellings of one URI) is one host: an object declared
+/// under both names would be defined by one manifest and "corrected" by
+/// the other, pass after pass. Both are blocked, naming the other.
+fn one_definition_per_host(b: &mut Builder) {
+    let mut names: std::collections::BTreeMap<HostId, Vec<&HostName>> = Default::default();
+    for (name, h) in &b.input.observed.hosts {
+        names.entry(h.identity()).or_default().push(name);
+    }
+    let desired = b.input.desired;
+    for (id, hosts) in names.iter().filter(|(_, h)| h.len() > 1) {
+        let on = |h: &HostName| hosts.contains(&h);
+        let mut seen: std::collections::BTreeMap<(Kind, &str), Vec<&Meta>> = Default::default();
+        for (k, d) in desired.domains.iter().filter(|(k, _)| on(&k.host)) {
+            seen.entry((Kind::Domain, &k.name))
+                .or_default()
+                .push(&d.meta);
+        }
+        for (k, n) in desired.networks.iter().filter(|(k, _)| on(&k.host)) {
+            seen.entry((Kind::Network, &k.name))
+                .or_default()
+                .push(&n.meta);
+        }
+        for (k, p) in desired.pools.iter().filter(|(k, _)| on(&k.host)) {
+            seen.entry((Kind::StoragePool, &k.name))
+                .or_default()
+                .push(&p.meta);
+        }
+        for ((kind, name), metas) in seen.into_iter().filter(|(_, m)| m.len() > 1) {
+            let places: Vec<String> = metas
+                .iter()
+                .map(|m| {
+                    let host = m.host.name().unwrap_or("the default connection");
+                    format!("{host} ({}:{})", m.source.file.display(), m.source.line)
+                })
+                .collect();
+            for m in &metas {
+                b.error(
+                    kind,
+                    m,
+                    format!(
+                        "{} {name} is declared for one libvirt daemon under several names ({}; host identity {}): keep one manifest",
+                        kind_noun(kind),
+                        places.join(", "),
+                        id.as_str()
+                    ),
+                );
+            }
+        }
     }
 }
