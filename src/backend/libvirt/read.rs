@@ -104,21 +104,12 @@ impl HostRead for LibvirtHost {
                 with_autostart.then_some(sys::VIR_CONNECT_LIST_NETWORKS_AUTOSTART),
             ),
         )?;
-        let mut handles = BTreeMap::new();
-        let out = all
-            .into_iter()
-            .filter_map(|n| {
-                let name = n.name().ok()?;
-                let e = Entry {
-                    uuid: n.uuid_string().unwrap_or_default(),
-                    active: active.contains(&name),
-                    autostart: autostart.contains(&name),
-                    name: name.clone(),
-                };
-                handles.insert(name, n);
-                Some(e)
-            })
-            .collect();
+        let (out, handles) = entries(
+            all,
+            |n| (n.name().ok(), n.uuid_string()),
+            Some(&active),
+            &autostart,
+        );
         self.handles().networks = handles;
         Ok(out)
     }
@@ -133,21 +124,12 @@ impl HostRead for LibvirtHost {
                 with_autostart.then_some(sys::VIR_CONNECT_LIST_NETWORKS_AUTOSTART),
             ),
         )?;
-        let mut handles = BTreeMap::new();
-        let out = active
-            .into_iter()
-            .filter_map(|n| {
-                let name = n.name().ok()?;
-                let e = Entry {
-                    uuid: n.uuid_string().unwrap_or_default(),
-                    active: true,
-                    autostart: autostart.contains(&name),
-                    name: name.clone(),
-                };
-                handles.insert(name, n);
-                Some(e)
-            })
-            .collect();
+        let (out, handles) = entries(
+            active,
+            |n| (n.name().ok(), n.uuid_string()),
+            None,
+            &autostart,
+        );
         self.handles().networks = handles;
         Ok(out)
     }
@@ -162,21 +144,12 @@ impl HostRead for LibvirtHost {
                 with_autostart.then_some(sys::VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART),
             ),
         )?;
-        let mut handles = BTreeMap::new();
-        let out = active
-            .into_iter()
-            .filter_map(|p| {
-                let name = p.name().ok()?;
-                let e = Entry {
-                    uuid: p.uuid_string().unwrap_or_default(),
-                    active: true,
-                    autostart: autostart.contains(&name),
-                    name: name.clone(),
-                };
-                handles.insert(name, p);
-                Some(e)
-            })
-            .collect();
+        let (out, handles) = entries(
+            active,
+            |p| (p.name().ok(), p.uuid_string()),
+            None,
+            &autostart,
+        );
         self.handles().pools = handles;
         Ok(out)
     }
@@ -207,21 +180,12 @@ impl HostRead for LibvirtHost {
                 with_autostart.then_some(sys::VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART),
             ),
         )?;
-        let mut handles = BTreeMap::new();
-        let out = all
-            .into_iter()
-            .filter_map(|p| {
-                let name = p.name().ok()?;
-                let e = Entry {
-                    uuid: p.uuid_string().unwrap_or_default(),
-                    active: active.contains(&name),
-                    autostart: autostart.contains(&name),
-                    name: name.clone(),
-                };
-                handles.insert(name, p);
-                Some(e)
-            })
-            .collect();
+        let (out, handles) = entries(
+            all,
+            |p| (p.name().ok(), p.uuid_string()),
+            Some(&active),
+            &autostart,
+        );
         self.handles().pools = handles;
         Ok(out)
     }
@@ -277,4 +241,33 @@ impl HostRead for LibvirtHost {
         v.xml_desc(0)
             .map_err(|e| call_err("read XML of volume", &format!("{pool}/{name}"), e))
     }
+}
+
+/// The entries of a listing (name, UUID, whether active — all of them
+/// when `active` is `None` — and autostarting) and the handles they keep, by name, so that reading an object just
+/// listed costs no lookup.
+fn entries<T>(
+    listed: Vec<T>,
+    id: impl Fn(
+        &T,
+    ) -> (
+        Option<String>,
+        std::result::Result<String, virt::error::Error>,
+    ),
+    active: Option<&[String]>,
+    autostart: &[String],
+) -> (Vec<Entry>, BTreeMap<String, T>) {
+    let mut handles = BTreeMap::new();
+    let mut out = Vec::with_capacity(listed.len());
+    for h in listed {
+        let (Some(name), uuid) = id(&h) else { continue };
+        out.push(Entry {
+            uuid: uuid.unwrap_or_default(),
+            active: active.is_none_or(|a| a.contains(&name)),
+            autostart: autostart.contains(&name),
+            name: name.clone(),
+        });
+        handles.insert(name, h);
+    }
+    (out, handles)
 }
