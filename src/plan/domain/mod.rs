@@ -406,7 +406,9 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                 b.live_xml_wanted
                     .insert((hname.clone(), Kind::Snapshot, name.clone()));
             }
-            let exists_after = d.persistent || d.state != PowerState::Shutoff;
+            // Only a transient domain gets here (a replace of a persistent
+            // one is a define, above): it exists afterwards if it runs.
+            let exists_after = d.state != PowerState::Shutoff;
             let taken: Vec<String> = if exists_after {
                 super::snapshot::policy_snapshot(b, d).into_iter().collect()
             } else {
@@ -459,17 +461,7 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                     false,
                 );
             }
-            if d.persistent {
-                b.push(
-                    &hname,
-                    &name,
-                    Effect::Update,
-                    changes,
-                    Step::DefineDomain { xml },
-                    &deps,
-                    true,
-                );
-            } else if state == PowerState::Shutoff && d.state != PowerState::Shutoff {
+            if state == PowerState::Shutoff && d.state != PowerState::Shutoff {
                 let paused = d.state == PowerState::Paused;
                 b.push(
                     &hname,
