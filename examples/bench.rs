@@ -237,9 +237,17 @@ fn cold_plan(
     let owner = Owner::discover(&mdir, None).expect("owner");
     let scope = Scope::new(owner.as_str(), &desired);
     let mut calls = 0;
+    let mut observe_times = Vec::new();
     let inproc = median(
         (0..5)
             .map(|_| {
+                // Observe alone (its per-object reads run concurrently),
+                // on a connection of its own so the pass below is cold too.
+                let o = Reconciler::connect(&desired, &d.uri, ConnectOptions::default());
+                let t_obs = Instant::now();
+                let _ = o.observe(&desired);
+                observe_times.push(t_obs.elapsed());
+                drop(o);
                 let t = Instant::now();
                 let r = Reconciler::connect(&desired, &d.uri, ConnectOptions::default());
                 let planned = r.plan(&Target {
@@ -255,6 +263,7 @@ fn cold_plan(
             })
             .collect(),
     );
+    let observe = median(observe_times);
     // The virsh loop's equivalent: check each object exists and is as wanted.
     let mut script = String::new();
     let _ = writeln!(script, "c='{}'", d.uri);
@@ -280,11 +289,15 @@ fn cold_plan(
         virtsync: inproc,
         virsh: None,
         target,
-        note: format!("{calls} libvirt calls"),
+        note: format!(
+            "{calls} libvirt calls; observe alone {} ({} reads in flight)",
+            fmt_d(observe),
+            virtsync::observe::READERS
+        ),
     });
     json.insert(
         format!("coldPlan{domains}"),
-        serde_json::json!({"freshProcessMs": fresh.as_millis(), "inProcessMs": inproc.as_millis(), "calls": calls, "virshCheckMs": virsh.as_millis(), "createMs": t_create.as_millis()}),
+        serde_json::json!({"freshProcessMs": fresh.as_millis(), "inProcessMs": inproc.as_millis(), "calls": calls, "observeMs": observe.as_millis(), "virshCheckMs": virsh.as_millis(), "createMs": t_create.as_millis()}),
     );
 }
 

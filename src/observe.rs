@@ -194,15 +194,15 @@ pub fn observe_host(
         || !want.volumes.is_empty()
         || !want.snapshot_domains.is_empty()
     {
-        for d in host.list_domains(want.domain_autostart)? {
-            let wanted = want.everything
-                || want.domains.contains(&d.name)
-                || want.foreign_domains.contains(&d.name);
-            let xml = if wanted {
-                record(Kind::Domain, &d.name, host.domain_xml(&d.name, false))
-            } else {
-                None
-            };
+        let listed = host.list_domains(want.domain_autostart)?;
+        let wanted = |name: &String| {
+            want.everything || want.domains.contains(name) || want.foreign_domains.contains(name)
+        };
+        let xmls = concurrently(&listed, |d| {
+            wanted(&d.name).then(|| host.domain_xml(&d.name, false))
+        });
+        for (d, xml) in listed.into_iter().zip(xmls) {
+            let xml = xml.and_then(|r| record(Kind::Domain, &d.name, r));
             out.domains.insert(
                 d.name.clone(),
                 ObservedDomain {
@@ -235,12 +235,12 @@ pub fn observe_host(
         {
             listed = host.list_networks(want.network_autostart)?;
         }
-        for n in listed {
-            let xml = if want.everything || want.networks.contains(&n.name) {
-                record(Kind::Network, &n.name, host.network_xml(&n.name, false))
-            } else {
-                None
-            };
+        let xmls = concurrently(&listed, |n| {
+            (want.everything || want.networks.contains(&n.name))
+                .then(|| host.network_xml(&n.name, false))
+        });
+        for (n, xml) in listed.into_iter().zip(xmls) {
+            let xml = xml.and_then(|r| record(Kind::Network, &n.name, r));
             out.networks.insert(
                 n.name.clone(),
                 ObservedNetwork {
@@ -272,29 +272,20 @@ pub fn observe_host(
             listed = host.list_pools(want.pool_autostart)?;
             out.pools_listed = true;
         }
-        for p in listed {
+        // One task per pool: its XML, its volume listing and the XML of
+        // the volumes wanted.
+        let reads = concurrently(&listed, |p| read_pool(host, want, p));
+        for (p, read) in listed.into_iter().zip(reads) {
             let name = p.name.clone();
-            let recorded = want.prune_pools.contains(&name);
-            let wanted = recorded || want.pools.contains(&name);
-            // An inactive pool cannot list its volumes; they show up once
-            // the plan has started it.
-            if wanted
-                && p.active
-                && (recorded || want.volumes.iter().any(|(pool, _)| pool == &name))
-            {
-                match host.list_volumes(&name) {
+            if let Some(volumes) = read.volumes {
+                match volumes {
                     Ok(vols) => {
                         out.volumes_listed.insert(name.clone());
-                        for vname in vols {
-                            let key = (name.clone(), vname.clone());
-                            let xml = if recorded || want.volumes.contains(&key) {
-                                let label = format!("{name}/{vname}");
-                                record(Kind::Volume, &label, host.volume_xml(&name, &vname))
-                            } else {
-                                None
-                            };
+                        for (vname, xml) in vols {
+                            let label = format!("{name}/{vname}");
+                            let xml = xml.and_then(|r| record(Kind::Volume, &label, r));
                             out.volumes.insert(
-                                key,
+                                (name.clone(), vname.clone()),
                                 ObservedVolume {
                                     pool: name.clone(),
                                     name: vname,
@@ -308,11 +299,7 @@ pub fn observe_host(
                     }
                 }
             }
-            let xml = if wanted {
-                record(Kind::StoragePool, &name, host.pool_xml(&name))
-            } else {
-                None
-            };
+            let xml = read.xml.and_then(|r| record(Kind::StoragePool, &name, r));
             out.pools.insert(
                 name.clone(),
                 ObservedPool {
@@ -325,11 +312,14 @@ pub fn observe_host(
             );
         }
     }
-    for dom in &want.snapshot_domains {
-        if !out.domains.contains_key(dom) {
-            continue;
-        }
-        match host.snapshots(dom) {
+    let snapshot_domains: Vec<&String> = want
+        .snapshot_domains
+        .iter()
+        .filter(|d| out.domains.contains_key(*d))
+        .collect();
+    let listings = concurrently(&snapshot_domains, |dom| host.snapshots(dom));
+    for (dom, listing) in snapshot_domains.into_iter().zip(listings) {
+        match listing {
             Ok(list) => {
                 out.snapshots
                     .insert(dom.clone(), list.into_iter().collect());
@@ -341,6 +331,81 @@ pub fn observe_host(
     }
     out.read_errors = errors;
     Ok(out)
+}
+
+/// What one pool's task read: its XML (when the pool is wanted) and,
+/// when its volumes are, the listing with each wanted volume's XML.
+struct PoolRead {
+    xml: Option<Result<String, BackendError>>,
+    #[allow(clippy::type_complexity)]
+    volumes: Option<Result<Vec<(String, Option<Result<String, BackendError>>)>, BackendError>>,
+}
+
+fn read_pool(host: &dyn HostRead, want: &Interest, p: &crate::backend::Entry) -> PoolRead {
+    let name = &p.name;
+    let recorded = want.prune_pools.contains(name);
+    let wanted = recorded || want.pools.contains(name);
+    // An inactive pool cannot list its volumes; they show up once the
+    // plan has started it.
+    let volumes =
+        (wanted && p.active && (recorded || want.volumes.iter().any(|(pool, _)| pool == name)))
+            .then(|| {
+                host.list_volumes(name).map(|vols| {
+                    vols.into_iter()
+                        .map(|vname| {
+                            let key = (name.clone(), vname);
+                            let xml = (recorded || want.volumes.contains(&key))
+                                .then(|| host.volume_xml(name, &key.1));
+                            (key.1, xml)
+                        })
+                        .collect()
+                })
+            });
+    PoolRead {
+        xml: wanted.then(|| host.pool_xml(name)),
+        volumes,
+    }
+}
+
+/// How many reads of one host are in flight at once. The daemon serves
+/// several calls of one connection at the same time (measured on a local
+/// daemon with 1000 domains: ~300 ms serial, ~120 ms with four in
+/// flight); more than its `max_client_requests` (5 by default) would only
+/// queue on its side.
+pub const READERS: usize = 4;
+
+/// Below this many reads the threads cost more than they save.
+const CONCURRENT_FROM: usize = 16;
+
+/// `f` over `items`, in order, with up to [`READERS`] calls in flight.
+/// The number of calls is the same as a serial loop's: only their overlap
+/// changes.
+fn concurrently<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() < CONCURRENT_FROM {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..READERS)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        mine.push((i, f(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("an observe reader panicked"))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Add the live XML of the running domains and active networks `wanted`
