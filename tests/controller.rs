@@ -228,6 +228,79 @@ async fn a_failing_object_is_retried_with_backoff_and_blocks_no_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_object_waits_for_its_own_retry_whatever_else_triggers() {
+    let net = "apiVersion: virtsync.io/v1alpha1\nkind: Network\nmetadata: {name: ct-wnet}\n\
+               spec:\n  forward: {mode: nat}\n  ipv4: {address: 10.231.0.1, prefix: 24}\n";
+    let on_net = halted_domain(
+        "ct-wdom",
+        "  memory: 64MiB\n  vcpus: 1\n  interfaces:\n    - network: ct-wnet\n",
+    );
+    let dir = manifest_dir(&[
+        ("n.yaml", net),
+        ("d.yaml", &on_net),
+        ("g.yaml", &guest("ct-wfree", "64MiB")),
+    ]);
+    // The network cannot be defined (until the fault is lifted); its
+    // retries wait seconds, far longer than the triggers below.
+    let mut c = start_cfg(
+        dir.path(),
+        vec![Fault::fail(
+            "define_network",
+            Some("ct-wnet"),
+            code::OPERATION_FAILED,
+        )],
+        |cfg| {
+            cfg.retry_min = Duration::from_secs(3);
+            cfg.retry_max = Duration::from_secs(6);
+        },
+    );
+    let tries = |c: &Running| {
+        c.fake
+            .host
+            .log()
+            .iter()
+            .filter(|l| l.starts_with("define_network ct-wnet"))
+            .count()
+    };
+    let first = c.next().await;
+    assert!(!first.converged);
+    assert_eq!(tries(&c), 1);
+    assert_eq!(c.memory_kib("ct-wfree"), "65536", "the others did not wait");
+    // Events (here: sent by hand) make passes; the network is not tried
+    // again before its backoff, nor is the domain that needs it.
+    for _ in 0..3 {
+        c.handle
+            .triggers
+            .send(Trigger::Host(HostName::DEFAULT))
+            .unwrap();
+        let r = c.next().await;
+        assert!(!r.converged, "{r:?}");
+        assert!(
+            r.deferred.iter().any(|d| d.object == "network ct-wnet"),
+            "{r:?}"
+        );
+        // Its last failure stays visible while it waits.
+        assert!(
+            r.failed
+                .iter()
+                .any(|(id, e)| id.contains("ct-wnet") && e.contains("injected failure")),
+            "{r:?}"
+        );
+        assert_eq!(r.actions, 0, "nothing is tried while it waits: {r:?}");
+    }
+    assert_eq!(tries(&c), 1, "{:?}", c.fake.host.log());
+    // An edit is tried at once; with the fault lifted, all converges.
+    c.fake.host.clear_faults();
+    std::fs::write(dir.path().join("n.yaml"), format!("{net}# fixed\n")).unwrap();
+    let r = c.converged().await;
+    assert!(r.reasons.contains(&"manifests".to_string()), "{r:?}");
+    assert!(r.deferred.is_empty(), "{r:?}");
+    assert_eq!(tries(&c), 2);
+    c.handle.stop();
+    c.task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_event_starts_a_pass_that_repairs_drift() {
     let dir = manifest_dir(&[(
         "g.yaml",

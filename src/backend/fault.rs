@@ -110,6 +110,11 @@ impl<H> FaultyHost<H> {
         self.faults.lock().expect("faults").push(f);
     }
 
+    /// Lift every fault (the cause was fixed).
+    pub fn clear_faults(&self) {
+        self.faults.lock().expect("faults").clear();
+    }
+
     /// The calls made so far, as `method object`.
     pub fn log(&self) -> Vec<String> {
         self.log.lock().expect("log").clone()

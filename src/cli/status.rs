@@ -72,6 +72,16 @@ fn controller_text(c: &PassReport) -> String {
     if let Some(e) = &c.pull_error {
         out.push_str(&format!("  pull: {e}\n"));
     }
+    for d in &c.deferred {
+        // The wait as of the pass; the status file does not tick.
+        out.push_str(&format!(
+            "  waiting: {} after {} failure(s), next try {}s after that pass: {}\n",
+            d.object,
+            d.failures,
+            d.retry_in_ms.div_ceil(1000),
+            d.error
+        ));
+    }
     out
 }
 

@@ -11,9 +11,12 @@
 //! - Manifests: watched ([`watch`]); a file that stops parsing keeps its
 //!   last good content ([`desired`]), never read as a deletion.
 //! - Failures: every pass applies everything it can (a failing object
-//!   blocks only what depends on it); a pass that did not converge is
-//!   retried after an exponential backoff with jitter, reset by the next
-//!   one that converges.
+//!   blocks only what depends on it). An object whose action failed waits
+//!   for its own backoff (exponential, with jitter; [`requeue`]) before it
+//!   is tried again, whatever triggers passes meanwhile; an edit of the
+//!   manifests tries it at once. A pass that did not converge for another
+//!   reason (a host down, a blocked object, a lock) is retried after a
+//!   backoff of its own, reset by the next pass that converges.
 //! - Connections: a host that could not be reached is dialled again before
 //!   the next pass (after the backoff), and observed in full then.
 //! - Stop (SIGINT/SIGTERM from the CLI): no new action starts, the running
@@ -26,6 +29,7 @@ pub mod desired;
 pub mod metrics;
 pub mod pull;
 pub mod queue;
+pub mod requeue;
 pub mod status;
 pub mod watch;
 
@@ -46,6 +50,7 @@ use crate::model::{DesiredState, HostName};
 use crate::reconcile::{self, ApplyOptions, HostConn, Reconciler, Target};
 use desired::{Loaded, Manifests};
 use queue::{Backoff, Pending, Trigger};
+use requeue::{ObjectKey, Requeue};
 pub use status::PassReport;
 
 #[derive(Debug, thiserror::Error)]
@@ -258,6 +263,7 @@ impl Controller {
         let mut resync = tokio::time::interval(cfg.resync);
         resync.tick().await;
         let mut backoff = Backoff::new(cfg.retry_min, cfg.retry_max);
+        let mut requeue = Requeue::new(cfg.retry_min, cfg.retry_max);
         let mut retry_at: Option<Instant> = None;
         let mut conn: Option<Connected> = None;
         let stopping = Arc::new(AtomicBool::new(false));
@@ -325,6 +331,10 @@ impl Controller {
             }
             let work = pending.take();
             let loaded = work.reload.then(|| manifests.reload());
+            if work.reload {
+                // An edit may be the fix: every object is tried at once.
+                requeue.clear();
+            }
             if let Some(l) = &loaded {
                 log_load(l, &manifests);
             }
@@ -382,6 +392,7 @@ impl Controller {
             let mut inv = std::mem::take(&mut inventory);
             let r = reconciler.clone();
             let (state_dir, lock_timeout) = (cfg.state_dir.clone(), cfg.lock_timeout);
+            let waiting = requeue.waiting(std::time::Instant::now());
             let mut pass = tokio::task::spawn_blocking(move || {
                 // One writer per host: a pass holds the hosts' locks, so a
                 // manual `apply` waits for it (and it for the apply).
@@ -398,7 +409,7 @@ impl Controller {
                     },
                     None => Vec::new(),
                 };
-                let result = one_pass(&r, &desired, &scope, &mut inv, &revision, &opts);
+                let result = one_pass(&r, &desired, &scope, &mut inv, &revision, &opts, &waiting);
                 (result, inv)
             });
             let mut stopped = false;
@@ -415,18 +426,50 @@ impl Controller {
             };
             inventory = inv;
             self.record(&work, &result, conn.as_ref().map(|c| &c.hosts));
+            let now = std::time::Instant::now();
+            for (key, id, error) in &result.by_object {
+                match error {
+                    Some(e) => {
+                        let wait = requeue.failed(key.clone(), id, e, now);
+                        tracing::info!(
+                            action = %id,
+                            retry_in_ms = wait.as_millis() as u64,
+                            "failed; this object waits before its next try"
+                        );
+                    }
+                    None => requeue.succeeded(key),
+                }
+            }
+            // Not converged for a reason no object's backoff covers: the
+            // whole pass is retried after a backoff of its own.
+            let other_cause = !result.converged
+                && (result.error.is_some()
+                    || !result.unreachable.is_empty()
+                    || !result.blocked.is_empty()
+                    || (result.failed.is_empty() && result.deferred.is_empty()));
             let mut report = status::PassReport::of(&work, loaded, &manifests, result);
+            report.deferred = requeue.report(now);
+            // Objects still waiting keep showing their last failure.
+            for d in &report.deferred {
+                if !report.failed.iter().any(|(id, _)| id == &d.action) {
+                    report.failed.push((d.action.clone(), d.error.clone()));
+                }
+            }
             report.pull_error = pull_error.lock().expect("pull error").clone();
+            retry_at = None;
             if report.converged {
                 backoff.reset();
-                retry_at = None;
             } else if !stopped {
-                let wait = backoff.next_delay();
-                retry_at = Some(Instant::now() + wait);
-                tracing::info!(
-                    retry_in_ms = wait.as_millis() as u64,
-                    "not converged; retrying"
-                );
+                let pass_retry = other_cause.then(|| Instant::now() + backoff.next_delay());
+                let object_retry = requeue.next_due().map(Instant::from_std);
+                retry_at = pass_retry.into_iter().chain(object_retry).min();
+                if let Some(at) = retry_at {
+                    tracing::info!(
+                        retry_in_ms =
+                            at.saturating_duration_since(Instant::now()).as_millis() as u64,
+                        "not converged; retrying"
+                    );
+                }
             }
             if report.unreachable > 0 {
                 // Dial again before the next pass.
@@ -521,6 +564,12 @@ pub struct PassResult {
     pub outcomes: Vec<(String, String, &'static str)>,
     /// Time to observe and plan.
     pub observe_seconds: f64,
+    /// Per object with an action that ran: the action's id and its error
+    /// when it failed (the requeue's input).
+    pub by_object: Vec<(ObjectKey, String, Option<String>)>,
+    /// Actions left out because their object waits for its retry (or
+    /// depends on one that does).
+    pub deferred: Vec<String>,
 }
 
 /// Plan, and apply when there is something to do: the reconcile pass of
@@ -532,6 +581,7 @@ fn one_pass(
     inventory: &mut Inventory,
     revision: &str,
     opts: &ApplyOptions,
+    waiting: &std::collections::BTreeSet<ObjectKey>,
 ) -> PassResult {
     let snapshot = inventory.clone();
     let t = Target {
@@ -544,8 +594,13 @@ fn one_pass(
         scope,
     };
     let started = std::time::Instant::now();
-    let planned = r.plan(&t);
+    let mut planned = r.plan(&t);
+    let deferred = requeue::defer(&mut planned.plan, waiting);
+    if !deferred.is_empty() {
+        tracing::debug!(?deferred, "waiting for their retry");
+    }
     let mut out = PassResult {
+        deferred,
         observe_seconds: started.elapsed().as_secs_f64(),
         actions: planned.plan.actions.len(),
         unreachable: planned
@@ -570,10 +625,12 @@ fn one_pass(
     }
     if planned.plan.is_empty() {
         out.blocked = blocked(&planned.plan);
-        out.converged = planned.plan.is_complete() && out.unreachable.is_empty();
+        out.converged =
+            planned.plan.is_complete() && out.unreachable.is_empty() && out.deferred.is_empty();
         return out;
     }
     let outcomes = std::sync::Mutex::new(Vec::new());
+    let by_object = std::sync::Mutex::new(Vec::new());
     let on_done = |a: &crate::plan::Action, o: &crate::apply::Outcome| {
         let outcome = match &o.status {
             Status::Done => {
@@ -589,14 +646,21 @@ fn one_pass(
                 "skipped"
             }
         };
-        outcomes.lock().expect("outcomes").push((
-            a.kind.as_str().to_ascii_lowercase(),
-            a.operation.as_str().to_string(),
-            outcome,
-        ));
+        let error = match &o.status {
+            Status::Failed { error } => Some(error.clone()),
+            Status::Done => None,
+            // Not tried: says nothing about the object.
+            Status::Skipped { .. } => return push_outcome(&outcomes, a, outcome),
+        };
+        by_object
+            .lock()
+            .expect("by object")
+            .push((ObjectKey::of(a), a.id.clone(), error));
+        push_outcome(&outcomes, a, outcome)
     };
     let applied = r.apply(&t, inventory, &planned, opts, &on_done);
     out.outcomes = outcomes.into_inner().expect("outcomes");
+    out.by_object = by_object.into_inner().expect("by object");
     match applied {
         Ok(done) => {
             for o in &done.outcomes {
@@ -609,11 +673,24 @@ fn one_pass(
             if let Some(res) = &done.residual {
                 out.blocked = blocked(res);
             }
-            out.converged = done.converged;
+            out.converged = done.converged && out.deferred.is_empty();
         }
         Err(e) => out.error = Some(e.to_string()),
     }
     out
+}
+
+/// An action's kind, operation and outcome, for the metrics.
+fn push_outcome(
+    outcomes: &std::sync::Mutex<Vec<(String, String, &'static str)>>,
+    a: &crate::plan::Action,
+    outcome: &'static str,
+) {
+    outcomes.lock().expect("outcomes").push((
+        a.kind.as_str().to_ascii_lowercase(),
+        a.operation.as_str().to_string(),
+        outcome,
+    ));
 }
 
 fn log_load(l: &Loaded, m: &Manifests) {

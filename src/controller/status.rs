@@ -42,6 +42,10 @@ pub struct PassReport {
     pub converged: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Objects waiting for their own retry after a failure (their last
+    /// failure is in `failed` too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<super::requeue::Deferred>,
     /// Why the last `--pull` failed (a diverged checkout, say), until one
     /// succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +101,7 @@ impl PassReport {
             unreachable: 0,
             converged: false,
             error: None,
+            deferred: vec![],
             pull_error: None,
         }
     }
