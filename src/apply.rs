@@ -105,6 +105,7 @@ pub fn execute_action(
         Step::DefineDomain { xml } => made(b.define_domain(xml)),
         Step::CreateDomain { xml, paused } => made(b.create_domain(xml, *paused)),
         Step::UndefineDomain { flags } => unit(b.undefine_domain(n, *flags)),
+        Step::MigrateDomain { spec, .. } => unit(b.migrate_domain(n, spec)),
         Step::StartDomain { paused } => unit(b.start_domain(n, *paused)),
         Step::ShutdownDomain { timeout_ms } => {
             let r = b.shutdown_domain(n, Duration::from_millis(*timeout_ms));

@@ -256,6 +256,9 @@ impl<H: Backend> Backend for FaultyHost<H> {
     fn undefine_domain(&self, name: &str, flags: UndefineFlags) -> Result<()> {
         pass!(self, undefine_domain, name, name, flags)
     }
+    fn migrate_domain(&self, name: &str, m: &MigrateSpec) -> Result<()> {
+        pass!(self, migrate_domain, name, name, m)
+    }
     fn set_domain_autostart(&self, name: &str, on: bool) -> Result<()> {
         pass!(self, set_domain_autostart, name, name, on)
     }

@@ -189,6 +189,10 @@ pub trait Backend: Send + Sync {
     fn destroy_domain(&self, name: &str) -> Result<()>;
     /// Undefine keeping disks, removing what `flags` name.
     fn undefine_domain(&self, name: &str, flags: UndefineFlags) -> Result<()>;
+    /// Live-migrate the running domain to another host, peer to peer: this
+    /// host's libvirtd dials `m.uri`. Returns when the guest runs there
+    /// (or the migration failed: it then still runs here).
+    fn migrate_domain(&self, name: &str, m: &MigrateSpec) -> Result<()>;
     fn set_domain_autostart(&self, name: &str, on: bool) -> Result<()>;
     /// Balloon target of the running guest (KiB); not persistent.
     fn set_live_memory(&self, name: &str, kib: u64) -> Result<()>;
@@ -271,6 +275,23 @@ pub struct SavedSnapshot {
     pub name: String,
     pub xml: String,
     pub current: bool,
+}
+
+/// A live migration as the plan carries it: where to, and how.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrateSpec {
+    /// The target's URI as the source's libvirtd dials it.
+    pub uri: String,
+    /// Defined on the target and undefined here (a persistent domain);
+    /// a transient one stays transient.
+    pub persistent: bool,
+    pub tunnelled: bool,
+    pub compressed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_mib: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_downtime_ms: Option<u64>,
 }
 
 /// What undefining a domain removes besides its definition (disks never):

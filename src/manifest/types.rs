@@ -536,4 +536,34 @@ pub struct HostSpec {
     /// A libvirt connection URI, e.g. qemu+ssh://kvm-a.example/system.
     #[schemars(with = "syntax::ConnectionUri")]
     pub uri: String,
+    /// How running domains moved to this host (a changed `metadata.host`)
+    /// are live-migrated here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<MigrationSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MigrationSpec {
+    /// Carry the migration through the libvirt connection (default true:
+    /// works wherever the URI does); false streams QEMU to QEMU directly,
+    /// faster on a dedicated network, and needs the target's hostname
+    /// reachable from the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnelled: Option<bool>,
+    /// Bandwidth limit in MiB/s; 0 or absent: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<u64>,
+    /// Compress the memory pages sent (XBZRLE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed: Option<bool>,
+    /// The longest the guest may be paused at the end of the migration,
+    /// e.g. `300ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_downtime: Option<DurationText>,
+    /// The URI the source host's libvirtd dials to reach this host (peer to
+    /// peer), when `uri` does not work from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<syntax::ConnectionUri>")]
+    pub uri: Option<String>,
 }

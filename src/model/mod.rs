@@ -188,6 +188,38 @@ impl DesiredState {
 pub struct Host {
     pub meta: Meta,
     pub uri: String,
+    /// How domains moved here are migrated.
+    pub migration: Migration,
+}
+
+/// How a running domain is live-migrated to a host (the Host manifest's
+/// `migration`; the defaults for a host without one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Migration {
+    /// Through the libvirt connection (works wherever the URI does), not a
+    /// direct QEMU-to-QEMU stream (faster, but the target must be reachable
+    /// by its hostname from the source).
+    pub tunnelled: bool,
+    /// MiB/s; `None`: unlimited.
+    pub bandwidth_mib: Option<u64>,
+    pub compressed: bool,
+    pub max_downtime_ms: Option<u64>,
+    /// The URI the source host's libvirtd dials (peer to peer), when the
+    /// one virtsync uses does not work from there (`qemu:///system`, a
+    /// workstation's ssh alias).
+    pub uri: Option<String>,
+}
+
+impl Default for Migration {
+    fn default() -> Migration {
+        Migration {
+            tunnelled: true,
+            bandwidth_mib: None,
+            compressed: false,
+            max_downtime_ms: None,
+            uri: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

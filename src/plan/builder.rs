@@ -140,6 +140,22 @@ impl<'a> Builder<'a> {
         id
     }
 
+    /// Object `key` is usable once action `id` has run (an action of
+    /// another object made it: a migration makes the target's domain).
+    pub fn mark_ready(&mut self, key: &str, id: &str) {
+        self.ready.insert(key.to_string(), id.to_string());
+    }
+
+    /// Action `id` runs only after `on` succeeded.
+    pub fn add_dependency(&mut self, id: &str, on: &str) {
+        if let Some(a) = self.actions.iter_mut().find(|a| a.id == id) {
+            if !a.depends_on.iter().any(|d| d == on) {
+                a.depends_on.push(on.to_string());
+                a.depends_on.sort();
+            }
+        }
+    }
+
     /// Make action `id` wait for the previous action of `group` on `host`.
     /// libvirt picks the bridge name of a network that names none when it
     /// is defined, from the names in use at that moment: two such defines

@@ -107,6 +107,9 @@ pub struct Summary {
     pub update: usize,
     pub power: usize,
     pub delete: usize,
+    /// Domains moved to another host (`metadata.host` changed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved: usize,
     pub total: usize,
     pub restart_pending: usize,
     pub blocked: usize,
@@ -275,6 +278,7 @@ pub enum Operation {
     /// ownership marker, or record it in the inventory.
     Adopt,
     DeleteVolume,
+    Migrate,
 }
 
 impl Operation {
@@ -291,6 +295,7 @@ impl Operation {
             Operation::Restart => "restart",
             Operation::SetAutostart => "set-autostart",
             Operation::UpdateLive => "update-live",
+            Operation::Migrate => "migrate",
             Operation::UpdateDhcpHosts => "update-dhcp-hosts",
             Operation::Build => "build",
             Operation::CreateVolume => "create-volume",
@@ -313,6 +318,8 @@ pub enum Effect {
     Update,
     Power,
     Delete,
+    /// To another host (`metadata.host` changed).
+    Move,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ fn symbol(e: Effect) -> char {
         Effect::Update => '~',
         Effect::Power => '>',
         Effect::Delete => '-',
+        Effect::Move => '»',
     }
 }
 
@@ -164,9 +165,15 @@ pub fn render_text(plan: &Plan) -> String {
         } else {
             format!(" ({})", classes.join(", "))
         };
+        // A migration names its target on its line (its host is the source).
+        let target = match &a.step {
+            Step::MigrateDomain { to, .. } if !to.is_default() => format!(" to {}", to.label()),
+            Step::MigrateDomain { to, .. } => format!(" to {to}"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{} {} {}{host}: {}{class}",
+            "{} {} {}{host}: {}{target}{class}",
             symbol(a.effect),
             kind_noun(a.kind),
             a.name,
@@ -243,11 +250,16 @@ pub fn render_text(plan: &Plan) -> String {
     let s = &plan.summary;
     let _ = writeln!(
         out,
-        "\nPlan: {} to create, {} to update, {} power, {} to delete ({} actions){}{}",
+        "\nPlan: {} to create, {} to update, {} power, {} to delete{} ({} actions){}{}",
         s.create,
         s.update,
         s.power,
         s.delete,
+        if s.moved > 0 {
+            format!(", {} to move", s.moved)
+        } else {
+            String::new()
+        },
         s.total,
         if s.restart_pending > 0 {
             format!("; {} restart pending", s.restart_pending)

@@ -90,6 +90,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             Effect::Update => summary.update += 1,
             Effect::Power => summary.power += 1,
             Effect::Delete => summary.delete += 1,
+            Effect::Move => summary.moved += 1,
         }
     }
     summary.total = b.actions.len();

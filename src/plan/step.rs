@@ -44,6 +44,13 @@ pub enum Step {
     UndefineDomain {
         flags: UndefineFlags,
     },
+    /// Live-migrate the running domain to another host (`metadata.host`
+    /// changed); the action's host is the source.
+    MigrateDomain {
+        /// The target host, as the manifests name it.
+        to: crate::model::HostName,
+        spec: crate::backend::MigrateSpec,
+    },
     StartDomain {
         paused: bool,
     },
@@ -215,6 +222,7 @@ impl Step {
             | RestartDomain { .. }
             | SetDomainAutostart { .. }
             | UpdateLive { .. }
+            | MigrateDomain { .. }
             | SaveSnapshots
             | RestoreSnapshots
             | AdoptDomain { .. }
@@ -259,6 +267,7 @@ impl Step {
                 Operation::SetAutostart
             }
             UpdateLive { .. } => Operation::UpdateLive,
+            MigrateDomain { .. } => Operation::Migrate,
             UpdateDhcpHosts { .. } => Operation::UpdateDhcpHosts,
             BuildPool => Operation::Build,
             CreateVolume { .. } => Operation::CreateVolume,

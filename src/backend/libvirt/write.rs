@@ -130,6 +130,35 @@ impl Backend for LibvirtHost {
         d.destroy().map_err(|e| call_err("destroy domain", name, e))
     }
 
+    fn migrate_domain(&self, name: &str, m: &MigrateSpec) -> Result<()> {
+        let d = self.domain(name)?;
+        if let Some(ms) = m.max_downtime_ms {
+            self.count("migrate_set_max_downtime");
+            d.migrate_set_max_downtime(ms, 0)
+                .map_err(|e| call_err("set the migration downtime of domain", name, e))?;
+        }
+        // Peer to peer: this host's daemon dials the target itself, so the
+        // migration does not depend on this process staying connected to
+        // both, and libvirt keeps the guest here if anything fails.
+        let mut flags = sys::VIR_MIGRATE_LIVE | sys::VIR_MIGRATE_PEER2PEER;
+        if m.persistent {
+            flags |= sys::VIR_MIGRATE_PERSIST_DEST | sys::VIR_MIGRATE_UNDEFINE_SOURCE;
+        }
+        if m.tunnelled {
+            flags |= sys::VIR_MIGRATE_TUNNELLED;
+        }
+        if m.compressed {
+            flags |= sys::VIR_MIGRATE_COMPRESSED;
+        }
+        let params = virt::domain::MigrateParameters {
+            bandwidth: m.bandwidth_mib,
+            ..Default::default()
+        };
+        self.count("migrate_domain");
+        d.migrate_to_uri3(Some(&m.uri), params, flags)
+            .map_err(|e| call_err("migrate domain", name, e))
+    }
+
     fn undefine_domain(&self, name: &str, flags: UndefineFlags) -> Result<()> {
         let d = self.domain(name)?;
         self.count("undefine_domain");

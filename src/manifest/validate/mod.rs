@@ -158,9 +158,15 @@ fn check_doc(cx: &mut Ctx) -> Option<Obj> {
                 return None;
             };
             check_uri(cx, &spec.uri);
+            let migration = spec
+                .migration
+                .as_ref()
+                .map(|m| migration(cx, m))
+                .unwrap_or_default();
             Obj::Host(Host {
                 meta,
                 uri: spec.uri.clone(),
+                migration,
             })
         }
         AnyDoc::Domain(d) => {
@@ -249,4 +255,24 @@ fn check_doc(cx: &mut Ctx) -> Option<Obj> {
             })
         }
     })
+}
+
+/// A Host's `migration`, checked.
+fn migration(cx: &mut Ctx, m: &crate::manifest::types::MigrationSpec) -> crate::model::Migration {
+    if let Some(u) = &m.uri {
+        check_uri(cx, u);
+    }
+    let max_downtime_ms = m.max_downtime.as_ref().and_then(|t| {
+        super::units::parse_duration(&t.0)
+            .map_err(|e| cx.err("spec.migration.maxDowntime", e))
+            .ok()
+            .map(|d| d.as_millis() as u64)
+    });
+    crate::model::Migration {
+        tunnelled: m.tunnelled.unwrap_or(true),
+        bandwidth_mib: m.bandwidth.filter(|b| *b > 0),
+        compressed: m.compressed.unwrap_or(false),
+        max_downtime_ms,
+        uri: m.uri.clone(),
+    }
 }

@@ -5,6 +5,7 @@
 //! power state) in order.
 
 mod live;
+mod migrate;
 mod refuse;
 
 use super::*;
@@ -71,39 +72,10 @@ fn changes_of(
 }
 
 pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
-    // A managed domain of this name on another connected host that the
-    // manifests do not put there: `metadata.host` was moved. Until
-    // migration exists, refuse rather than run a second copy.
-    for (other, oh) in &b.input.observed.hosts {
-        if other == &d.meta.host
-            || b.input.desired.domains.contains_key(&ObjKey {
-                host: other.clone(),
-                name: d.meta.name.clone(),
-            })
-        {
-            continue;
-        }
-        // Managed there by this manifest set (or by a virtsync from
-        // before owners existed); another owner's domain is not ours.
-        let owner = &b.input.scope.owner;
-        let owned_there = oh
-            .domains
-            .get(&d.meta.name)
-            .and_then(|o| o.xml.as_deref())
-            .and_then(|x| Element::parse(x).ok())
-            .and_then(|r| crate::render::read_marker(&r))
-            .is_some_and(|m| m.owner.as_ref().is_none_or(|o| o == owner));
-        if owned_there {
-            let there = other.to_string();
-            return b.error(
-                Kind::Domain,
-                &d.meta,
-                format!(
-                    "virtsync manages a domain of this name on {there} too; moving a domain between hosts (migration) is not supported yet: shut it down and undefine it there first, or restore metadata.host"
-                ),
-            );
-        }
-    }
+    // Managed on another host the manifests no longer put it on: a move.
+    let Ok(moved_from) = migrate::moved_from(b, d) else {
+        return;
+    };
     let Some(host) = b.host_of(Kind::Domain, &d.meta) else {
         return;
     };
@@ -171,6 +143,9 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     let timeout_ms = d.shutdown_timeout.as_millis() as u64;
 
     let Some(obs) = host.domains.get(&d.meta.name) else {
+        if let Some(from) = &moved_from {
+            return migrate::plan_move(b, d, from, host, &cx, &deps);
+        }
         // A new domain. If another known host could not be observed, this
         // may be a domain moved here by `metadata.host` that still runs
         // there: creating it would make a second copy. The default
