@@ -78,6 +78,24 @@ fn a_running_domain_moved_to_another_host_migrates_live() {
             && text.contains("1 to move (1 actions)"),
         "one migrate action:\n{text}"
     );
+    // A migration that fails (a direct QEMU stream cannot reach the other
+    // daemon's network namespace) leaves the guest running where it was.
+    std::fs::write(
+        dir.path().join("hosts.yaml"),
+        host_manifest("hostb", &b.uri).replace("tunnelled: true", "tunnelled: false"),
+    )
+    .unwrap();
+    let out = a.virtsync("apply", dir.path(), state.path(), &["--yes"]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAILED   domain/mv-live/migrate"), "{text}");
+    assert_eq!(a.virsh(&["domstate", "mv-live"]).trim(), "running");
+    assert!(b.virsh(&["list", "--all", "--name"]).trim().is_empty());
+    std::fs::write(
+        dir.path().join("hosts.yaml"),
+        host_manifest("hostb", &b.uri),
+    )
+    .unwrap();
     let applied = a.apply_converged(dir.path(), state.path());
     assert!(applied.contains("migrate"), "{applied}");
     // On b, running, the same UUID and MAC; gone from a.
