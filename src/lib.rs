@@ -10,6 +10,7 @@
 //!   enums ([`model::vocab`]) that every layer above speaks;
 //! - [`units`]: sizes, the one place that knows units (bytes vs KiB);
 //! - [`xml`]: the small element tree used to read and patch libvirt XML;
+//! - [`par`]: a few blocking calls or parses in flight at once, in order;
 //! - [`render`]: the libvirt vocabulary shared by observer, planner and
 //!   renderer — the ownership marker, XML patching, device identity, and
 //!   per kind a reader (libvirt XML → comparable facts) next to a writer
@@ -72,6 +73,7 @@ pub mod manifest;
 pub mod model;
 pub mod observe;
 pub mod owner;
+pub mod par;
 pub mod plan;
 pub mod reconcile;
 pub mod render;

@@ -374,38 +374,10 @@ fn read_pool(host: &dyn HostRead, want: &Interest, p: &crate::backend::Entry) ->
 /// queue on its side.
 pub const READERS: usize = 4;
 
-/// Below this many reads the threads cost more than they save.
-const CONCURRENT_FROM: usize = 16;
-
-/// `f` over `items`, in order, with up to [`READERS`] calls in flight.
-/// The number of calls is the same as a serial loop's: only their overlap
-/// changes.
+/// `f` over `items` with [`READERS`] calls in flight (the same calls as a
+/// serial loop).
 fn concurrently<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    if items.len() < CONCURRENT_FROM {
-        return items.iter().map(f).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, R)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..READERS)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        mine.push((i, f(item)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("an observe reader panicked"))
-            .collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    crate::par::map(items, READERS, f)
 }
 
 /// Add the live XML of the running domains and active networks `wanted`

@@ -119,9 +119,18 @@ pub fn load_dir(
         source,
     })?;
     let mut diags = files.diagnostics;
-    let mut docs = Vec::new();
-    for file in &files.files {
+    // Files parse independently: on as many threads as there are cores,
+    // gathered in file order (diagnostics are sorted below anyway).
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let per_file = crate::par::map(&files.files, workers, |file| {
+        let (mut docs, mut diags) = (Vec::new(), Vec::new());
         load::load_file(file, &mut docs, &mut diags);
+        (docs, diags)
+    });
+    let mut docs = Vec::new();
+    for (d, g) in per_file {
+        docs.extend(d);
+        diags.extend(g);
     }
     let stats = LoadStats {
         files: files.files.len(),
