@@ -144,37 +144,18 @@ impl Requeue {
 
 /// Drop from `plan` the actions of `waiting` objects and every action that
 /// depends on one of them (it would only be skipped); returns the ids
-/// dropped. Ordering-only edges (`after`) to a dropped action are removed:
-/// the action runs anyway, as it would after a failure.
+/// dropped.
 pub fn defer(plan: &mut Plan, waiting: &BTreeSet<ObjectKey>) -> Vec<String> {
     if waiting.is_empty() {
         return Vec::new();
     }
-    let mut dropped: BTreeSet<String> = plan
+    let ids = plan
         .actions
         .iter()
         .filter(|a| waiting.contains(&ObjectKey::of(a)))
         .map(|a| a.id.clone())
         .collect();
-    // Dependents, to a fixed point (plans are small and acyclic).
-    loop {
-        let more: Vec<String> = plan
-            .actions
-            .iter()
-            .filter(|a| !dropped.contains(&a.id))
-            .filter(|a| a.depends_on.iter().any(|d| dropped.contains(d)))
-            .map(|a| a.id.clone())
-            .collect();
-        if more.is_empty() {
-            break;
-        }
-        dropped.extend(more);
-    }
-    plan.actions.retain(|a| !dropped.contains(&a.id));
-    for a in &mut plan.actions {
-        a.after.retain(|d| !dropped.contains(d));
-    }
-    dropped.into_iter().collect()
+    crate::plan::drop_actions(&mut plan.actions, ids)
 }
 
 #[cfg(test)]

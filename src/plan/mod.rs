@@ -14,6 +14,7 @@ mod data;
 mod display;
 mod domain;
 mod fingerprint;
+mod fleet;
 mod network;
 mod prune;
 pub mod redact;
@@ -29,6 +30,7 @@ pub(crate) use builder::*;
 pub use data::*;
 pub use display::render_text;
 pub use fingerprint::{fingerprint, Fingerprint, ObjectPrint};
+pub use fleet::drop_actions;
 pub use scope::{PruneOptions, Scope};
 pub use step::{DhcpHostEdit, Step};
 
@@ -83,6 +85,9 @@ pub fn plan(input: &PlanInput) -> Plan {
         snapshot::policy_retention(&mut b, d);
     }
     blocked::block_dependents(&mut b);
+    if let Some(host) = &input.scope.only_host {
+        fleet::only_on(&mut b, host);
+    }
     let mut summary = Summary::default();
     for a in &b.actions {
         match a.effect {

@@ -29,6 +29,12 @@ pub struct Scope {
     /// `--prune`: delete owned objects whose manifests are gone. Without
     /// it, the plan lists them as notices and deletes nothing.
     pub prune: Option<PruneOptions>,
+    /// `--host NAME` (one controller per host of a fleet): every known
+    /// host is observed, but only this host's actions are planned — and a
+    /// moved domain's whole move by the controller of the host it leaves
+    /// (see [`super::fleet`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_host: Option<HostName>,
 }
 
 /// The guards of a prune.
@@ -94,7 +100,13 @@ impl Scope {
             selector: Vec::new(),
             declared,
             prune: None,
+            only_host: None,
         }
+    }
+
+    pub fn with_only_host(mut self, host: Option<HostName>) -> Scope {
+        self.only_host = host;
+        self
     }
 
     pub fn with_selector(mut self, selector: &[(String, String)]) -> Scope {
