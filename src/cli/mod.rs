@@ -6,65 +6,183 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
 
 mod commands;
+mod dist;
+mod examples;
+mod explain;
+mod hint;
 mod import;
+mod progress;
 mod run;
 mod snapshot;
 mod status;
+pub mod style;
 
 /// Exit codes shared by every command (docs/commands.md).
 pub use crate::reconcile::exit;
 
+/// `virtsync --version`: the package version and the git revision it was
+/// built from (build.rs; "unknown" outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("VIRTSYNC_GIT_REVISION"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "virtsync",
-    version,
-    about = "Declarative, GitOps-style reconciler for libvirt"
+    version = VERSION,
+    about = "Declarative, GitOps-style reconciler for libvirt",
+    after_help = examples::TOP,
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Flags every command takes: colours and how much is logged.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// Colour the output: auto (on a terminal, unless NO_COLOR is set),
+    /// always, never.
+    #[arg(long, value_enum, global = true, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Log more on stderr: -v info, -vv debug, -vvv trace (VIRTSYNC_LOG,
+    /// a tracing filter such as `virtsync=debug`, overrides it).
+    #[arg(long, short = 'v', action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log only errors on stderr.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorWhen {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl Cli {
+    /// The tracing filter for stderr: `-q` errors, default warnings (the
+    /// controller: info, it reports what it does), each `-v` one level more.
+    pub fn log_level(&self) -> &'static str {
+        const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+        if self.global.quiet {
+            return LEVELS[0];
+        }
+        let base = if matches!(self.command, Command::Run(_)) { 2 } else { 1 };
+        LEVELS[(base + self.global.verbose as usize).min(LEVELS.len() - 1)]
+    }
+
+    /// The output format the command was asked for (text for the commands
+    /// that have no `--output`).
+    pub fn output(&self) -> Output {
+        match &self.command {
+            Command::Validate(a) => a.output,
+            Command::Plan(a) => a.common.output,
+            Command::Apply(a) => a.common.output,
+            Command::Status(a) => a.output,
+            Command::Import(a) => a.host.output,
+            Command::Snapshot(SnapshotCommand::List(a)) => a.host.output,
+            Command::Snapshot(SnapshotCommand::Revert(a)) => a.host.output,
+            Command::Run(_)
+            | Command::Schema
+            | Command::Explain(_)
+            | Command::Completions(_)
+            | Command::Manpage(_) => Output::Text,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Parse and check every manifest of DIR; needs no libvirt connection.
-    Validate(ManifestArgs),
+    #[command(after_help = examples::VALIDATE)]
+    Validate(ValidateArgs),
     /// Dry run: show what apply would change (no writes).
+    #[command(after_help = examples::PLAN)]
     Plan(PlanArgs),
     /// Make the hosts match the manifests.
+    #[command(after_help = examples::APPLY)]
     Apply(ApplyArgs),
     /// Per object: in sync, drifted, restart pending, missing, unmanaged
     /// collision, planning error or host unreachable (read-only). Exits 0
     /// when nothing is to be done (restart pending aside), 2 otherwise.
+    #[command(after_help = examples::STATUS)]
     Status(ManifestArgs),
     /// Write manifests for objects the host already has (every field
     /// virtsync models, with its value); with --adopt, take them over.
+    #[command(after_help = examples::IMPORT)]
     Import(ImportArgs),
     /// The controller: keep the hosts converged — reconcile on manifest
     /// changes, on a periodic resync and after failures (with backoff),
     /// until SIGINT/SIGTERM (the running action finishes, no new one
     /// starts, exit 0).
+    // It logs instead of printing results: --output does not apply.
+    #[command(after_help = examples::RUN, mut_arg("output", |a| a.hide(true)))]
     Run(RunArgs),
     /// Print the JSON Schema of manifests (schemas/virtsync.schema.json).
+    #[command(after_help = examples::SCHEMA)]
     Schema,
+    /// Describe a manifest kind or field: its type, default, how a change
+    /// is applied (live, next-boot, replace) and an example.
+    #[command(after_help = examples::EXPLAIN)]
+    Explain(ExplainArgs),
     /// List a domain's snapshots, or bring it back to one.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one per command into a directory.
+    #[command(hide = true)]
+    Manpage(ManpageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// KIND or KIND.field.subfield, e.g. Domain, Domain.spec.memory,
+    /// Network.spec.ipv4.dhcp (case-insensitive kind).
+    #[arg(value_name = "KIND[.FIELD...]")]
+    pub path: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManpageArgs {
+    /// Write virtsync.1 and virtsync-COMMAND.1 into DIR instead of printing
+    /// virtsync.1.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
     /// The snapshots of DOMAIN: name, when taken, the guest's state then,
     /// description, and whether virtsync took it.
+    #[command(after_help = examples::SNAPSHOT_LIST)]
     List(SnapshotListArgs),
     /// Bring DOMAIN back to snapshot NAME: its disks, and the memory and
     /// power state it was taken in. What the guest did since is lost.
+    #[command(after_help = examples::SNAPSHOT_REVERT)]
     Revert(SnapshotRevertArgs),
 }
 
@@ -82,6 +200,8 @@ pub struct HostArgs {
     /// snapshots it owns).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/virtsync")]
     pub state_dir: PathBuf,
+    /// Output format (errors too: with json, they are a JSON document on
+    /// stdout as well).
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
@@ -191,7 +311,8 @@ pub struct PlanArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub common: ManifestArgs,
-    /// Do not ask for confirmation (required without a terminal).
+    /// Do not ask for confirmation (required without a terminal, and
+    /// with --output json, which never asks).
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Concurrent actions per host.
@@ -262,6 +383,31 @@ pub enum LogFormat {
     Json,
 }
 
+/// `validate`: the manifest flags that reading and checking use (no
+/// connection, no state).
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Directory of manifests (searched recursively), or one manifest file.
+    pub dir: PathBuf,
+    /// Also allow disk paths under DIR (repeatable); /var/lib/libvirt/images always is.
+    #[arg(long = "allow-path", value_name = "DIR")]
+    pub allow_path: Vec<PathBuf>,
+    /// Accept refused elements in the `xml` escape hatch (qemu:commandline, hostdev, host paths).
+    #[arg(long)]
+    pub allow_unsafe_xml: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// What `--allow-path` and `--allow-unsafe-xml` mean to the loader.
+fn load_options(allow_path: &[PathBuf], allow_unsafe_xml: bool) -> LoadOptions {
+    LoadOptions {
+        allow_paths: allow_path.iter().map(|p| p.components().collect()).collect(),
+        allow_unsafe_xml,
+    }
+}
+
 /// Flags shared by the commands that read manifests.
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
@@ -299,14 +445,7 @@ pub struct ManifestArgs {
 
 impl ManifestArgs {
     pub fn load_options(&self) -> LoadOptions {
-        LoadOptions {
-            allow_paths: self
-                .allow_path
-                .iter()
-                .map(|p| p.components().collect())
-                .collect(),
-            allow_unsafe_xml: self.allow_unsafe_xml,
-        }
+        load_options(&self.allow_path, self.allow_unsafe_xml)
     }
 }
 
@@ -348,13 +487,55 @@ pub enum CliError {
     },
 }
 
+/// `e` and its causes, each once: a cause whose text the message already
+/// holds (thiserror's `{source}` in a message) is not repeated.
+pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// The likely fix for an error that ended a command, if there is one.
+pub fn error_hint(e: &CliError) -> Option<String> {
+    hint::for_error(e)
+}
+
+/// Whether `e` is stdout closed under us (`virtsync schema | head`): not
+/// an error worth a message.
+pub fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
 /// Ask `question` on the terminal before changing a host; `yes` answers
 /// it. Without a terminal and without `yes`, refuse: never change a host
-/// nobody confirmed.
-fn confirm(verb: &str, question: &str, yes: bool) -> Result<bool, CliError> {
+/// nobody confirmed. With `--output json` (a script reads stdout) never
+/// ask either: refuse, the plan already printed as JSON.
+fn confirm(verb: &str, question: &str, yes: bool, output: Output) -> Result<bool, CliError> {
     use std::io::IsTerminal;
     if yes {
         return Ok(true);
+    }
+    if output == Output::Json {
+        return Err(CliError::Refused(format!(
+            "refusing to {verb} without confirmation: --output json never asks; the plan is on stdout, add --yes to apply it"
+        )));
     }
     if !std::io::stdin().is_terminal() {
         return Err(CliError::Refused(format!(
@@ -367,8 +548,20 @@ fn confirm(verb: &str, question: &str, yes: bool) -> Result<bool, CliError> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-/// Run one command; the `u8` is the process exit code.
+/// Run one command; the `u8` is the process exit code. With `--output
+/// json`, an error is also printed as a JSON document on stdout (scripts
+/// read one document whatever happened); main prints it on stderr.
 pub fn run(cli: Cli) -> Result<u8, CliError> {
+    style::init(cli.global.color);
+    let output = cli.output();
+    let result = dispatch(cli);
+    if let (Err(e), Output::Json) = (&result, output) {
+        hint::print_json_error(e);
+    }
+    result
+}
+
+fn dispatch(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Plan(args) => commands::plan(&args),
@@ -383,6 +576,9 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             writeln!(out, "{}", schema_json())?;
             Ok(exit::OK)
         }
+        Command::Explain(args) => explain::explain(&args),
+        Command::Completions(args) => dist::completions(args.shell),
+        Command::Manpage(args) => dist::manpage(args.out_dir.as_deref()),
     }
 }
 
@@ -410,9 +606,10 @@ fn no_manifests(dir: &std::path::Path) -> CliError {
     ))
 }
 
-fn validate(args: &ManifestArgs) -> Result<u8, CliError> {
+fn validate(args: &ValidateArgs) -> Result<u8, CliError> {
     let errors: Vec<Diagnostic>;
-    let report = match manifest::load_dir(&args.dir, &args.load_options()) {
+    let opts = load_options(&args.allow_path, args.allow_unsafe_xml);
+    let report = match manifest::load_dir(&args.dir, &opts) {
         Ok((_, stats)) if stats.documents == 0 => return Err(no_manifests(&args.dir)),
         Ok((state, stats)) => ValidateReport {
             valid: true,
@@ -423,9 +620,12 @@ fn validate(args: &ManifestArgs) -> Result<u8, CliError> {
         },
         Err(ManifestError::Invalid(diags)) => {
             errors = diags;
+            // The loader stops at the errors; the files it read are still
+            // worth counting (a wrong directory reads none).
+            let scanned = manifest::scan::scan(&args.dir).map(|s| s.files.len());
             ValidateReport {
                 valid: false,
-                files: 0,
+                files: scanned.unwrap_or(0),
                 documents: 0,
                 counts: Default::default(),
                 errors: &errors,

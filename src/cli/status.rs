@@ -18,6 +18,7 @@ pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
     else {
         return Ok(exit::ERROR);
     };
+    super::commands::connect_hints(&planned.plan);
     let mut status = report(&desired, &planned);
     // What `virtsync run` last did here, if it runs (its status file).
     let controller = PassReport::load(&args.state_dir);
