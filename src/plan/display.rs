@@ -129,8 +129,8 @@ fn on_host(h: &HostName) -> String {
     h.name().map(|n| format!(" on {n}")).unwrap_or_default()
 }
 
-/// Render `plan` for a terminal (no colours: output is often piped to
-/// files and CI logs).
+/// Render `plan` for a terminal, as plain text (the command line paints
+/// colours on it when stdout takes them: `cli::style`).
 pub fn render_text(plan: &Plan) -> String {
     // What people see never shows a secret.
     let plan = &plan.redacted();
@@ -189,7 +189,12 @@ pub fn render_text(plan: &Plan) -> String {
             if c.from.contains('\n') || c.to.contains('\n') || c.from.len() + c.to.len() > 100 {
                 let _ = writeln!(out, "    {} [{}]:", c.field, c.class.as_str());
                 let diff = similar::TextDiff::from_lines(&c.from, &c.to);
-                for line in diff.unified_diff().context_radius(2).to_string().lines() {
+                for line in diff
+                    .unified_diff()
+                    .context_radius(2)
+                    // A value without a final newline is no news to anyone.
+                    .missing_newline_hint(false)
+                    .to_string().lines() {
                     let _ = writeln!(out, "      {line}");
                 }
             } else {
