@@ -107,12 +107,13 @@ fn the_man_page_renders_with_man_l() {
     }
     // One page per command, for `man virtsync-plan`.
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        &["manpage", "--out-dir", dir.path().to_str().unwrap()],
-        &[],
-    );
+    let out = run(&["manpage", "--out-dir", dir.path().to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", output_text(&out));
-    for page in ["virtsync.1", "virtsync-plan.1", "virtsync-snapshot-revert.1"] {
+    for page in [
+        "virtsync.1",
+        "virtsync-plan.1",
+        "virtsync-snapshot-revert.1",
+    ] {
         assert!(dir.path().join(page).is_file(), "{page}");
     }
 }
@@ -191,12 +192,25 @@ fn apply_output_json_without_yes_prints_the_plan_and_refuses_without_waiting() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert_eq!(status.code(), Some(1), "{out}{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
-    assert!(doc["plan"]["actions"].as_array().unwrap().len() > 5, "{out}");
+    assert!(
+        doc["plan"]["actions"].as_array().unwrap().len() > 5,
+        "{out}"
+    );
     assert_eq!(doc["changed"], false);
     assert!(
         doc["error"]["message"].as_str().unwrap().contains("--yes"),
@@ -234,8 +248,14 @@ fn errors_are_json_documents_with_output_json_and_each_cause_is_printed_once() {
 fn validate_json_counts_the_files_it_read_even_when_they_are_invalid() {
     let api = "apiVersion: virtsync.io/v1alpha1";
     let dir = manifest_dir(&[
-        ("a.yaml", &format!("{api}\nkind: Network\nmetadata: {{name: n}}\nspec: {{}}\n")),
-        ("b.YAML", &format!("{api}\nkind: Network\nmetadata: {{name: n}}\nspec: {{}}\n")),
+        (
+            "a.yaml",
+            &format!("{api}\nkind: Network\nmetadata: {{name: n}}\nspec: {{}}\n"),
+        ),
+        (
+            "b.YAML",
+            &format!("{api}\nkind: Network\nmetadata: {{name: n}}\nspec: {{}}\n"),
+        ),
         ("c.yml", "kind: [\n"),
     ]);
     let out = run(
@@ -247,7 +267,10 @@ fn validate_json_counts_the_files_it_read_even_when_they_are_invalid() {
     assert_eq!(doc["valid"], false);
     assert_eq!(doc["files"], 3, "b.YAML is read like b.yaml: {doc}");
     let errors = doc["errors"].to_string();
-    assert!(errors.contains("b.YAML"), "the duplicate is found: {errors}");
+    assert!(
+        errors.contains("b.YAML"),
+        "the duplicate is found: {errors}"
+    );
 }
 
 #[test]
@@ -286,10 +309,16 @@ fn every_help_has_examples_and_offers_only_flags_the_command_uses() {
     }
     let help = stdout(&run(&["validate", "--help"], &[]));
     for ignored in ["--connect", "--state-dir", "--selector", "--owner"] {
-        assert!(!help.contains(ignored), "validate offers {ignored}:\n{help}");
+        assert!(
+            !help.contains(ignored),
+            "validate offers {ignored}:\n{help}"
+        );
     }
     let help = stdout(&run(&["run", "--help"], &[]));
-    assert!(!help.contains("--output"), "run logs, it has no --output:\n{help}");
+    assert!(
+        !help.contains("--output"),
+        "run logs, it has no --output:\n{help}"
+    );
 }
 
 #[test]
@@ -324,7 +353,11 @@ fn verbosity_flags_map_to_log_levels() {
     let dir = quickstart();
     let out = plan_quickstart(&["-vv"], &[]);
     assert!(out.status.success());
-    assert!(stderr(&out).contains("DEBUG") || stderr(&out).contains("INFO"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("DEBUG") || stderr(&out).contains("INFO"),
+        "{}",
+        stderr(&out)
+    );
     let quiet = run(&["validate", dir.to_str().unwrap(), "-q"], &[]);
     assert!(quiet.status.success());
     assert_eq!(stderr(&quiet), "");

@@ -1202,3 +1202,47 @@ fn new_domains_and_unreachable_hosts() {
     assert_eq!(names, ["n", "vm"], "{:?}", p.blocked);
     assert!(p.blocked[1].reason.contains("may be managed there"));
 }
+
+// ------------------------------------------------------- explain's classes
+
+/// `virtsync explain` states each field's change class from a table
+/// (src/manifest/classes.rs); the planner decides from the observed state.
+/// They must agree where the table names the planner's usual case.
+#[test]
+fn explain_change_classes_agree_with_the_planner() {
+    use virtsync::manifest::classes;
+    let table = |field: &str| {
+        classes::class_of("Domain", &format!("spec.{field}"))
+            .unwrap()
+            .class
+    };
+    // Running guest: memory within maxMemory and added vCPUs are live.
+    let d = existing_desired(&[
+        ("state: shutoff", "state: running"),
+        ("memory: 512MiB", "memory: 768MiB"),
+        ("vcpus: 2", "vcpus: 3"),
+    ]);
+    let (h, inv) = existing_host(PowerState::Running);
+    let p = plan_ok(&d, &h, &inv);
+    for field in ["memory", "vcpus"] {
+        assert_eq!(
+            class_of(&p, "domain/web/define", field).as_str(),
+            table(field),
+            "{field}"
+        );
+    }
+    // Ceilings and the machine type: next boot, on any guest.
+    let d = existing_desired(&[
+        ("maxMemory: 1GiB", "maxMemory: 2GiB"),
+        ("maxVcpus: 4", "maxVcpus: 6"),
+    ]);
+    let (h, inv) = existing_host(PowerState::Shutoff);
+    let p = plan_ok(&d, &h, &inv);
+    for field in ["maxMemory", "maxVcpus"] {
+        assert_eq!(
+            class_of(&p, "domain/web/define", field).as_str(),
+            table(field),
+            "{field}"
+        );
+    }
+}

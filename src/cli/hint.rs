@@ -12,15 +12,33 @@ use crate::manifest::Diagnostic;
 
 /// libvirt's drivers (the part of a URI's scheme before `+transport`).
 const DRIVERS: &[&str] = &[
-    "qemu", "test", "lxc", "xen", "libxl", "ch", "bhyve", "vbox", "vmware", "vpx", "esx", "gsx",
-    "hyperv", "openvz", "vz", "parallels", "uml", "phyp", "ovirt",
+    "qemu",
+    "test",
+    "lxc",
+    "xen",
+    "libxl",
+    "ch",
+    "bhyve",
+    "vbox",
+    "vmware",
+    "vpx",
+    "esx",
+    "gsx",
+    "hyperv",
+    "openvz",
+    "vz",
+    "parallels",
+    "uml",
+    "phyp",
+    "ovirt",
 ];
 const TRANSPORTS: &[&str] = &["unix", "ssh", "libssh", "libssh2", "tcp", "tls", "ext"];
 
 /// The likely fix for failing to connect to `uri` with `error`, if
 /// something in them points at one.
 pub fn connect_hint(uri: &str, error: &str) -> Option<String> {
-    let examples = "libvirt URIs look like qemu:///system, qemu+ssh://root@host/system or test:///default";
+    let examples =
+        "libvirt URIs look like qemu:///system, qemu+ssh://root@host/system or test:///default";
     let Some((scheme, _)) = uri.split_once("://") else {
         return Some(format!("`{uri}` is not a libvirt URI; {examples}"));
     };
@@ -117,10 +135,7 @@ pub fn print_json_error(e: &CliError) {
 /// `{"error": {"message", "diagnostics": [...]}}`: invalid manifests.
 pub fn print_json_diagnostics(diags: &[Diagnostic]) {
     print_json(JsonError {
-        message: format!(
-            "{} error(s) in manifests; nothing was planned",
-            diags.len()
-        ),
+        message: format!("{} error(s) in manifests; nothing was planned", diags.len()),
         hint: None,
         diagnostics: diags,
     });

@@ -82,7 +82,11 @@ impl Cli {
         if self.global.quiet {
             return LEVELS[0];
         }
-        let base = if matches!(self.command, Command::Run(_)) { 2 } else { 1 };
+        let base = if matches!(self.command, Command::Run(_)) {
+            2
+        } else {
+            1
+        };
         LEVELS[(base + self.global.verbose as usize).min(LEVELS.len() - 1)]
     }
 
@@ -403,7 +407,10 @@ pub struct ValidateArgs {
 /// What `--allow-path` and `--allow-unsafe-xml` mean to the loader.
 fn load_options(allow_path: &[PathBuf], allow_unsafe_xml: bool) -> LoadOptions {
     LoadOptions {
-        allow_paths: allow_path.iter().map(|p| p.components().collect()).collect(),
+        allow_paths: allow_path
+            .iter()
+            .map(|p| p.components().collect())
+            .collect(),
         allow_unsafe_xml,
     }
 }

@@ -76,10 +76,7 @@ impl Progress {
                 );
                 bar.set_message(in_flight(a));
                 bar.enable_steady_tick(Duration::from_millis(120));
-                running
-                    .lock()
-                    .expect("progress")
-                    .insert(a.id.clone(), bar);
+                running.lock().expect("progress").insert(a.id.clone(), bar);
             }
             Progress::Lines => println!("  started  {}", a.id),
             Progress::Silent => {}

@@ -96,7 +96,11 @@ fn paint_line(out: &mut String, line: &str) {
     }
     // Classes: `[live]` after a field, `(live, replace)` after an action.
     while let Some(start) = rest.find(['[', '(']) {
-        let close = if rest.as_bytes()[start] == b'[' { ']' } else { ')' };
+        let close = if rest.as_bytes()[start] == b'[' {
+            ']'
+        } else {
+            ')'
+        };
         let Some(len) = rest[start..].find(close) else {
             break;
         };

@@ -194,7 +194,9 @@ pub fn render_text(plan: &Plan) -> String {
                     .context_radius(2)
                     // A value without a final newline is no news to anyone.
                     .missing_newline_hint(false)
-                    .to_string().lines() {
+                    .to_string()
+                    .lines()
+                {
                     let _ = writeln!(out, "      {line}");
                 }
             } else {
