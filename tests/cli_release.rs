@@ -362,3 +362,24 @@ fn verbosity_flags_map_to_log_levels() {
     assert!(quiet.status.success());
     assert_eq!(stderr(&quiet), "");
 }
+
+#[test]
+fn every_command_has_a_docs_page() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let help = stdout(&run(&["--help"], &[]));
+    let commands: Vec<&str> = help
+        .split("Commands:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 10, "{commands:?}");
+    for c in commands {
+        let page = root.join(format!("docs/commands/{c}.md"));
+        assert!(page.is_file(), "no {}", page.display());
+    }
+    assert!(root.join("docs/virsh.md").is_file());
+}

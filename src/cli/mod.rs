@@ -1,7 +1,10 @@
 //! The command line: argument definitions (clap derive) and one thin
 //! function per command (`commands` for plan and apply, `status`,
-//! `snapshot`) that calls into the library and prints results to
-//! stdout (logs go to stderr).
+//! `snapshot`, `explain`, `dist` for completions and man pages) that
+//! calls into the library and prints results to stdout (logs go to
+//! stderr). Around them: colours (`style`), apply's progress display
+//! (`progress`), error hints and JSON errors (`hint`), and the examples
+//! of every `--help` (`examples`).
 
 use std::io::Write;
 use std::path::PathBuf;
