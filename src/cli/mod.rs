@@ -405,6 +405,24 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// The other commands' flags, accepted and ignored so that one command
+    /// line works for validate, plan, apply and status, but not offered
+    /// (hidden from --help and completions): validate never connects.
+    #[command(flatten)]
+    pub ignored: IgnoredByValidate,
+}
+
+/// Flags of `plan`/`apply`/`status` that `validate` accepts and ignores.
+#[derive(Debug, Args)]
+pub struct IgnoredByValidate {
+    #[arg(long, short = 'c', hide = true)]
+    connect: Option<String>,
+    #[arg(long, hide = true)]
+    state_dir: Option<PathBuf>,
+    #[arg(long = "selector", short = 'l', hide = true)]
+    selector: Vec<String>,
+    #[arg(long, hide = true)]
+    owner: Option<String>,
 }
 
 /// What `--allow-path` and `--allow-unsafe-xml` mean to the loader.
