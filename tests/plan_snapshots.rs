@@ -1211,38 +1211,38 @@ fn new_domains_and_unreachable_hosts() {
 #[test]
 fn explain_change_classes_agree_with_the_planner() {
     use virtsync::manifest::classes;
-    let table = |field: &str| {
-        classes::class_of("Domain", &format!("spec.{field}"))
-            .unwrap()
-            .class
-    };
-    // Running guest: memory within maxMemory and added vCPUs are live.
-    let d = existing_desired(&[
-        ("state: shutoff", "state: running"),
-        ("memory: 512MiB", "memory: 768MiB"),
-        ("vcpus: 2", "vcpus: 3"),
-    ]);
-    let (h, inv) = existing_host(PowerState::Running);
-    let p = plan_ok(&d, &h, &inv);
-    for field in ["memory", "vcpus"] {
-        assert_eq!(
-            class_of(&p, "domain/web/define", field).as_str(),
-            table(field),
-            "{field}"
-        );
-    }
-    // Ceilings and the machine type: next boot, on any guest.
-    let d = existing_desired(&[
-        ("maxMemory: 1GiB", "maxMemory: 2GiB"),
-        ("maxVcpus: 4", "maxVcpus: 6"),
-    ]);
-    let (h, inv) = existing_host(PowerState::Shutoff);
-    let p = plan_ok(&d, &h, &inv);
-    for field in ["maxMemory", "maxVcpus"] {
-        assert_eq!(
-            class_of(&p, "domain/web/define", field).as_str(),
-            table(field),
-            "{field}"
-        );
+    // (edits of the existing host's manifests, its power state, fields).
+    let cases: [(&[(&str, &str)], PowerState, &[&str]); 2] = [
+        // Running guest: memory within maxMemory and added vCPUs are live.
+        (
+            &[
+                ("state: shutoff", "state: running"),
+                ("memory: 512MiB", "memory: 768MiB"),
+                ("vcpus: 2", "vcpus: 3"),
+            ],
+            PowerState::Running,
+            &["memory", "vcpus"],
+        ),
+        // Ceilings: next boot.
+        (
+            &[
+                ("maxMemory: 1GiB", "maxMemory: 2GiB"),
+                ("maxVcpus: 4", "maxVcpus: 6"),
+            ],
+            PowerState::Shutoff,
+            &["maxMemory", "maxVcpus"],
+        ),
+    ];
+    for (edits, power, fields) in cases {
+        let (h, inv) = existing_host(power);
+        let p = plan_ok(&existing_desired(edits), &h, &inv);
+        for field in fields {
+            let table = classes::class_of("Domain", &format!("spec.{field}")).unwrap();
+            assert_eq!(
+                class_of(&p, "domain/web/define", field).as_str(),
+                table.class,
+                "{field}"
+            );
+        }
     }
 }
