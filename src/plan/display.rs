@@ -269,3 +269,45 @@ pub fn render_text(plan: &Plan) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multi_line_diff_never_says_no_newline_at_end_of_file() {
+        let change = Change {
+            field: "xml[/domain/devices]".into(),
+            // Values as manifests and libvirt give them: no final newline.
+            from: "<a/>\n<b/>".into(),
+            to: "<a/>\n<c/>".into(),
+            class: ChangeClass::NextBoot,
+        };
+        let define = Action::new(
+            "domain/web/define".into(),
+            "web".into(),
+            HostName::DEFAULT,
+            Effect::Update,
+            vec![change],
+            vec![],
+            Step::DefineDomain {
+                xml: "<domain/>".into(),
+            },
+        );
+        let p = Plan {
+            format_version: FORMAT_VERSION,
+            fingerprint: Fingerprint::default(),
+            redacted: false,
+            actions: vec![define],
+            blocked: vec![],
+            unreachable_hosts: vec![],
+            notices: vec![],
+            summary: Summary::default(),
+            refusal: None,
+            live_xml_wanted: Default::default(),
+        };
+        let text = render_text(&p);
+        assert!(text.contains("      -<b/>\n      +<c/>\n"), "{text}");
+        assert!(!text.contains("No newline"), "{text}");
+    }
+}
