@@ -109,3 +109,34 @@ fn explain_domain_memory_prints_type_default_change_class_and_example() {
         common::output_text(&out)
     );
 }
+
+#[test]
+fn every_field_of_every_kind_can_be_explained() {
+    let mut queue: Vec<String> = [
+        "Domain",
+        "Network",
+        "StoragePool",
+        "Volume",
+        "Snapshot",
+        "Host",
+    ]
+    .iter()
+    .map(|k| k.to_string())
+    .collect();
+    let mut seen = 0;
+    while let Some(path) = queue.pop() {
+        let e = explain(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(e.path, path);
+        assert!(!e.type_name.is_empty(), "{path}");
+        assert!(
+            e.description.is_some() || e.path.split('.').count() == 1,
+            "{path}"
+        );
+        seen += 1;
+        // Deep enough for every nested spec (ipv4.dhcp.hosts.mac).
+        if path.split('.').count() < 6 {
+            queue.extend(e.fields.iter().map(|(name, _, _)| format!("{path}.{name}")));
+        }
+    }
+    assert!(seen > 150, "explained {seen} paths");
+}
