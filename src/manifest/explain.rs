@@ -291,7 +291,12 @@ fn example(kind: &str, path: &[String], node: &Value, defs: &Value) -> Option<St
                 continue;
             }
             if path.is_empty() {
-                return Some(doc.trim_start_matches('\n').trim_end().to_string());
+                // The document as written, without the file's comments.
+                let lines: Vec<&str> = doc
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+                    .collect();
+                return Some(lines.join("\n"));
             }
             let mut at = &v;
             for seg in path {
