@@ -1211,8 +1211,9 @@ fn new_domains_and_unreachable_hosts() {
 #[test]
 fn explain_change_classes_agree_with_the_planner() {
     use virtsync::manifest::classes;
-    // (edits of the existing host's manifests, its power state, fields).
-    let cases: [(&[(&str, &str)], PowerState, &[&str]); 2] = [
+    /// Edits of the existing host's manifests, its power state, fields.
+    type Case<'a> = (&'a [(&'a str, &'a str)], PowerState, &'a [&'a str]);
+    let cases: [Case; 2] = [
         // Running guest: memory within maxMemory and added vCPUs are live.
         (
             &[
