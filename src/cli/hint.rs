@@ -85,6 +85,42 @@ pub fn connect_hint(uri: &str, error: &str) -> Option<String> {
     None
 }
 
+/// `e` and its causes, each once: a cause whose text the message already
+/// holds (thiserror's `{source}` in a message) is not repeated.
+pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// The likely fix for an error that ended a command, if there is one.
+pub fn error_hint(e: &CliError) -> Option<String> {
+    for_error(e)
+}
+
+/// Whether `e` is stdout closed under us (`virtsync schema | head`): not
+/// an error worth a message.
+pub fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
 /// The hint for an error that ended a command, if there is one.
 pub fn for_error(e: &CliError) -> Option<String> {
     match e {
@@ -126,7 +162,7 @@ fn print_json(e: JsonError) {
 /// `{"error": {"message", "hint"}}` on stdout.
 pub fn print_json_error(e: &CliError) {
     print_json(JsonError {
-        message: super::error_text(e),
+        message: error_text(e),
         hint: for_error(e),
         diagnostics: &[],
     });

@@ -10,9 +10,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use serde::Serialize;
 
-use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
+use crate::manifest::{self, LoadOptions, ManifestError};
 
 mod commands;
 mod dist;
@@ -25,6 +24,9 @@ mod run;
 mod snapshot;
 mod status;
 pub mod style;
+mod validate;
+
+pub use hint::{error_hint, error_text, is_broken_pipe};
 
 /// Exit codes shared by every command (docs/commands.md).
 pub use crate::reconcile::exit;
@@ -104,11 +106,9 @@ impl Cli {
             Command::Import(a) => a.host.output,
             Command::Snapshot(SnapshotCommand::List(a)) => a.host.output,
             Command::Snapshot(SnapshotCommand::Revert(a)) => a.host.output,
-            Command::Run(_)
-            | Command::Schema
-            | Command::Explain(_)
-            | Command::Completions(_)
-            | Command::Manpage(_) => Output::Text,
+            // run, schema, explain, completions, manpage, and commands
+            // added later until they say otherwise.
+            _ => Output::Text,
         }
     }
 }
@@ -515,42 +515,6 @@ pub enum CliError {
     },
 }
 
-/// `e` and its causes, each once: a cause whose text the message already
-/// holds (thiserror's `{source}` in a message) is not repeated.
-pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let s = c.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        cause = c.source();
-    }
-    text
-}
-
-/// The likely fix for an error that ended a command, if there is one.
-pub fn error_hint(e: &CliError) -> Option<String> {
-    hint::for_error(e)
-}
-
-/// Whether `e` is stdout closed under us (`virtsync schema | head`): not
-/// an error worth a message.
-pub fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(c) = cur {
-        if c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-        {
-            return true;
-        }
-        cur = c.source();
-    }
-    false
-}
-
 /// Ask `question` on the terminal before changing a host; `yes` answers
 /// it. Without a terminal and without `yes`, refuse: never change a host
 /// nobody confirmed. With `--output json` (a script reads stdout) never
@@ -591,7 +555,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
 
 fn dispatch(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
-        Command::Validate(args) => validate(&args),
+        Command::Validate(args) => validate::validate(&args),
         Command::Plan(args) => commands::plan(&args),
         Command::Apply(args) => commands::apply(&args),
         Command::Status(args) => status::status(&args),
@@ -615,16 +579,6 @@ pub fn schema_json() -> String {
     serde_json::to_string_pretty(&manifest::types::json_schema()).expect("schema serializes")
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ValidateReport<'a> {
-    valid: bool,
-    files: usize,
-    documents: usize,
-    counts: std::collections::BTreeMap<&'static str, usize>,
-    errors: &'a [Diagnostic],
-}
-
 /// An empty directory is almost always a wrong path: say so rather than
 /// "valid" or "converged".
 fn no_manifests(dir: &std::path::Path) -> CliError {
@@ -632,71 +586,4 @@ fn no_manifests(dir: &std::path::Path) -> CliError {
         "no manifests found in {} (files *.yaml or *.yml, searched recursively)",
         dir.display()
     ))
-}
-
-fn validate(args: &ValidateArgs) -> Result<u8, CliError> {
-    let errors: Vec<Diagnostic>;
-    let opts = load_options(&args.allow_path, args.allow_unsafe_xml);
-    let report = match manifest::load_dir(&args.dir, &opts) {
-        Ok((_, stats)) if stats.documents == 0 => return Err(no_manifests(&args.dir)),
-        Ok((state, stats)) => ValidateReport {
-            valid: true,
-            files: stats.files,
-            documents: stats.documents,
-            counts: state.counts(),
-            errors: &[],
-        },
-        Err(ManifestError::Invalid(diags)) => {
-            errors = diags;
-            // The loader stops at the errors; the files it read are still
-            // worth counting (a wrong directory reads none).
-            let scanned = manifest::scan::scan(&args.dir).map(|s| s.files.len());
-            ValidateReport {
-                valid: false,
-                files: scanned.unwrap_or(0),
-                documents: 0,
-                counts: Default::default(),
-                errors: &errors,
-            }
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let code = if report.valid { exit::OK } else { exit::ERROR };
-    let mut out = std::io::stdout().lock();
-    match args.output {
-        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
-        Output::Text if report.valid => {
-            let kinds: Vec<String> = report
-                .counts
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(k, n)| format!("{n} {k}"))
-                .collect();
-            writeln!(
-                out,
-                "valid: {} manifest{} in {} file{} ({})",
-                report.documents,
-                if report.documents == 1 { "" } else { "s" },
-                report.files,
-                if report.files == 1 { "" } else { "s" },
-                if kinds.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    kinds.join(", ")
-                }
-            )?;
-        }
-        Output::Text => {
-            for d in report.errors {
-                writeln!(out, "{d}")?;
-            }
-            writeln!(
-                out,
-                "invalid: {} error{}",
-                report.errors.len(),
-                if report.errors.len() == 1 { "" } else { "s" }
-            )?;
-        }
-    }
-    Ok(code)
 }
