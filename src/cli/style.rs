@@ -1,5 +1,6 @@
 //! Colours for people at a terminal: the plan's symbols (`+ ~ > - x !`)
-//! and change classes (`[live]`, `[next-boot]`, `[replace]`).
+//! and change classes (`[live]`, `[next-boot]`, `[replace]`), and the
+//! STATUS column of `status`.
 //!
 //! Whether to colour is decided once per process, as clap and ripgrep
 //! decide: `--color always|never`, else `NO_COLOR` / `CLICOLOR_FORCE`, else
@@ -123,6 +124,45 @@ fn paint_line(out: &mut String, line: &str) {
     out.push_str(rest);
 }
 
+/// The style of a `status` label: what needs nothing is green, what
+/// `apply` fixes yellow, what it cannot red.
+fn status_style(label: &str) -> Option<Style> {
+    Some(match label {
+        "in sync" => fg(AnsiColor::Green),
+        "drifted" | "restart pending" | "missing" => fg(AnsiColor::Yellow),
+        "unmanaged collision" | "planning error" | "host unreachable" => fg(AnsiColor::Red),
+        _ => return None,
+    })
+}
+
+/// `text` (the `status` table) with its STATUS column coloured when
+/// [`enabled`], unchanged otherwise. The column starts where its header
+/// does; the padding is not touched, so the table stays aligned.
+pub fn status(text: &str) -> String {
+    let Some(col) = text.lines().next().and_then(|h| h.find("STATUS")) else {
+        return text.to_string();
+    };
+    if !enabled() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.split_inclusive('\n') {
+        let cell = line.get(col..).and_then(|rest| {
+            let label = rest.split("  ").next()?.trim_end();
+            Some((label, status_style(label)?))
+        });
+        match cell {
+            Some((label, style)) => {
+                out.push_str(&line[..col]);
+                paint(&mut out, label, style);
+                out.push_str(&line[col + label.len()..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// Diff lines are indented six spaces under their field.
 fn diff_line_style(line: &str) -> Option<Style> {
     let body = line.strip_prefix("      ")?;
@@ -149,5 +189,9 @@ mod tests {
         assert!(painted.contains("\x1b["), "{painted}");
         let stripped = anstream::adapter::strip_str(&painted).to_string();
         assert_eq!(stripped, text);
+        let table = "KIND    NAME  STATUS           DETAILS\ndomain  web   in sync\ndomain  db    restart pending  memory\n\nStatus: 2 objects\n";
+        let painted = status(table);
+        assert!(painted.contains("\x1b[32min sync\x1b[0m"), "{painted}");
+        assert_eq!(anstream::adapter::strip_str(&painted).to_string(), table);
     }
 }
