@@ -294,18 +294,7 @@ mod tests {
                 xml: "<domain/>".into(),
             },
         );
-        let p = Plan {
-            format_version: FORMAT_VERSION,
-            fingerprint: Fingerprint::default(),
-            redacted: false,
-            actions: vec![define],
-            blocked: vec![],
-            unreachable_hosts: vec![],
-            notices: vec![],
-            summary: Summary::default(),
-            refusal: None,
-            live_xml_wanted: Default::default(),
-        };
+        let p = Plan::of_actions(vec![define]);
         let text = render_text(&p);
         assert!(text.contains("      -<b/>\n      +<c/>\n"), "{text}");
         assert!(!text.contains("No newline"), "{text}");
