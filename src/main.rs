@@ -24,10 +24,14 @@ fn main() -> std::process::ExitCode {
     } else {
         fmt.init();
     }
+    let changes_hosts = cli.changes_hosts();
     match virtsync::cli::run(cli) {
         Ok(code) => std::process::ExitCode::from(code),
-        // The reader went away (`virtsync schema | head`): end quietly.
-        Err(e) if virtsync::cli::is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
+        // The reader went away (`virtsync schema | head`): end quietly,
+        // successfully unless the command may have changed something.
+        Err(e) if virtsync::cli::is_broken_pipe(&e) => {
+            std::process::ExitCode::from(if changes_hosts { 1 } else { 0 })
+        }
         Err(e) => {
             let hint = virtsync::cli::error_hint(&e);
             let e: anyhow::Error = e.into();

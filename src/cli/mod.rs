@@ -95,6 +95,19 @@ impl Cli {
         LEVELS[(base + self.global.verbose as usize).min(LEVELS.len() - 1)]
     }
 
+    /// Whether the command may change a host (then a closed stdout,
+    /// which ends it quietly, still exits 1: what it did is unknown to
+    /// whoever stopped reading).
+    pub fn changes_hosts(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Apply(_)
+                | Command::Import(_)
+                | Command::Run(_)
+                | Command::Snapshot(SnapshotCommand::Revert(_))
+        )
+    }
+
     /// The output format the command was asked for (text for the commands
     /// that have no `--output`).
     pub fn output(&self) -> Output {

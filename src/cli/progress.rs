@@ -41,6 +41,14 @@ pub fn outcome_line(a: &Action, o: &Outcome) -> String {
     }
 }
 
+/// One line on stdout. A reader gone (`apply | head`) must not panic a
+/// worker thread mid-apply (as `println!` would): the apply goes on, and
+/// its summary's write ends the command quietly.
+fn line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 impl Progress {
     /// The display for `actions` actions: a terminal one when stderr is a
     /// terminal, lines otherwise, nothing with `json`.
@@ -78,7 +86,7 @@ impl Progress {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 running.lock().expect("progress").insert(a.id.clone(), bar);
             }
-            Progress::Lines => println!("  started  {}", a.id),
+            Progress::Lines => line(&format!("  started  {}", a.id)),
             Progress::Silent => {}
         }
     }
@@ -98,7 +106,7 @@ impl Progress {
                 total.inc(1);
                 let _ = multi.println(line);
             }
-            Progress::Lines => println!("{line}"),
+            Progress::Lines => self::line(&line),
             Progress::Silent => {}
         }
     }
