@@ -330,20 +330,41 @@ fn version_names_the_git_revision() {
     assert!(text.trim_end().ends_with(')'), "{text}");
 }
 
-#[test]
-fn schema_into_a_closed_pipe_ends_quietly() {
+/// `virtsync ARGS | true`: the reader is gone before virtsync writes, so
+/// every write fails with EPIPE.
+fn into_a_closed_pipe(args: &[&str]) -> std::process::Output {
     let mut child = Command::new(bin())
-        .arg("schema")
+        .args(args)
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The reader is gone before virtsync writes (`| true`): every write
-    // fails with EPIPE.
     drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let out = into_a_closed_pipe(&["schema"]);
     assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(stderr(&out), "", "no broken-pipe error or panic");
+    // A command that changes hosts ends quietly too, but not with 0: the
+    // plan was never seen, nothing was applied.
+    let state = tempfile::tempdir().unwrap();
+    let dir = quickstart();
+    let out = into_a_closed_pipe(&[
+        "apply",
+        dir.to_str().unwrap(),
+        "--yes",
+        "--connect",
+        "test:///default",
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert_eq!(stderr(&out), "");
 }
 
 #[test]
