@@ -36,8 +36,15 @@ trap 'dpkg -r virtsync >/dev/null 2>&1 || true' EXIT
 dpkg -i "$deb" >/dev/null
 version=$(/usr/bin/virtsync --version)
 case "$version" in virtsync\ *\(*\)) ;; *) echo "deb: unexpected --version: $version" >&2; exit 1;; esac
-MANPAGER=cat MANWIDTH=80 man virtsync 2>/dev/null | grep -q "reconciler for libvirt" \
-  || { echo "deb: man virtsync shows no page" >&2; exit 1; }
+if grep -qs 'path-exclude.*/usr/share/man' /etc/dpkg/dpkg.cfg.d/*; then
+  # A slim image drops man pages on install: read the packaged one.
+  tmp=$(mktemp -d); dpkg-deb -x "$deb" "$tmp"
+  page=(man -l "$tmp/usr/share/man/man1/virtsync.1.gz")
+else
+  page=(man virtsync)
+fi
+MANPAGER=cat MANWIDTH=80 "${page[@]}" 2>/dev/null | grep -q "reconciler for libvirt" \
+  || { echo "deb: ${page[*]} shows no page" >&2; exit 1; }
 for f in /usr/share/bash-completion/completions/virtsync \
          /usr/share/zsh/vendor-completions/_virtsync \
          /usr/share/fish/vendor_completions.d/virtsync.fish \
