@@ -26,8 +26,12 @@ cargo build --profile "$profile" --quiet
 scripts/dist.sh target/dist "target/$dir/virtsync" >/dev/null
 # --fast: the CI package is thrown away; a release keeps full compression.
 fast=(); $check && fast=(--fast)
-deb=$(cargo deb --no-build --profile "$profile" "${fast[@]}" --output target/debian/ 2>/dev/null | tail -n1)
-[ -f "$deb" ] || { echo "deb: cargo deb made no package" >&2; exit 1; }
+# cargo-deb warns that a dev profile is for checks only, which this is;
+# its messages are shown when it fails.
+mkdir -p target/debian
+log=target/debian/cargo-deb.log
+deb=$(cargo deb --no-build --profile "$profile" "${fast[@]}" --output target/debian/ 2>"$log" | tail -n1) || true
+[ -f "$deb" ] || { cat "$log" >&2; echo "deb: cargo deb made no package" >&2; exit 1; }
 echo "deb: built $deb"
 $check || exit 0
 
