@@ -1,6 +1,7 @@
-//! What an error means for the person who ran the command: the likely fix
-//! of a connection failure, and errors as JSON for `--output json` (a
-//! script reads one document on stdout whatever happened).
+//! What an error means for the person who ran the command: its text with
+//! each cause once, the likely fix of a connection failure, a closed
+//! stdout told apart from real failures, and errors as JSON for `--output
+//! json` (a script reads one document on stdout whatever happened).
 
 use std::io::Write;
 
