@@ -404,3 +404,14 @@ fn every_command_has_a_docs_page() {
     }
     assert!(root.join("docs/virsh.md").is_file());
 }
+
+#[test]
+fn cargo_install_installs_only_virtsync() {
+    // `cargo install --path .` installs every [[bin]] and src/bin/*; the
+    // benchmark is an example so that it stays out.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert_eq!(manifest.matches("[[bin]]").count(), 1, "{manifest}");
+    assert!(manifest.contains("[[bin]]\nname = \"virtsync\""));
+    assert!(!root.join("src/bin").exists());
+}
