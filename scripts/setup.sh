@@ -24,3 +24,10 @@ if [ "$(id -u)" = 0 ]; then
 elif ! pkg-config --exists libvirt 2>/dev/null; then
   die "libvirt-dev is missing and this is not root: run 'sudo $0' once."
 fi
+
+# man-db renders the man page in the tests (`man -l`) and reads the
+# packaged one; script (bsdutils, essential) gives them a pseudo-terminal.
+if [ "$(id -u)" = 0 ] && ! command -v man >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends man-db >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends man-db >/dev/null; }
+fi

@@ -249,6 +249,19 @@ pub fn execute(
     stop: Option<&AtomicBool>,
     on_done: &(dyn Fn(&Action, &Outcome) + Sync),
 ) -> ApplyReport {
+    execute_observed(plan, backends, parallel, stop, &|_| {}, on_done)
+}
+
+/// [`execute`], also calling `on_start` as a worker takes each action (the
+/// progress display names the actions in flight).
+pub fn execute_observed(
+    plan: &Plan,
+    backends: &BTreeMap<HostName, Arc<dyn Backend>>,
+    parallel: usize,
+    stop: Option<&AtomicBool>,
+    on_start: &(dyn Fn(&Action) + Sync),
+    on_done: &(dyn Fn(&Action, &Outcome) + Sync),
+) -> ApplyReport {
     let n = plan.actions.len();
     let index: BTreeMap<&str, usize> = plan
         .actions
@@ -374,6 +387,7 @@ pub fn execute(
                     }
                 };
                 let a = &plan.actions[i];
+                on_start(a);
                 let start = Instant::now();
                 let mut wrote = false;
                 let result = match backends.get(&a.host) {

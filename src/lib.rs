@@ -18,6 +18,7 @@
 //!   virtsync does not model);
 //! - [`manifest`]: find, parse and validate manifest files into a
 //!   [`model::DesiredState`], reporting every error with `file:line:column`;
+//!   the JSON Schema of manifests and `explain` from it;
 //! - [`state_file`]: files written atomically and durably (the inventory,
 //!   saved plans);
 //! - [`inventory`]: ownership of pools, volumes and snapshots, which have
@@ -56,7 +57,9 @@
 //!   manifest changes, host events, a periodic resync and retries with
 //!   backoff, one pass at a time, keeping the last good manifests;
 //! - [`cli`]: the thin command layer (`validate`, `plan`, `apply`,
-//!   `status`, `import`, `run`, `snapshot`, `schema`): load, confirm, print.
+//!   `status`, `import`, `run`, `snapshot`, `schema`, `explain`,
+//!   `completions`): load, confirm, print — with colours, progress, hints
+//!   and JSON errors for the people and scripts that run it.
 //!
 //! The binary (`src/main.rs`) only parses arguments and maps errors to exit
 //! codes; everything testable lives here. `examples/bench.rs` is the

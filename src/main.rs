@@ -13,14 +13,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
-    // The controller reports what it does (info); one-shot commands print
-    // their own output and log only warnings.
-    let (level, json) = match &cli.command {
-        virtsync::cli::Command::Run(a) => ("info", a.log_format == virtsync::cli::LogFormat::Json),
-        _ => ("warn", false),
-    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIRTSYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cli.log_level()));
+    let json = matches!(&cli.command, virtsync::cli::Command::Run(a) if a.log_format == virtsync::cli::LogFormat::Json);
     let fmt = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter);
@@ -29,11 +24,21 @@ fn main() -> std::process::ExitCode {
     } else {
         fmt.init();
     }
+    let changes_hosts = cli.changes_hosts();
     match virtsync::cli::run(cli) {
         Ok(code) => std::process::ExitCode::from(code),
+        // The reader went away (`virtsync schema | head`): end quietly,
+        // successfully unless the command may have changed something.
+        Err(e) if virtsync::cli::is_broken_pipe(&e) => {
+            std::process::ExitCode::from(if changes_hosts { 1 } else { 0 })
+        }
         Err(e) => {
+            let hint = virtsync::cli::error_hint(&e);
             let e: anyhow::Error = e.into();
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", virtsync::cli::error_text(e.as_ref()));
+            if let Some(h) = hint {
+                eprintln!("hint: {h}");
+            }
             std::process::ExitCode::from(1)
         }
     }

@@ -454,6 +454,20 @@ impl Reconciler {
         opts: &ApplyOptions,
         on_done: &(dyn Fn(&Action, &Outcome) + Sync),
     ) -> Result<Reconciled, ReconcileError> {
+        self.apply_observed(t, inventory, planned, opts, &|_| {}, on_done)
+    }
+
+    /// [`Reconciler::apply`], also calling `on_start` as each action
+    /// starts (for a progress display of the actions in flight).
+    pub fn apply_observed(
+        &self,
+        t: &Target,
+        inventory: &mut Inventory,
+        planned: &Planned,
+        opts: &ApplyOptions,
+        on_start: &(dyn Fn(&Action) + Sync),
+        on_done: &(dyn Fn(&Action, &Outcome) + Sync),
+    ) -> Result<Reconciled, ReconcileError> {
         if let Some(r) = &planned.plan.refusal {
             return Err(ReconcileError::Refused(r.clone()));
         }
@@ -476,11 +490,12 @@ impl Reconciler {
         // pools exist, that the state directory is writable.)
         save(&inv)?;
         let shared = Mutex::new(inv);
-        let report = apply::execute(
+        let report = apply::execute_observed(
             &planned.plan,
             &self.backends(),
             opts.parallel.max(1),
             opts.stop.as_deref(),
+            on_start,
             &|a, o| {
                 if let (Some(id), Some(uri)) = (self.identity(&a.host), self.uris.get(&a.host)) {
                     let mut inv = shared.lock().expect("inventory");

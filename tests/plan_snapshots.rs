@@ -1202,3 +1202,48 @@ fn new_domains_and_unreachable_hosts() {
     assert_eq!(names, ["n", "vm"], "{:?}", p.blocked);
     assert!(p.blocked[1].reason.contains("may be managed there"));
 }
+
+// ------------------------------------------------------- explain's classes
+
+/// `virtsync explain` states each field's change class from a table
+/// (src/manifest/classes.rs); the planner decides from the observed state.
+/// They must agree where the table names the planner's usual case.
+#[test]
+fn explain_change_classes_agree_with_the_planner() {
+    use virtsync::manifest::classes;
+    /// Edits of the existing host's manifests, its power state, fields.
+    type Case<'a> = (&'a [(&'a str, &'a str)], PowerState, &'a [&'a str]);
+    let cases: [Case; 2] = [
+        // Running guest: memory within maxMemory and added vCPUs are live.
+        (
+            &[
+                ("state: shutoff", "state: running"),
+                ("memory: 512MiB", "memory: 768MiB"),
+                ("vcpus: 2", "vcpus: 3"),
+            ],
+            PowerState::Running,
+            &["memory", "vcpus"],
+        ),
+        // Ceilings: next boot.
+        (
+            &[
+                ("maxMemory: 1GiB", "maxMemory: 2GiB"),
+                ("maxVcpus: 4", "maxVcpus: 6"),
+            ],
+            PowerState::Shutoff,
+            &["maxMemory", "maxVcpus"],
+        ),
+    ];
+    for (edits, power, fields) in cases {
+        let (h, inv) = existing_host(power);
+        let p = plan_ok(&existing_desired(edits), &h, &inv);
+        for field in fields {
+            let table = classes::class_of("Domain", &format!("spec.{field}")).unwrap();
+            assert_eq!(
+                class_of(&p, "domain/web/define", field).as_str(),
+                table.class,
+                "{field}"
+            );
+        }
+    }
+}

@@ -2,24 +2,25 @@
 //! confirm, print. No reconcile logic lives here; `status` starts from the
 //! same [`prepare`].
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use super::{exit, ApplyArgs, CliError, ManifestArgs, Output, PlanArgs};
-use crate::apply::{Outcome, Status};
+use crate::apply::Status;
 use crate::backend::ConnectOptions;
 use crate::inventory::Inventory;
 use crate::lock::HostLock;
 use crate::manifest::{self, ManifestError};
 use crate::model::DesiredState;
 use crate::owner::Owner;
-use crate::plan::{render_text, Action, Plan, PruneOptions, Scope, FORMAT_VERSION};
+use crate::plan::{render_text, Plan, PruneOptions, Scope, FORMAT_VERSION};
 use crate::reconcile::{self, ApplyOptions, Observation, Planned, Reconciled, Reconciler, Target};
 
 /// Load manifests (all of them: the selector is applied by [`prepare`],
 /// which needs every declared object); on invalid input print every
-/// error to stderr. An empty directory is an error.
+/// error to stderr (and with `--output json` as a JSON document on
+/// stdout). An empty directory is an error.
 fn load(
     args: &ManifestArgs,
     prune: Option<&PruneOptions>,
@@ -42,6 +43,9 @@ fn load(
                 eprintln!("{d}");
             }
             eprintln!("error: {} error(s) in manifests; nothing was planned (run `virtsync validate` for details)", diags.len());
+            if args.output == Output::Json {
+                super::hint::print_json_diagnostics(&diags);
+            }
             Ok(None)
         }
         Err(e) => Err(e.into()),
@@ -164,18 +168,19 @@ pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
     let mut out = std::io::stdout().lock();
     match common.output {
         Output::Json => writeln!(out, "{json}")?,
-        Output::Text => write!(out, "{}", render_text(&planned.plan))?,
+        Output::Text => write!(out, "{}", super::style::plan(&render_text(&planned.plan)))?,
     }
+    connect_hints(&planned.plan);
     Ok(planned.exit_code(args.exit_code))
 }
 
-/// One line per finished action.
-fn outcome_line(a: &Action, o: &Outcome) -> String {
-    match &o.status {
-        Status::Done => format!("  done     {} ({} ms)", a.id, o.millis),
-        Status::Failed { error } => format!("  FAILED   {}: {error}", a.id),
-        Status::Skipped { because } => format!("  skipped  {} (depends on {because})", a.id),
-    }
+/// On stderr, the likely fix for each host that could not be reached.
+pub(super) fn connect_hints(p: &Plan) {
+    super::hint::print_connect_hints(
+        p.unreachable_hosts
+            .iter()
+            .map(|h| (h.uri.as_str(), h.error.as_str())),
+    );
 }
 
 /// Read a plan saved by `plan --out`, refusing one this virtsync cannot
@@ -254,9 +259,10 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         adopt: args.adopt,
         scope: &scope,
     };
+    connect_hints(&planned.plan);
     if let Some(refusal) = &planned.plan.refusal {
         // A guard refused: show what would have been deleted, change nothing.
-        print_unchanged(&planned, &desired, &r, json)?;
+        print_unchanged(&planned, &desired, &r, json, Some(&refusal.message))?;
         eprintln!("error: {}", refusal.message);
         return Ok(exit::ERROR);
     }
@@ -268,47 +274,44 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         if reconcile::record_managed(&mut inventory, &target, &planned.observed) {
             inventory.save(&common.state_dir)?;
         }
-        print_unchanged(&planned, &desired, &r, json)?;
+        print_unchanged(&planned, &desired, &r, json, None)?;
         return Ok(planned.exit_code(false));
     }
     if !json {
         let mut out = std::io::stdout().lock();
-        write!(out, "{}", render_text(&planned.plan))?;
+        write!(out, "{}", super::style::plan(&render_text(&planned.plan)))?;
         out.flush()?;
     }
     let question = format!("Apply these {} actions?", planned.plan.actions.len());
-    if !super::confirm("apply", &question, args.yes)? {
-        eprintln!("apply cancelled; nothing was changed");
-        return Ok(exit::ERROR);
+    match super::confirm("apply", &question, args.yes, common.output) {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!("apply cancelled; nothing was changed");
+            return Ok(exit::ERROR);
+        }
+        // JSON never asks: one document, the plan and why nothing was done.
+        Err(CliError::Refused(why)) if json => {
+            print_unchanged(&planned, &desired, &r, json, Some(&why))?;
+            eprintln!("error: {why}");
+            return Ok(exit::ERROR);
+        }
+        Err(e) => return Err(e),
     }
-    let progress = (std::io::stderr().is_terminal() && !json).then(|| {
-        let bar = indicatif::ProgressBar::new(planned.plan.actions.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {wide_msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    });
+    let progress = super::progress::Progress::new(planned.plan.actions.len(), json);
     let opts = ApplyOptions {
         parallel: args.parallel as usize,
         state_dir: Some(common.state_dir.clone()),
         ..ApplyOptions::default()
     };
-    let done = r.apply(&target, &mut inventory, &planned, &opts, &|a, o| {
-        let line = outcome_line(a, o);
-        match &progress {
-            Some(bar) => {
-                bar.inc(1);
-                bar.println(&line);
-            }
-            None if !json => println!("{line}"),
-            None => {}
-        }
-    })?;
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    let done = r.apply_observed(
+        &target,
+        &mut inventory,
+        &planned,
+        &opts,
+        &|a| progress.start(a),
+        &|a, o| progress.done(a, o),
+    )?;
+    progress.finish();
     print_reconciled(&planned, &done, &desired, &r, json)?;
     Ok(done.exit_code())
 }
@@ -325,27 +328,31 @@ fn blocked_reason(p: &Plan) -> Option<String> {
     })
 }
 
+/// What apply prints when it changes nothing; `refused` says why it
+/// refused to (in JSON, an `error` beside the plan).
 fn print_unchanged(
     planned: &Planned,
     desired: &DesiredState,
     r: &Reconciler,
     json: bool,
+    refused: Option<&str>,
 ) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     let p = &planned.plan;
     if json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "plan": p.redacted(), "outcomes": [], "converged": planned.converged(),
-                "changed": false, "calls": r.calls(),
-            }))?
-        )?;
+        let mut doc = serde_json::json!({
+            "plan": p.redacted(), "outcomes": [], "converged": planned.converged(),
+            "changed": false, "calls": r.calls(),
+        });
+        if let Some(why) = refused {
+            doc["converged"] = false.into();
+            doc["error"] = serde_json::json!({ "message": why });
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(());
     }
     if !p.is_complete() || !p.unreachable_hosts.is_empty() || p.refusal.is_some() {
-        write!(out, "{}", render_text(p))?;
+        write!(out, "{}", super::style::plan(&render_text(p)))?;
     } else {
         for n in &p.notices {
             writeln!(out, "! {} {}: {}", n.kind, n.name, n.message)?;

@@ -84,7 +84,11 @@ pub fn import(args: &ImportArgs) -> Result<u8, CliError> {
         observed: planned.observed,
     };
     if !json {
-        write!(std::io::stdout().lock(), "{}", render_text(&adoption.plan))?;
+        write!(
+            std::io::stdout().lock(),
+            "{}",
+            super::style::plan(&render_text(&adoption.plan))
+        )?;
     }
     let opts = ApplyOptions {
         parallel: 4,
@@ -175,7 +179,7 @@ fn print_adopted(done: &Reconciled, objects: usize) -> Result<(), CliError> {
         // The imported manifests should plan to nothing: what differs
         // still is shown as plan shows it.
         writeln!(out, "The manifests still differ from the host:")?;
-        write!(out, "{}", render_text(residual))?;
+        write!(out, "{}", super::style::plan(&render_text(residual)))?;
     }
     let failed = done.failed().count();
     writeln!(

@@ -1,70 +1,208 @@
 //! The command line: argument definitions (clap derive) and one thin
 //! function per command (`commands` for plan and apply, `status`,
-//! `snapshot`) that calls into the library and prints results to
-//! stdout (logs go to stderr).
+//! `snapshot`, `explain`, `dist` for completions and man pages) that
+//! calls into the library and prints results to stdout (logs go to
+//! stderr). Around them: colours (`style`), apply's progress display
+//! (`progress`), error hints and JSON errors (`hint`), and the examples
+//! of every `--help` (`examples`).
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde::Serialize;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
+use crate::manifest::{self, LoadOptions, ManifestError};
 
 mod commands;
+mod dist;
+mod examples;
+mod explain;
+mod hint;
 mod import;
+mod progress;
 mod run;
 mod snapshot;
 mod status;
+pub mod style;
+mod validate;
+
+pub use hint::{error_hint, error_text, is_broken_pipe};
 
 /// Exit codes shared by every command (docs/commands.md).
 pub use crate::reconcile::exit;
 
+/// `virtsync --version`: the package version and the git revision it was
+/// built from (build.rs; "unknown" outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("VIRTSYNC_GIT_REVISION"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "virtsync",
-    version,
-    about = "Declarative, GitOps-style reconciler for libvirt"
+    version = VERSION,
+    about = "Declarative, GitOps-style reconciler for libvirt",
+    after_help = examples::TOP,
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Flags every command takes: colours and how much is logged.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// Colour the output: auto (on a terminal, unless NO_COLOR is set),
+    /// always, never.
+    #[arg(long, value_enum, global = true, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Log more on stderr: -v info, -vv debug, -vvv trace (VIRTSYNC_LOG,
+    /// a tracing filter such as `virtsync=debug`, overrides it).
+    #[arg(long, short = 'v', action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log only errors on stderr.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorWhen {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl Cli {
+    /// The tracing filter for stderr: `-q` errors, default warnings (the
+    /// controller: info, it reports what it does), each `-v` one level more.
+    pub fn log_level(&self) -> &'static str {
+        const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+        if self.global.quiet {
+            return LEVELS[0];
+        }
+        let base = if matches!(self.command, Command::Run(_)) {
+            2
+        } else {
+            1
+        };
+        LEVELS[(base + self.global.verbose as usize).min(LEVELS.len() - 1)]
+    }
+
+    /// Whether the command may change a host (then a closed stdout,
+    /// which ends it quietly, still exits 1: what it did is unknown to
+    /// whoever stopped reading).
+    pub fn changes_hosts(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Apply(_)
+                | Command::Import(_)
+                | Command::Run(_)
+                | Command::Snapshot(SnapshotCommand::Revert(_))
+        )
+    }
+
+    /// The output format the command was asked for (text for the commands
+    /// that have no `--output`).
+    pub fn output(&self) -> Output {
+        match &self.command {
+            Command::Validate(a) => a.output,
+            Command::Plan(a) => a.common.output,
+            Command::Apply(a) => a.common.output,
+            Command::Status(a) => a.output,
+            Command::Import(a) => a.host.output,
+            Command::Snapshot(SnapshotCommand::List(a)) => a.host.output,
+            Command::Snapshot(SnapshotCommand::Revert(a)) => a.host.output,
+            // run, schema, explain, completions, manpage, and commands
+            // added later until they say otherwise.
+            _ => Output::Text,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Parse and check every manifest of DIR; needs no libvirt connection.
-    Validate(ManifestArgs),
+    #[command(after_help = examples::VALIDATE)]
+    Validate(ValidateArgs),
     /// Dry run: show what apply would change (no writes).
+    #[command(after_help = examples::PLAN)]
     Plan(PlanArgs),
     /// Make the hosts match the manifests.
+    #[command(after_help = examples::APPLY)]
     Apply(ApplyArgs),
     /// Per object: in sync, drifted, restart pending, missing, unmanaged
     /// collision, planning error or host unreachable (read-only). Exits 0
     /// when nothing is to be done (restart pending aside), 2 otherwise.
+    #[command(after_help = examples::STATUS)]
     Status(ManifestArgs),
     /// Write manifests for objects the host already has (every field
     /// virtsync models, with its value); with --adopt, take them over.
+    #[command(after_help = examples::IMPORT)]
     Import(ImportArgs),
     /// The controller: keep the hosts converged — reconcile on manifest
     /// changes, on a periodic resync and after failures (with backoff),
     /// until SIGINT/SIGTERM (the running action finishes, no new one
     /// starts, exit 0).
+    // It logs instead of printing results: --output does not apply.
+    #[command(after_help = examples::RUN, mut_arg("output", |a| a.hide(true)))]
     Run(RunArgs),
     /// Print the JSON Schema of manifests (schemas/virtsync.schema.json).
+    #[command(after_help = examples::SCHEMA)]
     Schema,
+    /// Describe a manifest kind or field: its type, default, how a change
+    /// is applied (live, next-boot, replace) and an example.
+    #[command(after_help = examples::EXPLAIN)]
+    Explain(ExplainArgs),
     /// List a domain's snapshots, or bring it back to one.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one per command into a directory.
+    #[command(hide = true)]
+    Manpage(ManpageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// KIND or KIND.field.subfield, e.g. Domain, Domain.spec.memory,
+    /// Network.spec.ipv4.dhcp (case-insensitive kind).
+    #[arg(value_name = "KIND[.FIELD...]")]
+    pub path: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManpageArgs {
+    /// Write virtsync.1 and virtsync-COMMAND.1 into DIR instead of printing
+    /// virtsync.1.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
     /// The snapshots of DOMAIN: name, when taken, the guest's state then,
     /// description, and whether virtsync took it.
+    #[command(after_help = examples::SNAPSHOT_LIST)]
     List(SnapshotListArgs),
     /// Bring DOMAIN back to snapshot NAME: its disks, and the memory and
     /// power state it was taken in. What the guest did since is lost.
+    #[command(after_help = examples::SNAPSHOT_REVERT)]
     Revert(SnapshotRevertArgs),
 }
 
@@ -82,6 +220,8 @@ pub struct HostArgs {
     /// snapshots it owns).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/virtsync")]
     pub state_dir: PathBuf,
+    /// Output format (errors too: with json, they are a JSON document on
+    /// stdout as well).
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
@@ -191,7 +331,8 @@ pub struct PlanArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub common: ManifestArgs,
-    /// Do not ask for confirmation (required without a terminal).
+    /// Do not ask for confirmation (required without a terminal, and
+    /// with --output json, which never asks).
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Concurrent actions per host.
@@ -262,6 +403,52 @@ pub enum LogFormat {
     Json,
 }
 
+/// `validate`: the manifest flags that reading and checking use (no
+/// connection, no state).
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Directory of manifests (searched recursively), or one manifest file.
+    pub dir: PathBuf,
+    /// Also allow disk paths under DIR (repeatable); /var/lib/libvirt/images always is.
+    #[arg(long = "allow-path", value_name = "DIR")]
+    pub allow_path: Vec<PathBuf>,
+    /// Accept refused elements in the `xml` escape hatch (qemu:commandline, hostdev, host paths).
+    #[arg(long)]
+    pub allow_unsafe_xml: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// The other commands' flags, accepted and ignored so that one command
+    /// line works for validate, plan, apply and status, but not offered
+    /// (hidden from --help and completions): validate never connects.
+    #[command(flatten)]
+    pub ignored: IgnoredByValidate,
+}
+
+/// Flags of `plan`/`apply`/`status` that `validate` accepts and ignores.
+#[derive(Debug, Args)]
+pub struct IgnoredByValidate {
+    #[arg(long, short = 'c', hide = true)]
+    connect: Option<String>,
+    #[arg(long, hide = true)]
+    state_dir: Option<PathBuf>,
+    #[arg(long = "selector", short = 'l', hide = true)]
+    selector: Vec<String>,
+    #[arg(long, hide = true)]
+    owner: Option<String>,
+}
+
+/// What `--allow-path` and `--allow-unsafe-xml` mean to the loader.
+fn load_options(allow_path: &[PathBuf], allow_unsafe_xml: bool) -> LoadOptions {
+    LoadOptions {
+        allow_paths: allow_path
+            .iter()
+            .map(|p| p.components().collect())
+            .collect(),
+        allow_unsafe_xml,
+    }
+}
+
 /// Flags shared by the commands that read manifests.
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
@@ -299,14 +486,7 @@ pub struct ManifestArgs {
 
 impl ManifestArgs {
     pub fn load_options(&self) -> LoadOptions {
-        LoadOptions {
-            allow_paths: self
-                .allow_path
-                .iter()
-                .map(|p| p.components().collect())
-                .collect(),
-            allow_unsafe_xml: self.allow_unsafe_xml,
-        }
+        load_options(&self.allow_path, self.allow_unsafe_xml)
     }
 }
 
@@ -350,11 +530,17 @@ pub enum CliError {
 
 /// Ask `question` on the terminal before changing a host; `yes` answers
 /// it. Without a terminal and without `yes`, refuse: never change a host
-/// nobody confirmed.
-fn confirm(verb: &str, question: &str, yes: bool) -> Result<bool, CliError> {
+/// nobody confirmed. With `--output json` (a script reads stdout) never
+/// ask either: refuse, the plan already printed as JSON.
+fn confirm(verb: &str, question: &str, yes: bool, output: Output) -> Result<bool, CliError> {
     use std::io::IsTerminal;
     if yes {
         return Ok(true);
+    }
+    if output == Output::Json {
+        return Err(CliError::Refused(format!(
+            "refusing to {verb} without confirmation: --output json never asks; the plan is on stdout, add --yes to apply it"
+        )));
     }
     if !std::io::stdin().is_terminal() {
         return Err(CliError::Refused(format!(
@@ -367,10 +553,22 @@ fn confirm(verb: &str, question: &str, yes: bool) -> Result<bool, CliError> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-/// Run one command; the `u8` is the process exit code.
+/// Run one command; the `u8` is the process exit code. With `--output
+/// json`, an error is also printed as a JSON document on stdout (scripts
+/// read one document whatever happened); main prints it on stderr.
 pub fn run(cli: Cli) -> Result<u8, CliError> {
+    style::init(cli.global.color);
+    let output = cli.output();
+    let result = dispatch(cli);
+    if let (Err(e), Output::Json) = (&result, output) {
+        hint::print_json_error(e);
+    }
+    result
+}
+
+fn dispatch(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
-        Command::Validate(args) => validate(&args),
+        Command::Validate(args) => validate::validate(&args),
         Command::Plan(args) => commands::plan(&args),
         Command::Apply(args) => commands::apply(&args),
         Command::Status(args) => status::status(&args),
@@ -383,22 +581,15 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             writeln!(out, "{}", schema_json())?;
             Ok(exit::OK)
         }
+        Command::Explain(args) => explain::explain(&args),
+        Command::Completions(args) => dist::completions(args.shell),
+        Command::Manpage(args) => dist::manpage(args.out_dir.as_deref()),
     }
 }
 
 /// The JSON Schema as checked in at schemas/virtsync.schema.json.
 pub fn schema_json() -> String {
     serde_json::to_string_pretty(&manifest::types::json_schema()).expect("schema serializes")
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ValidateReport<'a> {
-    valid: bool,
-    files: usize,
-    documents: usize,
-    counts: std::collections::BTreeMap<&'static str, usize>,
-    errors: &'a [Diagnostic],
 }
 
 /// An empty directory is almost always a wrong path: say so rather than
@@ -408,67 +599,4 @@ fn no_manifests(dir: &std::path::Path) -> CliError {
         "no manifests found in {} (files *.yaml or *.yml, searched recursively)",
         dir.display()
     ))
-}
-
-fn validate(args: &ManifestArgs) -> Result<u8, CliError> {
-    let errors: Vec<Diagnostic>;
-    let report = match manifest::load_dir(&args.dir, &args.load_options()) {
-        Ok((_, stats)) if stats.documents == 0 => return Err(no_manifests(&args.dir)),
-        Ok((state, stats)) => ValidateReport {
-            valid: true,
-            files: stats.files,
-            documents: stats.documents,
-            counts: state.counts(),
-            errors: &[],
-        },
-        Err(ManifestError::Invalid(diags)) => {
-            errors = diags;
-            ValidateReport {
-                valid: false,
-                files: 0,
-                documents: 0,
-                counts: Default::default(),
-                errors: &errors,
-            }
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let code = if report.valid { exit::OK } else { exit::ERROR };
-    let mut out = std::io::stdout().lock();
-    match args.output {
-        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
-        Output::Text if report.valid => {
-            let kinds: Vec<String> = report
-                .counts
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(k, n)| format!("{n} {k}"))
-                .collect();
-            writeln!(
-                out,
-                "valid: {} manifest{} in {} file{} ({})",
-                report.documents,
-                if report.documents == 1 { "" } else { "s" },
-                report.files,
-                if report.files == 1 { "" } else { "s" },
-                if kinds.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    kinds.join(", ")
-                }
-            )?;
-        }
-        Output::Text => {
-            for d in report.errors {
-                writeln!(out, "{d}")?;
-            }
-            writeln!(
-                out,
-                "invalid: {} error{}",
-                report.errors.len(),
-                if report.errors.len() == 1 { "" } else { "s" }
-            )?;
-        }
-    }
-    Ok(code)
 }

@@ -117,7 +117,7 @@ pub fn revert(args: &SnapshotRevertArgs) -> Result<u8, CliError> {
         "Revert domain {} to snapshot {} (taken while {})? What the guest did since is lost.",
         args.domain, args.name, row.facts.state
     );
-    if !super::confirm("revert", &question, args.yes)? {
+    if !super::confirm("revert", &question, args.yes, args.host.output)? {
         eprintln!("revert cancelled; nothing was changed");
         return Ok(exit::ERROR);
     }

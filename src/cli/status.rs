@@ -18,6 +18,7 @@ pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
     else {
         return Ok(exit::ERROR);
     };
+    super::commands::connect_hints(&planned.plan);
     let mut status = report(&desired, &planned);
     // What `virtsync run` last did here, if it runs (its status file).
     let controller = PassReport::load(&args.state_dir);
@@ -34,7 +35,7 @@ pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?
         }
         Output::Text => {
-            write!(out, "{}", render_text(&status))?;
+            write!(out, "{}", super::style::status(&render_text(&status)))?;
             if let Some(c) = &controller {
                 write!(out, "{}", controller_text(c))?;
             }

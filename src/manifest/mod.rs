@@ -13,8 +13,12 @@
 //! Every stage adds to one list of [`Diagnostic`]s instead of stopping, so a
 //! directory's errors are all reported at once, sorted by file and line.
 //! Loading and validation report through one [`sink::Sink`], and every
-//! "did you mean" hint comes from [`suggest`].
+//! "did you mean" hint comes from [`suggest`]. [`explain`] describes a
+//! kind or field from the same schema, with how a change of it reaches the
+//! host ([`classes`]).
 
+pub mod classes;
+pub mod explain;
 pub mod load;
 pub mod scan;
 pub mod schema;

@@ -40,7 +40,9 @@ pub fn is_ignored_name(name: &str) -> bool {
 }
 
 fn is_manifest_name(name: &str) -> bool {
-    !is_ignored_name(name) && (name.ends_with(".yaml") || name.ends_with(".yml"))
+    // web.YAML and web.Yml too: case is not what people mean by a suffix.
+    let lower = name.to_ascii_lowercase();
+    !is_ignored_name(name) && (lower.ends_with(".yaml") || lower.ends_with(".yml"))
 }
 
 /// All manifest files under `root` (or `root` itself when it is a file).
@@ -164,7 +166,7 @@ mod tests {
         ] {
             assert!(!is_manifest_name(n), "{n}");
         }
-        for n in ["web.yaml", "web.yml", "a.b.yaml"] {
+        for n in ["web.yaml", "web.yml", "a.b.yaml", "web.YAML", "web.Yml"] {
             assert!(is_manifest_name(n), "{n}");
         }
         assert!(!is_manifest_name("web.json"));

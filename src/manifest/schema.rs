@@ -425,8 +425,8 @@ pub fn json_schema() -> Value {
                 "description": description,
                 "type": "object",
                 "properties": {
-                    "apiVersion": {"const": API_VERSION},
-                    "kind": {"const": kind.as_str()},
+                    "apiVersion": {"const": API_VERSION, "description": "The manifest format's version."},
+                    "kind": {"const": kind.as_str(), "description": "What the document describes."},
                     "metadata": metadata,
                     "spec": spec,
                 },

@@ -37,14 +37,18 @@ pub const API_VERSION: &str = "virtsync.io/v1alpha1";
     bound(deserialize = "S: serde::de::DeserializeOwned")
 )]
 pub struct Document<S> {
+    /// Always `virtsync.io/v1alpha1`.
     pub api_version: String,
+    /// Domain, Network, StoragePool, Volume, Snapshot or Host.
     pub kind: String,
+    /// The object's name, host, labels and whether virtsync manages it.
     pub metadata: Metadata,
     /// Optional only for `metadata.external` objects; validation says so.
     #[serde(default)]
     pub spec: Option<S>,
 }
 
+/// Who the object is: its name, the Host it is on, labels for --selector, and whether virtsync manages it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Metadata {
@@ -115,6 +119,7 @@ pub struct DurationText(pub String);
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(transform = schema::cpu_rules)]
 pub struct CpuSpec {
+    /// host-passthrough (the host's CPU as it is), host-model (the closest named model) or custom (`model`).
     pub mode: CpuMode,
     /// Only with `mode: custom`, required there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +174,7 @@ pub struct DiskSpec {
     #[schemars(regex(pattern = r"^(vd|sd|hd)[a-z]{1,3}$"))]
     pub target: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The guest cannot write to the disk. Default false.
     pub readonly: Option<bool>,
     /// Only with `path:` (default raw); a volume brings its own format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,6 +223,7 @@ pub struct GraphicsSpec {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SnapshotPolicy {
     #[serde(default)]
+    /// Take a snapshot before an action that stops or replaces the guest (a restart for next-boot changes, a replace). Default false.
     pub before_disruptive_change: bool,
     /// How many policy snapshots to keep. Unset: all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,6 +242,7 @@ pub struct XmlPatchSpec {
     pub merge: String,
 }
 
+/// The desired state of a virtual machine: power state, hardware, disks, NICs, consoles.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(transform = schema::domain_rules)]
@@ -246,6 +254,7 @@ pub struct DomainSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistent: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Start the domain when the host boots. Unset: left as it is.
     pub autostart: Option<bool>,
     /// Unset: kvm when the host offers it, else qemu.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -259,6 +268,7 @@ pub struct DomainSpec {
     #[schemars(regex(pattern = r"^[A-Za-z0-9._-]+$"))]
     pub machine: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// bios (SeaBIOS) or uefi (OVMF). Unset: left as it is (libvirt's default: bios).
     pub firmware: Option<Firmware>,
     /// Only with `firmware: uefi`; default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,6 +290,7 @@ pub struct DomainSpec {
     #[schemars(range(min = 1))]
     pub max_vcpus: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The CPU model the guest sees. Unset: libvirt's default (left as it is).
     pub cpu: Option<CpuSpec>,
     /// Boot order; each device at most once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -292,8 +303,10 @@ pub struct DomainSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interfaces: Option<Vec<InterfaceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A graphical console (VNC or SPICE). Unset: left as it is.
     pub graphics: Option<GraphicsSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The serial console. Unset: left as it is.
     pub console: Option<Console>,
     /// Default never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -302,6 +315,7 @@ pub struct DomainSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdown_timeout: Option<DurationText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Snapshots virtsync takes by itself before disruptive changes. Unset: none.
     pub snapshot_policy: Option<SnapshotPolicy>,
     /// Escape hatch for settings the schema does not model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -330,6 +344,7 @@ pub struct BridgeSpec {
     #[schemars(with = "Option<syntax::InterfaceName>")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Spanning Tree Protocol on the bridge. Default true (libvirt's).
     pub stp: Option<bool>,
     /// Whole seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -384,6 +399,7 @@ pub struct IpSpec {
     #[schemars(range(max = 128))]
     pub prefix: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A DHCP server on this subnet. Unset: none.
     pub dhcp: Option<DhcpSpec>,
 }
 
@@ -391,8 +407,10 @@ pub struct IpSpec {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DnsHostSpec {
     #[schemars(with = "syntax::IpAddress")]
+    /// The address the names resolve to.
     pub ip: String,
     #[schemars(with = "Vec<syntax::DnsName>", length(min = 1))]
+    /// The names, at least one.
     pub hostnames: Vec<String>,
 }
 
@@ -400,15 +418,18 @@ pub struct DnsHostSpec {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DnsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Serve DNS on the network (dnsmasq). Default true (libvirt's).
     pub enable: Option<bool>,
     /// Upstream DNS servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<Vec<syntax::IpAddress>>")]
     pub forwarders: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Extra host records the network's DNS answers.
     pub hosts: Option<Vec<DnsHostSpec>>,
 }
 
+/// The desired state of a libvirt virtual network: forwarding, bridge, addresses, DHCP, DNS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(transform = schema::network_rules)]
@@ -418,23 +439,30 @@ pub struct NetworkSpec {
     #[schemars(with = "Option<syntax::Uuid>")]
     pub uuid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// How guests reach outside: nat, route, open, bridge or isolated. Unset: isolated.
     pub forward: Option<ForwardSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The host bridge the network creates.
     pub bridge: Option<BridgeSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 68, max = 65535))]
+    /// The bridge's MTU in bytes. Unset: libvirt's default (1500).
     pub mtu: Option<u32>,
     /// DNS domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<syntax::DnsName>")]
     pub domain: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The network's IPv4 subnet, and its DHCP.
     pub ipv4: Option<IpSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The network's IPv6 subnet, and its DHCP.
     pub ipv6: Option<IpSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The network's DNS server.
     pub dns: Option<DnsSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Start the network when the host boots. Unset: left as it is.
     pub autostart: Option<bool>,
     /// Default true (enforced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -473,6 +501,7 @@ pub struct PoolSourceSpec {
     pub format: Option<String>,
 }
 
+/// The desired state of a storage pool: its type, target path and source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(transform = schema::pool_rules)]
@@ -484,8 +513,10 @@ pub struct StoragePoolSpec {
     #[schemars(with = "syntax::AbsolutePath")]
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Where the pool's storage is, for pools that are not directories (netfs, logical, iscsi, ...).
     pub source: Option<PoolSourceSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Start the pool when the host boots. Unset: left as it is.
     pub autostart: Option<bool>,
     /// Default true (enforced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -494,6 +525,7 @@ pub struct StoragePoolSpec {
 
 // ---------------------------------------------------------------- Volume
 
+/// The desired state of a volume: its pool, size, format and what it starts from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(transform = schema::volume_rules)]
@@ -520,6 +552,7 @@ pub struct VolumeSpec {
 
 // ---------------------------------------------------------------- Snapshot, Host
 
+/// An internal snapshot of a domain, taken once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SnapshotSpec {
@@ -527,9 +560,11 @@ pub struct SnapshotSpec {
     #[schemars(with = "syntax::Name")]
     pub domain: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Free text kept with the snapshot; the one field that changes after it is taken.
     pub description: Option<String>,
 }
 
+/// How virtsync reaches a libvirt host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HostSpec {

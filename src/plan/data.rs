@@ -425,6 +425,25 @@ pub struct UnreachableHost {
     pub error: String,
 }
 
+/// A plan of `actions` alone, for the tests of what is made of plans.
+#[cfg(test)]
+impl Plan {
+    pub(crate) fn of_actions(actions: Vec<Action>) -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION,
+            fingerprint: Fingerprint::default(),
+            redacted: false,
+            actions,
+            blocked: vec![],
+            unreachable_hosts: vec![],
+            notices: vec![],
+            summary: Summary::default(),
+            refusal: None,
+            live_xml_wanted: Default::default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,16 +499,8 @@ mod tests {
             },
         );
         let p = Plan {
-            format_version: FORMAT_VERSION,
             fingerprint,
-            redacted: false,
-            actions: vec![define, live],
-            blocked: vec![],
-            unreachable_hosts: vec![],
-            notices: vec![],
-            summary: Summary::default(),
-            refusal: None,
-            live_xml_wanted: Default::default(),
+            ..Plan::of_actions(vec![define, live])
         };
         // The plan itself (what apply and saved plans hold) keeps it.
         assert!(serde_json::to_string(&p).unwrap().contains(secret));

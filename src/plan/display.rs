@@ -130,8 +130,8 @@ fn on_host(h: &HostName) -> String {
     h.name().map(|n| format!(" on {n}")).unwrap_or_default()
 }
 
-/// Render `plan` for a terminal (no colours: output is often piped to
-/// files and CI logs).
+/// Render `plan` for a terminal, as plain text (the command line paints
+/// colours on it when stdout takes them: `cli::style`).
 pub fn render_text(plan: &Plan) -> String {
     // What people see never shows a secret.
     let plan = &plan.redacted();
@@ -196,7 +196,14 @@ pub fn render_text(plan: &Plan) -> String {
             if c.from.contains('\n') || c.to.contains('\n') || c.from.len() + c.to.len() > 100 {
                 let _ = writeln!(out, "    {} [{}]:", c.field, c.class.as_str());
                 let diff = similar::TextDiff::from_lines(&c.from, &c.to);
-                for line in diff.unified_diff().context_radius(2).to_string().lines() {
+                for line in diff
+                    .unified_diff()
+                    .context_radius(2)
+                    // A value without a final newline is no news to anyone.
+                    .missing_newline_hint(false)
+                    .to_string()
+                    .lines()
+                {
                     let _ = writeln!(out, "      {line}");
                 }
             } else {
@@ -273,4 +280,35 @@ pub fn render_text(plan: &Plan) -> String {
         }
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multi_line_diff_never_says_no_newline_at_end_of_file() {
+        let change = Change {
+            field: "xml[/domain/devices]".into(),
+            // Values as manifests and libvirt give them: no final newline.
+            from: "<a/>\n<b/>".into(),
+            to: "<a/>\n<c/>".into(),
+            class: ChangeClass::NextBoot,
+        };
+        let define = Action::new(
+            "domain/web/define".into(),
+            "web".into(),
+            HostName::DEFAULT,
+            Effect::Update,
+            vec![change],
+            vec![],
+            Step::DefineDomain {
+                xml: "<domain/>".into(),
+            },
+        );
+        let p = Plan::of_actions(vec![define]);
+        let text = render_text(&p);
+        assert!(text.contains("      -<b/>\n      +<c/>\n"), "{text}");
+        assert!(!text.contains("No newline"), "{text}");
+    }
 }
