@@ -31,7 +31,9 @@ use crate::model::*;
 use crate::observe::{self, Interest};
 use crate::plan::{self, Action, Operation, Plan, PlanInput, Refusal, Scope};
 
+mod placement;
 mod record;
+use placement::check_placement;
 pub use record::record_managed;
 
 #[derive(Debug, thiserror::Error)]
@@ -204,8 +206,13 @@ impl Planned {
 }
 
 /// Every host the manifests know: the default connection and one
-/// per Host manifest, with its URI.
+/// per Host manifest, with its URI. With `--host NAME`
+/// ([`DesiredState::only_host`]) only that host, at `default_uri`: the
+/// controller of a fleet reaches its own host through the local URI.
 pub fn known_hosts(desired: &DesiredState, default_uri: &str) -> BTreeMap<HostName, String> {
+    if let Some(h) = &desired.only_host {
+        return BTreeMap::from([(h.clone(), default_uri.to_string())]);
+    }
     let mut out = BTreeMap::new();
     out.insert(HostName::DEFAULT, default_uri.to_string());
     for (name, h) in &desired.hosts {
@@ -237,11 +244,16 @@ impl Reconciler {
                 .map(|(name, uri)| {
                     (
                         name.clone(),
-                        s.spawn(move || match LibvirtHost::open_with(uri, opts) {
-                            Ok(h) => HostConn::libvirt(h),
-                            Err(e) => HostConn::Down {
-                                error: e.to_string(),
-                            },
+                        s.spawn(move || {
+                            match LibvirtHost::open_with(uri, opts).and_then(|h| {
+                                check_placement(desired, name, &h)?;
+                                Ok(h)
+                            }) {
+                                Ok(h) => HostConn::libvirt(h),
+                                Err(e) => HostConn::Down {
+                                    error: e.to_string(),
+                                },
+                            }
                         }),
                     )
                 })

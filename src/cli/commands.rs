@@ -115,6 +115,11 @@ fn prepare_with(
             common.dir.display()
         )));
     }
+    if let Some(host) = &common.host {
+        desired
+            .select_host(host)
+            .map_err(|e| CliError::Refused(format!("--host {host}: {e}")))?;
+    }
     let inventory = Inventory::load(&common.state_dir)?;
     let revision = reconcile::git_revision(&common.dir);
     let reconciler = Reconciler::connect(&desired, &common.connect, ConnectOptions::default());

@@ -284,6 +284,12 @@ pub struct ManifestArgs {
     /// Only objects whose labels match k=v (repeatable; all must match).
     #[arg(long = "selector", short = 'l', value_name = "K=V", value_parser = parse_selector)]
     pub selector: Vec<(String, String)>,
+    /// Only the objects placed on host NAME (a Host manifest's name, or
+    /// `default` for those without metadata.host), reached at --connect:
+    /// the controller of one host of a fleet. The other hosts are not
+    /// connected to, changed or pruned.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
     /// Where virtsync keeps its inventory of pools, volumes and snapshots.
     #[arg(long, value_name = "DIR", default_value = "/var/lib/virtsync")]
     pub state_dir: PathBuf,

@@ -153,6 +153,14 @@ impl LibvirtHost {
         &self.uri
     }
 
+    /// The host name of the machine the daemon runs on.
+    pub fn hostname(&self) -> Result<String> {
+        self.count("hostname");
+        self.conn
+            .hostname()
+            .map_err(|e| call_err("read host name of", &self.uri, e))
+    }
+
     fn count(&self, kind: &'static str) {
         *self.calls.lock().expect("counter").entry(kind).or_default() += 1;
     }
