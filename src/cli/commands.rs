@@ -324,7 +324,11 @@ fn blocked_reason(p: &Plan) -> Option<String> {
         let names: Vec<String> = p
             .blocked
             .iter()
-            .map(|b| format!("{} {}", crate::plan::kind_noun(b.kind), b.name))
+            .map(|b| match b.host.name() {
+                // Whose objects wait for a host that cannot be reached.
+                Some(h) => format!("{} {} on host {h}", crate::plan::kind_noun(b.kind), b.name),
+                None => format!("{} {}", crate::plan::kind_noun(b.kind), b.name),
+            })
             .collect();
         format!("{} blocked ({})", p.blocked.len(), names.join(", "))
     })
@@ -422,6 +426,13 @@ fn print_reconciled(
     }
     for n in &residual.notices {
         writeln!(out, "! {} {}: {}", n.kind, n.name, n.message)?;
+    }
+    for h in &residual.unreachable_hosts {
+        writeln!(
+            out,
+            "! {} ({}) could not be observed: {}",
+            h.host, h.uri, h.error
+        )?;
     }
     if done.converged {
         writeln!(out, "converged: {} objects in sync", objects(desired))?;
