@@ -13,7 +13,9 @@ mod libvirt;
 
 use std::time::Duration;
 
-pub use libvirt::{ConnectOptions, HostEvent, LibvirtHost, Subscription};
+pub use libvirt::{
+    version_string, About, ConnectFailure, ConnectOptions, HostEvent, LibvirtHost, Subscription,
+};
 
 use crate::model::PowerState;
 

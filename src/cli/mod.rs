@@ -1,6 +1,6 @@
 //! The command line: argument definitions (clap derive) and one thin
 //! function per command (`commands` for plan and apply, `status`,
-//! `snapshot`) that calls into the library and prints results to
+//! `snapshot`, `doctor`) that calls into the library and prints results to
 //! stdout (logs go to stderr).
 
 use std::io::Write;
@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::manifest::{self, Diagnostic, LoadOptions, ManifestError};
 
 mod commands;
+mod doctor;
 mod import;
 mod run;
 mod snapshot;
@@ -56,6 +57,47 @@ pub enum Command {
     /// List a domain's snapshots, or bring it back to one.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Is libvirt reachable (if not: why, and the fix), what does the
+    /// host run, is it ready for the manifests of DIR (migration to each
+    /// of their Hosts). Exits 0 when nothing is a problem, 1 otherwise.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A manifest directory: also check migration from this host to each
+    /// of its Hosts (reachable from here, CPU, the disks' pools and paths).
+    pub dir: Option<PathBuf>,
+    /// libvirt URI of the host to examine.
+    #[arg(
+        long,
+        short = 'c',
+        env = "LIBVIRT_DEFAULT_URI",
+        default_value = "qemu:///system"
+    )]
+    pub connect: String,
+    /// The daemon's config file to quote when its socket refuses this
+    /// user (default: /etc/libvirt/libvirtd.conf, or virtqemud.conf).
+    #[arg(long, value_name = "FILE")]
+    pub daemon_config: Option<PathBuf>,
+    /// Also allow disk paths under DIR (repeatable), as for validate.
+    #[arg(long = "allow-path", value_name = "DIR")]
+    pub allow_path: Vec<PathBuf>,
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+impl DoctorArgs {
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            allow_paths: self
+                .allow_path
+                .iter()
+                .map(|p| p.components().collect())
+                .collect(),
+            allow_unsafe_xml: false,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +426,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Run(args) => run::run(&args),
         Command::Snapshot(SnapshotCommand::List(args)) => snapshot::list(&args),
         Command::Snapshot(SnapshotCommand::Revert(args)) => snapshot::revert(&args),
+        Command::Doctor(args) => doctor::doctor(&args),
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", schema_json())?;
