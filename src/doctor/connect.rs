@@ -171,7 +171,7 @@ fn permission(uri: &Uri, local: &Local, quoted: &str) -> Vec<Finding> {
         return out;
     }
     let group_rw = s.mode & 0o060 == 0o060;
-    let in_group = local.groups.iter().any(|g| *g == s.group);
+    let in_group = local.groups.contains(&s.group);
     let conf = local.config.as_ref();
     let conf_path = conf.map_or_else(
         || "/etc/libvirt/libvirtd.conf".to_string(),

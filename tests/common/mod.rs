@@ -240,7 +240,7 @@ pub struct RunProcess {
 impl RunProcess {
     pub fn start(uri: &str, dir: &Path, state: &Path, args: &[&str]) -> RunProcess {
         let log = state.join("run.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_virtsync"))
+        let child = Command::new(virtsync_bin())
             .args(["run", &dir.to_string_lossy(), "--connect", uri])
             .args(["--state-dir", &state.to_string_lossy(), "--resync", "1h"])
             .args(args)
@@ -548,6 +548,15 @@ pub fn test_driver_node_file(
     format!("test://{}", path.display())
 }
 
+/// The `virtsync` binary: integration tests know it; the benchmark (an
+/// example, which shares this module) does not use the helpers that run it.
+pub fn virtsync_bin() -> &'static str {
+    match option_env!("CARGO_BIN_EXE_virtsync") {
+        Some(b) => b,
+        None => panic!("the virtsync binary is known to integration tests only"),
+    }
+}
+
 /// Run the `virtsync` binary (at most `limit`), without inheriting
 /// `LIBVIRT_DEFAULT_URI`. Returns the output and how long it took.
 pub fn virtsync(
@@ -555,13 +564,7 @@ pub fn virtsync(
     limit: std::time::Duration,
 ) -> (std::process::Output, std::time::Duration) {
     let start = std::time::Instant::now();
-    // Integration tests know the binary; the benchmark (an example) does
-    // not use this helper.
-    let bin = match option_env!("CARGO_BIN_EXE_virtsync") {
-        Some(b) => b,
-        None => panic!("the virtsync binary is known to integration tests only"),
-    };
-    let out = assert_cmd::Command::new(bin)
+    let out = assert_cmd::Command::new(virtsync_bin())
         .env_remove("LIBVIRT_DEFAULT_URI")
         .timeout(limit)
         .args(args)
