@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{output_text, virtsync};
+use common::{doctor_finding, output_text, virtsync};
 
 /// `virtsync doctor ARGS... --output json`: exit code and the report.
 fn doctor(args: &[&str]) -> (Option<i32>, serde_json::Value) {
@@ -20,23 +20,13 @@ fn doctor(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     (out.status.code(), report)
 }
 
-/// The finding of check `check`.
-fn finding<'a>(report: &'a serde_json::Value, check: &str) -> &'a serde_json::Value {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["check"] == check)
-        .unwrap_or_else(|| panic!("no finding {check}: {report:#}"))
-}
-
 #[test]
 fn a_socket_that_does_not_exist_is_named_with_how_to_start_the_daemon() {
     let uri = "qemu+unix:///system?socket=/nonexistent/virtsync-doctor/libvirt-sock";
     let (code, report) = doctor(&["--connect", uri]);
     assert_eq!(code, Some(1), "{report:#}");
     assert_eq!(report["reachable"], false);
-    let f = finding(&report, "connection.socket");
+    let f = doctor_finding(&report, "connection.socket");
     assert_eq!(f["status"], "problem");
     let message = f["message"].as_str().unwrap();
     assert!(
@@ -56,7 +46,7 @@ fn a_socket_that_does_not_exist_is_named_with_how_to_start_the_daemon() {
 fn a_uri_that_names_no_driver_says_so() {
     let (code, report) = doctor(&["--connect", "qemuu:///system"]);
     assert_eq!(code, Some(1), "{report:#}");
-    let f = finding(&report, "connection.uri");
+    let f = doctor_finding(&report, "connection.uri");
     assert!(f["message"]
         .as_str()
         .unwrap()
@@ -78,7 +68,7 @@ fn the_test_driver_answers_and_its_report_is_stable() {
     let mut sorted = checks.clone();
     sorted.sort();
     assert_eq!(checks, sorted, "findings are sorted by check");
-    assert!(finding(&report, "libvirt")["message"]
+    assert!(doctor_finding(&report, "libvirt")["message"]
         .as_str()
         .unwrap()
         .contains("libvirt "));

@@ -8,11 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{manifest_dir, PrivateDaemon};
-
-fn host_manifest(name: &str, uri: &str) -> String {
-    format!("apiVersion: virtsync.io/v1alpha1\nkind: Host\nmetadata: {{name: {name}}}\nspec: {{uri: \"{uri}\"}}\n")
-}
+use common::{doctor_finding, host_manifest, manifest_dir, PrivateDaemon};
 
 /// `virtsync doctor --connect URI ARGS... --output json`, as root or (with
 /// `nobody`) as uid/gid 65534 without supplementary groups.
@@ -37,15 +33,6 @@ fn doctor(uri: &str, args: &[&str], nobody: bool) -> (Option<i32>, serde_json::V
     (out.status.code(), report)
 }
 
-fn finding<'a>(report: &'a serde_json::Value, check: &str) -> &'a serde_json::Value {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["check"] == check)
-        .unwrap_or_else(|| panic!("no finding {check}: {report:#}"))
-}
-
 #[test]
 fn doctor_on_a_healthy_daemon_and_its_migration_targets() {
     require_daemon!();
@@ -54,18 +41,20 @@ fn doctor_on_a_healthy_daemon_and_its_migration_targets() {
     let (code, report) = doctor(&a.uri, &[], false);
     assert_eq!(code, Some(0), "{report:#}");
     assert_eq!(report["reachable"], true);
-    let libvirt = finding(&report, "libvirt")["message"].as_str().unwrap();
+    let libvirt = doctor_finding(&report, "libvirt")["message"]
+        .as_str()
+        .unwrap();
     assert!(
         libvirt.contains("driver QEMU, libvirt ") && libvirt.contains("hypervisor "),
         "{libvirt}"
     );
-    assert_eq!(finding(&report, "host.cpu")["status"], "ok");
-    assert!(finding(&report, "host.hypervisor")["message"]
+    assert_eq!(doctor_finding(&report, "host.cpu")["status"], "ok");
+    assert!(doctor_finding(&report, "host.hypervisor")["message"]
         .as_str()
         .unwrap()
         .contains("KVM"));
     // The private daemon has no default network: a warning with its fix.
-    let net = finding(&report, "host.network");
+    let net = doctor_finding(&report, "host.network");
     assert_eq!(net["status"], "warn");
     assert!(net["fix"].as_str().unwrap().contains("net-define"));
 
@@ -76,9 +65,12 @@ fn doctor_on_a_healthy_daemon_and_its_migration_targets() {
     ]);
     let (code, report) = doctor(&a.uri, &[&dir.path().to_string_lossy()], false);
     assert_eq!(code, Some(1), "a Host cannot be reached: {report:#}");
-    assert_eq!(finding(&report, "migration.b.reachable")["status"], "ok");
-    assert_eq!(finding(&report, "migration.b.cpu")["status"], "ok");
-    let gone = finding(&report, "migration.gone.reachable");
+    assert_eq!(
+        doctor_finding(&report, "migration.b.reachable")["status"],
+        "ok"
+    );
+    assert_eq!(doctor_finding(&report, "migration.b.cpu")["status"], "ok");
+    let gone = doctor_finding(&report, "migration.gone.reachable");
     assert_eq!(gone["status"], "problem");
     assert!(gone["message"].as_str().unwrap().contains("does not exist"));
 }
@@ -106,7 +98,7 @@ fn doctor_as_a_user_the_socket_refuses() {
     let (code, report) = doctor(&d.uri, &["--daemon-config", &conf_arg], true);
     assert_eq!(code, Some(1), "{report:#}");
     assert_eq!(report["reachable"], false);
-    let f = finding(&report, "connection.permission");
+    let f = doctor_finding(&report, "connection.permission");
     let message = f["message"].as_str().unwrap();
     for part in [
         "user nobody",

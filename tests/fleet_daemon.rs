@@ -8,11 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{halted_domain, manifest_dir, output_text, wait_for, PrivateDaemon, RunProcess};
-
-fn host_manifest(name: &str, uri: &str) -> String {
-    format!("apiVersion: virtsync.io/v1alpha1\nkind: Host\nmetadata: {{name: {name}}}\nspec: {{uri: \"{uri}\"}}\n")
-}
+use common::{
+    halted_domain, host_manifest, manifest_dir, output_text, wait_for, PrivateDaemon, RunProcess,
+};
 
 /// A shut-off guest of `memory` on `host` (the default connection when empty).
 fn guest(name: &str, host: &str, memory: &str) -> String {

@@ -8,12 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{halted_domain, manifest_dir, output_text, virtsync};
+use common::{halted_domain, host_manifest, manifest_dir, output_text, virtsync};
 
 fn dir() -> tempfile::TempDir {
-    let host = |name: &str, uri: &str| {
-        format!("apiVersion: virtsync.io/v1alpha1\nkind: Host\nmetadata: {{name: {name}}}\nspec: {{uri: \"{uri}\"}}\n")
-    };
     let guest = |name: &str, host: &str| {
         halted_domain(name, "  memory: 64MiB\n  vcpus: 1\n  state: shutoff\n").replace(
             &format!("  name: {name}\n"),
@@ -21,9 +18,12 @@ fn dir() -> tempfile::TempDir {
         )
     };
     manifest_dir(&[
-        ("a.yaml", &host("a", "test:///default")),
+        ("a.yaml", &host_manifest("a", "test:///default")),
         // Not this machine: `--host b` here must refuse.
-        ("b.yaml", &host("b", "qemu+ssh://virtsync@b.invalid/system")),
+        (
+            "b.yaml",
+            &host_manifest("b", "qemu+ssh://virtsync@b.invalid/system"),
+        ),
         ("ga.yaml", &guest("ga", "a")),
         ("gb.yaml", &guest("gb", "b")),
     ])

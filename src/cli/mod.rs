@@ -89,14 +89,18 @@ pub struct DoctorArgs {
 
 impl DoctorArgs {
     pub fn load_options(&self) -> LoadOptions {
-        LoadOptions {
-            allow_paths: self
-                .allow_path
-                .iter()
-                .map(|p| p.components().collect())
-                .collect(),
-            allow_unsafe_xml: false,
-        }
+        load_options(&self.allow_path, false)
+    }
+}
+
+/// `--allow-path` and `--allow-unsafe-xml` as manifest loading takes them.
+fn load_options(allow_path: &[PathBuf], allow_unsafe_xml: bool) -> LoadOptions {
+    LoadOptions {
+        allow_paths: allow_path
+            .iter()
+            .map(|p| p.components().collect())
+            .collect(),
+        allow_unsafe_xml,
     }
 }
 
@@ -347,14 +351,7 @@ pub struct ManifestArgs {
 
 impl ManifestArgs {
     pub fn load_options(&self) -> LoadOptions {
-        LoadOptions {
-            allow_paths: self
-                .allow_path
-                .iter()
-                .map(|p| p.components().collect())
-                .collect(),
-            allow_unsafe_xml: self.allow_unsafe_xml,
-        }
+        load_options(&self.allow_path, self.allow_unsafe_xml)
     }
 }
 

@@ -548,6 +548,21 @@ pub fn test_driver_node_file(
     format!("test://{}", path.display())
 }
 
+/// A Host manifest `name` reached at `uri`.
+pub fn host_manifest(name: &str, uri: &str) -> String {
+    format!("apiVersion: virtsync.io/v1alpha1\nkind: Host\nmetadata: {{name: {name}}}\nspec: {{uri: \"{uri}\"}}\n")
+}
+
+/// The finding of check `check` in a `doctor --output json` report.
+pub fn doctor_finding<'a>(report: &'a serde_json::Value, check: &str) -> &'a serde_json::Value {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["check"] == check)
+        .unwrap_or_else(|| panic!("no finding {check}: {report:#}"))
+}
+
 /// The `virtsync` binary: integration tests know it; the benchmark (an
 /// example, which shares this module) does not use the helpers that run it.
 pub fn virtsync_bin() -> &'static str {
