@@ -184,7 +184,18 @@ fn permission(uri: &Uri, local: &Local, quoted: &str) -> Vec<Finding> {
     };
     // Adding a user to group root is never the fix: move the socket to
     // a group of its own.
-    let fix = if group_rw && !in_group && s.group != "root" {
+    let fix = if group_rw && in_group {
+        format!(
+            "the socket's group {} admits this user, so something else refuses it: an ACL (`getfacl {}`) or the security module (`journalctl -k | grep -i denied`)",
+            s.group,
+            s.path.display()
+        )
+    } else if group_rw && local.member_of.contains(&s.group) {
+        format!(
+            "user {user} is in group {} but this session started before: log in again (or `newgrp {}`)",
+            s.group, s.group
+        )
+    } else if group_rw && s.group != "root" {
         format!(
             "`usermod -aG {} {user}` and log in again (or `newgrp {}`)",
             s.group, s.group
@@ -305,6 +316,19 @@ mod tests {
         let fix = f[0].fix.as_deref().unwrap();
         assert!(
             fix.starts_with("set unix_sock_group = \"libvirt\""),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn a_group_joined_after_login_needs_a_new_session() {
+        let uri = Uri::parse("qemu:///system");
+        let mut l = local("libvirt", 0o770, &["alice"]);
+        l.member_of = vec!["libvirt".into()];
+        let f = explain(&failure(38, 7, Some(EACCES)), &uri, &l);
+        let fix = f[0].fix.as_deref().unwrap();
+        assert!(
+            fix.starts_with("user alice is in group libvirt but this session started before"),
             "{fix}"
         );
     }

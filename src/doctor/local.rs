@@ -133,6 +133,9 @@ pub struct Local {
     pub uid: u32,
     /// This process's groups, by name.
     pub groups: Vec<String>,
+    /// The groups /etc/group lists this user in: one missing from
+    /// `groups` was added after this session started.
+    pub member_of: Vec<String>,
     pub socket: Option<Socket>,
     pub config: Option<DaemonConfig>,
     /// The modular daemons (virtqemud) serve this machine, not libvirtd.
@@ -208,8 +211,10 @@ impl Local {
             })
         });
         let kvm = Path::new("/dev/kvm");
+        let user = users.get(&uid).cloned().unwrap_or(uid.to_string());
         Local {
-            user: users.get(&uid).cloned().unwrap_or(uid.to_string()),
+            member_of: members("/etc/group", &user),
+            user,
             uid,
             groups: gids.into_iter().map(group_name).collect(),
             socket,
@@ -256,6 +261,19 @@ fn default_socket(uri: &Uri, modular: bool) -> PathBuf {
     } else {
         Path::new("/run/libvirt").join(name)
     }
+}
+
+/// The groups of /etc/group (`name:x:gid:user,user`) that list `user`.
+fn members(file: &str, user: &str) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            let listed = f.get(3)?.split(',').any(|m| m.trim() == user);
+            listed.then(|| f[0].to_string())
+        })
+        .collect()
 }
 
 /// id → name of /etc/passwd or /etc/group (`name:x:id:...`).
