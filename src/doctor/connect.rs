@@ -5,20 +5,11 @@
 
 use super::local::{Local, Uri, DRIVERS};
 use super::{Finding, Status};
+use crate::backend::code::{
+    ACCESS_DENIED, AUTH_CANCELLED, AUTH_FAILED, AUTH_UNAVAILABLE, NO_CONNECT, SYSTEM_ERROR,
+};
+use crate::backend::from;
 use crate::backend::ConnectFailure;
-
-// libvirt's error numbers and domains (virterror.h) that decide the cause.
-const ERR_NO_CONNECT: u32 = 5;
-const ERR_SYSTEM_ERROR: u32 = 38;
-const ERR_AUTH_FAILED: u32 = 45;
-const ERR_AUTH_CANCELLED: u32 = 79;
-const ERR_ACCESS_DENIED: u32 = 88;
-const ERR_AUTH_UNAVAILABLE: u32 = 94;
-const FROM_SSH: u32 = 50;
-const FROM_LIBSSH: u32 = 66;
-const FROM_POLKIT: u32 = 60;
-const FROM_AUTH: u32 = 46;
-const FROM_ACCESS: u32 = 55;
 
 // errno values (Linux) a socket connection fails with.
 const EPERM: i32 = 1;
@@ -61,7 +52,7 @@ pub fn explain(f: &ConnectFailure, uri: &Uri, local: &Local) -> Vec<Finding> {
                 .into(),
         )];
     }
-    if matches!(f.domain, FROM_SSH | FROM_LIBSSH) {
+    if matches!(f.domain, from::SSH | from::LIBSSH) {
         return vec![problem(
             "connection.ssh",
             format!("cannot reach {} over ssh ({quoted})", uri.server),
@@ -73,8 +64,8 @@ pub fn explain(f: &ConnectFailure, uri: &Uri, local: &Local) -> Vec<Finding> {
     }
     if matches!(
         f.code,
-        ERR_AUTH_FAILED | ERR_AUTH_CANCELLED | ERR_ACCESS_DENIED | ERR_AUTH_UNAVAILABLE
-    ) || matches!(f.domain, FROM_POLKIT | FROM_AUTH | FROM_ACCESS)
+        AUTH_FAILED | AUTH_CANCELLED | ACCESS_DENIED | AUTH_UNAVAILABLE
+    ) || matches!(f.domain, from::POLKIT | from::AUTH | from::ACCESS)
     {
         return vec![problem(
             "connection.auth",
@@ -91,7 +82,7 @@ pub fn explain(f: &ConnectFailure, uri: &Uri, local: &Local) -> Vec<Finding> {
         )];
     }
     match (f.code, f.errno, &local.socket) {
-        (ERR_SYSTEM_ERROR, Some(ENOENT), Some(s)) => vec![problem(
+        (SYSTEM_ERROR, Some(ENOENT), Some(s)) => vec![problem(
             "connection.socket",
             format!(
                 "socket {} does not exist: no libvirt daemon serves {} ({quoted})",
@@ -100,7 +91,7 @@ pub fn explain(f: &ConnectFailure, uri: &Uri, local: &Local) -> Vec<Finding> {
             ),
             start_fix(uri, local, &s.path),
         )],
-        (ERR_SYSTEM_ERROR, Some(ECONNREFUSED), Some(s)) => vec![problem(
+        (SYSTEM_ERROR, Some(ECONNREFUSED), Some(s)) => vec![problem(
             "connection.socket",
             format!(
                 "nothing listens on socket {}: the daemon stopped and left it behind ({quoted})",
@@ -108,8 +99,8 @@ pub fn explain(f: &ConnectFailure, uri: &Uri, local: &Local) -> Vec<Finding> {
             ),
             start_fix(uri, local, &s.path),
         )],
-        (ERR_SYSTEM_ERROR, Some(EACCES | EPERM), Some(_)) => permission(uri, local, &quoted),
-        (ERR_NO_CONNECT, _, _) => vec![problem(
+        (SYSTEM_ERROR, Some(EACCES | EPERM), Some(_)) => permission(uri, local, &quoted),
+        (NO_CONNECT, _, _) => vec![problem(
             "connection.driver",
             format!("this libvirt cannot open {} ({quoted})", uri.text),
             format!(

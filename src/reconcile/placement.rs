@@ -54,6 +54,21 @@ fn uri_server(uri: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::uri_server;
+    use crate::model::{DesiredState, HostName};
+
+    #[test]
+    fn with_host_only_that_host_is_known_at_the_default_uri() {
+        let mut d = DesiredState::default();
+        assert_eq!(
+            crate::reconcile::known_hosts(&d, "qemu:///system"),
+            [(HostName::DEFAULT, "qemu:///system".to_string())].into()
+        );
+        d.only_host = Some(HostName::named("kvm-a"));
+        assert_eq!(
+            crate::reconcile::known_hosts(&d, "qemu:///system"),
+            [(HostName::named("kvm-a"), "qemu:///system".to_string())].into()
+        );
+    }
 
     #[test]
     fn the_server_of_a_uri_is_its_host_name_only() {
