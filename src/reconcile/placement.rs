@@ -29,7 +29,7 @@ pub(super) fn check_placement(
     Err(BackendError::Connect {
         uri: h.uri().to_string(),
         message: format!(
-            "--host {n}: this connection reaches host {here}, but the Host manifest {n} is {uri}; run this controller on {server}, or point --connect at it",
+            "--host {n}: this connection reaches host {here}, but the Host manifest {n} is {uri}; run this controller on {server} or point --connect at it; if this machine is {server} under another name, write its host name ({here}) in the Host manifest's URI",
             n = name.label(),
             uri = manifest.uri
         ),
