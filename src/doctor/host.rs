@@ -168,38 +168,54 @@ pub fn host_findings(v: &HostView, uri: &Uri, local: &Local) -> Vec<Finding> {
         out.push(finding("host.kvm", status, message, fix));
     }
     let network = v.networks.iter().find(|n| n.name == "default");
-    out.push(match network {
-        Some(n) if n.active => finding("host.network", Status::Ok, "network default is active".into(), None),
-        Some(_) => finding(
-            "host.network",
-            Status::Warn,
-            "network default exists but is not active".into(),
-            Some(format!("`{virsh} net-start default && {virsh} net-autostart default`")),
-        ),
-        None => finding(
-            "host.network",
-            Status::Warn,
-            "no network default (guests attached to it cannot start)".into(),
-            Some(format!("`{virsh} net-define /usr/share/libvirt/networks/default.xml && {virsh} net-start default && {virsh} net-autostart default`, or declare a Network manifest")),
-        ),
-    });
+    out.push(default_object(
+        ("host.network", "network", "net", "Network"),
+        network.map(|n| (n.active, String::new())),
+        &virsh,
+        &format!("{virsh} net-define /usr/share/libvirt/networks/default.xml"),
+    ));
     let pool = v.pools.iter().find(|(p, _)| p.name == "default");
-    out.push(match pool {
-        Some((p, path)) if p.active => finding("host.pool", Status::Ok, format!("pool default is active ({path})"), None),
-        Some(_) => finding(
-            "host.pool",
+    out.push(default_object(
+        ("host.pool", "pool", "pool", "StoragePool"),
+        pool.map(|(p, path)| (p.active, format!(" ({path})"))),
+        &virsh,
+        &format!("{virsh} pool-define-as default dir --target /var/lib/libvirt/images"),
+    ));
+    out
+}
+
+/// libvirt's `default` network or pool: (check, noun, virsh prefix,
+/// manifest kind), and when it exists whether it is active (with a
+/// detail); missing or inactive, the `virsh` commands that make it so.
+fn default_object(
+    (check, noun, cmd, kind): (&str, &str, &str, &str),
+    found: Option<(bool, String)>,
+    virsh: &str,
+    define: &str,
+) -> Finding {
+    let start = format!("{virsh} {cmd}-start default && {virsh} {cmd}-autostart default");
+    match found {
+        Some((true, detail)) => finding(
+            check,
+            Status::Ok,
+            format!("{noun} default is active{detail}"),
+            None,
+        ),
+        Some((false, _)) => finding(
+            check,
             Status::Warn,
-            "pool default exists but is not active".into(),
-            Some(format!("`{virsh} pool-start default && {virsh} pool-autostart default`")),
+            format!("{noun} default exists but is not active"),
+            Some(format!("`{start}`")),
         ),
         None => finding(
-            "host.pool",
+            check,
             Status::Warn,
-            "no pool default".into(),
-            Some(format!("`{virsh} pool-define-as default dir --target /var/lib/libvirt/images && {virsh} pool-start default && {virsh} pool-autostart default`, or declare a StoragePool manifest")),
+            format!("no {noun} default (guests that use it cannot start)"),
+            Some(format!(
+                "`{define} && {start}`, or declare a {kind} manifest"
+            )),
         ),
-    });
-    out
+    }
 }
 
 /// Whether the manifests' domains could migrate between this host and
