@@ -83,6 +83,7 @@ pub struct DoctorArgs {
     /// Also allow disk paths under DIR (repeatable), as for validate.
     #[arg(long = "allow-path", value_name = "DIR")]
     pub allow_path: Vec<PathBuf>,
+    /// Output format: a line per finding, or the JSON report.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
