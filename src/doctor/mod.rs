@@ -142,7 +142,11 @@ pub fn run(opts: &Options) -> Report {
                 check: "connection".into(),
                 status: Status::Problem,
                 message: format!("{} answers but cannot be read: {e}", opts.uri),
-                fix: Some("the user may connect read-only only: connect with read-write access (see the socket and polkit settings)".into()),
+                fix: Some(format!(
+                    "`virsh -c '{}' capabilities` shows the same error; see the daemon's log (`journalctl -u {}`)",
+                    opts.uri,
+                    local.daemon()
+                )),
             };
             return Report::new(&opts.uri, true, vec![f]);
         }
