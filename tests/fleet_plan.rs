@@ -30,10 +30,15 @@ fn dir() -> tempfile::TempDir {
 }
 
 fn plan(dir: &std::path::Path, host: &str) -> (Option<i32>, String) {
+    command("plan", dir, host)
+}
+
+/// `virtsync CMD DIR --connect test:///default --host HOST`.
+fn command(cmd: &str, dir: &std::path::Path, host: &str) -> (Option<i32>, String) {
     let state = tempfile::tempdir().unwrap();
     let (out, _) = virtsync(
         &[
-            "plan",
+            cmd,
             &dir.to_string_lossy(),
             "--connect",
             "test:///default",
