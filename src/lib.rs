@@ -56,10 +56,13 @@
 //! - [`controller`]: `virtsync run` — the reconcile pass looped on
 //!   manifest changes, host events, a periodic resync and retries with
 //!   backoff, one pass at a time, keeping the last good manifests;
+//! - [`doctor`]: `virtsync doctor` — whether libvirt is reachable (if not,
+//!   why, from libvirt's error numbers and errno, and the fix), what a
+//!   host runs, and whether it is ready for the manifests, as findings;
 //! - [`cli`]: the thin command layer (`validate`, `plan`, `apply`,
 //!   `status`, `import`, `run`, `snapshot`, `schema`, `explain`,
-//!   `completions`): load, confirm, print — with colours, progress, hints
-//!   and JSON errors for the people and scripts that run it.
+//!   `completions`, `doctor`): load, confirm, print — with colours,
+//!   progress, hints and JSON errors for the people and scripts that run it.
 //!
 //! The binary (`src/main.rs`) only parses arguments and maps errors to exit
 //! codes; everything testable lives here. `examples/bench.rs` is the
@@ -69,6 +72,7 @@ pub mod apply;
 pub mod backend;
 pub mod cli;
 pub mod controller;
+pub mod doctor;
 pub mod import;
 pub mod inventory;
 pub mod lock;

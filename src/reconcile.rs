@@ -31,7 +31,9 @@ use crate::model::*;
 use crate::observe::{self, Interest};
 use crate::plan::{self, Action, Operation, Plan, PlanInput, Refusal, Scope};
 
+mod placement;
 mod record;
+use placement::check_placement;
 pub use record::record_managed;
 
 #[derive(Debug, thiserror::Error)]
@@ -204,8 +206,20 @@ impl Planned {
 }
 
 /// Every host the manifests know: the default connection and one
-/// per Host manifest, with its URI.
+/// per Host manifest, with its URI. With `--host NAME`
+/// ([`DesiredState::only_host`]) that host is reached at `default_uri`
+/// (the controller of a fleet reaches its own host through the local URI)
+/// and the other Hosts at theirs, observed only (a domain moved away from
+/// one of them is seen there); the default connection is then NAME's.
 pub fn known_hosts(desired: &DesiredState, default_uri: &str) -> BTreeMap<HostName, String> {
+    if let Some(h) = &desired.only_host {
+        let mut out = BTreeMap::from([(h.clone(), default_uri.to_string())]);
+        for (name, m) in &desired.hosts {
+            out.entry(HostName::named(name.clone()))
+                .or_insert_with(|| m.uri.clone());
+        }
+        return out;
+    }
     let mut out = BTreeMap::new();
     out.insert(HostName::DEFAULT, default_uri.to_string());
     for (name, h) in &desired.hosts {
@@ -237,11 +251,16 @@ impl Reconciler {
                 .map(|(name, uri)| {
                     (
                         name.clone(),
-                        s.spawn(move || match LibvirtHost::open_with(uri, opts) {
-                            Ok(h) => HostConn::libvirt(h),
-                            Err(e) => HostConn::Down {
-                                error: e.to_string(),
-                            },
+                        s.spawn(move || {
+                            match LibvirtHost::open_with(uri, opts).and_then(|h| {
+                                check_placement(desired, name, &h)?;
+                                Ok(h)
+                            }) {
+                                Ok(h) => HostConn::libvirt(h),
+                                Err(e) => HostConn::Down {
+                                    error: e.to_string(),
+                                },
+                            }
                         }),
                     )
                 })
@@ -373,7 +392,9 @@ impl Reconciler {
                 })
                 .map(|(name, read)| {
                     let mut want = what.interest(desired, name);
-                    if let Some(inv) = prune {
+                    // A fleet controller (`--host`) prunes only its host.
+                    let own = desired.only_host.as_ref().is_none_or(|h| h == name);
+                    if let Some(inv) = prune.filter(|_| own) {
                         // The host's records by its identity (the
                         // capabilities are read once per host and kept).
                         let recorded = self.identity(name).and_then(|id| inv.hosts.get(&id));

@@ -7,10 +7,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{halted_domain, manifest_dir, PrivateDaemon};
+use common::{halted_domain, manifest_dir, wait_for, PrivateDaemon, RunProcess};
 
 fn guest(memory: &str) -> String {
     halted_domain(
@@ -19,31 +19,11 @@ fn guest(memory: &str) -> String {
     )
 }
 
-/// Poll `f` every 50 ms until it holds or `limit` passes; the time it took.
-fn wait_for(limit: Duration, what: &str, f: impl Fn() -> bool) -> Duration {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    start.elapsed()
-}
-
-struct Run(Child);
-
-/// `virtsync run DIR` against `d` (resync an hour away: what happens is
-/// the triggers' doing), its log in `state/run.log`.
-fn start_run(d: &PrivateDaemon, dir: &Path, state: &Path) -> (Run, PathBuf) {
-    let log = state.join("run.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_virtsync"))
-        .args(["run", &dir.to_string_lossy(), "--connect", &d.uri])
-        .args(["--state-dir", &state.to_string_lossy(), "--resync", "1h"])
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start virtsync run");
-    (Run(child), log)
+/// `virtsync run DIR` against `d`, and its log.
+fn start_run(d: &PrivateDaemon, dir: &Path, state: &Path) -> (RunProcess, PathBuf) {
+    let run = RunProcess::start(&d.uri, dir, state, &[]);
+    let log = run.log.clone();
+    (run, log)
 }
 
 /// Whether the test guest runs.
@@ -52,13 +32,6 @@ fn running(d: &PrivateDaemon) -> bool {
         .args(["-q", "-c", &d.uri, "domstate", "run-vm"])
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "running")
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -121,7 +94,7 @@ fn run_keeps_the_host_converged() {
     assert!(text.contains("converged"), "{text}");
 
     // SIGTERM: exit 0, promptly.
-    let pid = run.0.id().to_string();
+    let pid = run.child.id().to_string();
     let asked = Instant::now();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
@@ -129,7 +102,7 @@ fn run_keeps_the_host_converged() {
         .unwrap()
         .success());
     let code = loop {
-        if let Some(s) = run.0.try_wait().unwrap() {
+        if let Some(s) = run.child.try_wait().unwrap() {
             break s;
         }
         assert!(asked.elapsed() < Duration::from_secs(10), "{}", logs());
@@ -178,7 +151,7 @@ fn run_reconnects_after_libvirtd_restarts() {
     );
     eprintln!("destroy after the restart → running again: {took:?}");
     assert!(
-        run.0.try_wait().unwrap().is_none(),
+        run.child.try_wait().unwrap().is_none(),
         "run exited:\n{}",
         logs()
     );

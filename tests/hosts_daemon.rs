@@ -7,11 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{halted_domain, manifest_dir, output_text, PrivateDaemon};
-
-fn host_manifest(name: &str, uri: &str) -> String {
-    format!("apiVersion: virtsync.io/v1alpha1\nkind: Host\nmetadata: {{name: {name}}}\nspec: {{uri: \"{uri}\"}}\n")
-}
+use common::{halted_domain, host_manifest, manifest_dir, output_text, PrivateDaemon};
 
 /// `virtsync CMD DIR ...` against `d`, with how long it took.
 fn run(

@@ -13,7 +13,9 @@ mod libvirt;
 
 use std::time::Duration;
 
-pub use libvirt::{ConnectOptions, HostEvent, LibvirtHost, Subscription};
+pub use libvirt::{
+    version_string, About, ConnectFailure, ConnectOptions, HostEvent, LibvirtHost, Subscription,
+};
 
 use crate::model::PowerState;
 
@@ -49,6 +51,21 @@ pub mod code {
     pub const NO_STORAGE_VOL: u32 = 50;
     pub const OPERATION_TIMEOUT: u32 = 68;
     pub const AGENT_UNRESPONSIVE: u32 = 86;
+    // Refusals of the user, by the daemon (what `doctor` explains).
+    pub const AUTH_FAILED: u32 = 45;
+    pub const AUTH_CANCELLED: u32 = 79;
+    pub const ACCESS_DENIED: u32 = 88;
+    pub const AUTH_UNAVAILABLE: u32 = 94;
+}
+
+/// libvirt error domains (`virErrorDomain`: which part of libvirt
+/// failed) virtsync decides on.
+pub mod from {
+    pub const AUTH: u32 = 46;
+    pub const SSH: u32 = 50;
+    pub const ACCESS: u32 = 55;
+    pub const POLKIT: u32 = 60;
+    pub const LIBSSH: u32 = 66;
 }
 
 impl BackendError {

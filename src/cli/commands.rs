@@ -119,6 +119,12 @@ fn prepare_with(
             common.dir.display()
         )));
     }
+    if let Some(host) = &common.host {
+        desired
+            .select_host(host)
+            .map_err(|e| CliError::Refused(format!("--host {host}: {e}")))?;
+    }
+    let scope = scope.with_only_host(desired.only_host.clone());
     let inventory = Inventory::load(&common.state_dir)?;
     let revision = reconcile::git_revision(&common.dir);
     let reconciler = Reconciler::connect(&desired, &common.connect, ConnectOptions::default());
@@ -322,7 +328,11 @@ fn blocked_reason(p: &Plan) -> Option<String> {
         let names: Vec<String> = p
             .blocked
             .iter()
-            .map(|b| format!("{} {}", crate::plan::kind_noun(b.kind), b.name))
+            .map(|b| match b.host.name() {
+                // Whose objects wait for a host that cannot be reached.
+                Some(h) => format!("{} {} on host {h}", crate::plan::kind_noun(b.kind), b.name),
+                None => format!("{} {}", crate::plan::kind_noun(b.kind), b.name),
+            })
             .collect();
         format!("{} blocked ({})", p.blocked.len(), names.join(", "))
     })
@@ -424,6 +434,13 @@ fn print_reconciled(
     }
     for n in &residual.notices {
         writeln!(out, "! {} {}: {}", n.kind, n.name, n.message)?;
+    }
+    for h in &residual.unreachable_hosts {
+        writeln!(
+            out,
+            "! {} ({}) could not be observed: {}",
+            h.host, h.uri, h.error
+        )?;
     }
     if done.converged {
         writeln!(out, "converged: {} objects in sync", objects(desired))?;

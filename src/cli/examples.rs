@@ -50,7 +50,8 @@ pub const RUN: &str = "\
 Examples:
   virtsync run /etc/virtsync/manifests
   virtsync run ./manifests --resync 1m --prune --listen 127.0.0.1:9464
-  virtsync run ./manifests --pull 1m --log-format json";
+  virtsync run ./manifests --pull 1m --log-format json
+  virtsync run ./manifests --host kvm-a --pull 1m";
 
 pub const SCHEMA: &str = "\
 Examples:
@@ -77,3 +78,9 @@ Examples:
   virtsync completions bash > /etc/bash_completion.d/virtsync
   virtsync completions zsh > \"${fpath[1]}/_virtsync\"
   virtsync completions fish > ~/.config/fish/completions/virtsync.fish";
+
+pub const DOCTOR: &str = "\
+Examples:
+  virtsync doctor
+  virtsync doctor --connect qemu+ssh://kvm-a.example/system
+  virtsync doctor ./manifests --output json";

@@ -1,7 +1,7 @@
 //! The command line: argument definitions (clap derive) and one thin
 //! function per command (`commands` for plan and apply, `status`,
-//! `snapshot`, `explain`, `dist` for completions and man pages) that
-//! calls into the library and prints results to stdout (logs go to
+//! `snapshot`, `explain`, `doctor`, `dist` for completions and man pages)
+//! that calls into the library and prints results to stdout (logs go to
 //! stderr). Around them: colours (`style`), apply's progress display
 //! (`progress`), error hints and JSON errors (`hint`), and the examples
 //! of every `--help` (`examples`).
@@ -15,6 +15,7 @@ use crate::manifest::{self, LoadOptions, ManifestError};
 
 mod commands;
 mod dist;
+mod doctor;
 mod examples;
 mod explain;
 mod hint;
@@ -119,6 +120,7 @@ impl Cli {
             Command::Import(a) => a.host.output,
             Command::Snapshot(SnapshotCommand::List(a)) => a.host.output,
             Command::Snapshot(SnapshotCommand::Revert(a)) => a.host.output,
+            Command::Doctor(a) => a.output,
             // run, schema, explain, completions, manpage, and commands
             // added later until they say otherwise.
             _ => Output::Text,
@@ -169,6 +171,11 @@ pub enum Command {
     /// Print the man page (roff), or write one per command into a directory.
     #[command(hide = true)]
     Manpage(ManpageArgs),
+    /// Is libvirt reachable (if not: why, and the fix), what does the
+    /// host run, is it ready for the manifests of DIR (migration to each
+    /// of their Hosts). Exits 0 when nothing is a problem, 1 otherwise.
+    #[command(after_help = examples::DOCTOR)]
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +199,37 @@ pub struct ManpageArgs {
     /// virtsync.1.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A manifest directory: also check migration from this host to each
+    /// of its Hosts (reachable from here, CPU, the disks' pools and paths).
+    pub dir: Option<PathBuf>,
+    /// libvirt URI of the host to examine.
+    #[arg(
+        long,
+        short = 'c',
+        env = "LIBVIRT_DEFAULT_URI",
+        default_value = "qemu:///system"
+    )]
+    pub connect: String,
+    /// The daemon's config file to quote when its socket refuses this
+    /// user (default: /etc/libvirt/libvirtd.conf, or virtqemud.conf).
+    #[arg(long, value_name = "FILE")]
+    pub daemon_config: Option<PathBuf>,
+    /// Also allow disk paths under DIR (repeatable), as for validate.
+    #[arg(long = "allow-path", value_name = "DIR")]
+    pub allow_path: Vec<PathBuf>,
+    /// Output format: a line per finding, or the JSON report.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+impl DoctorArgs {
+    pub fn load_options(&self) -> LoadOptions {
+        load_options(&self.allow_path, false)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -471,6 +509,12 @@ pub struct ManifestArgs {
     /// Only objects whose labels match k=v (repeatable; all must match).
     #[arg(long = "selector", short = 'l', value_name = "K=V", value_parser = parse_selector)]
     pub selector: Vec<(String, String)>,
+    /// Only the objects placed on host NAME (a Host manifest's name, or
+    /// `default` for those without metadata.host), reached at --connect:
+    /// the controller of one host of a fleet. The other hosts are not
+    /// connected to, changed or pruned.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
     /// Where virtsync keeps its inventory of pools, volumes and snapshots.
     #[arg(long, value_name = "DIR", default_value = "/var/lib/virtsync")]
     pub state_dir: PathBuf,
@@ -576,6 +620,7 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Run(args) => run::run(&args),
         Command::Snapshot(SnapshotCommand::List(args)) => snapshot::list(&args),
         Command::Snapshot(SnapshotCommand::Revert(args)) => snapshot::revert(&args),
+        Command::Doctor(args) => doctor::doctor(&args),
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", schema_json())?;

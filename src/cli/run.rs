@@ -12,6 +12,7 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
     let mut cfg = RunConfig::new(common.dir.clone());
     cfg.load = common.load_options();
     cfg.selector = common.selector.clone();
+    cfg.host = common.host.clone();
     cfg.owner = common.owner.clone();
     cfg.prune = args.prune.options();
     cfg.lock_timeout = args.lock_timeout;

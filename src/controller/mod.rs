@@ -74,6 +74,9 @@ pub struct RunConfig {
     pub load: LoadOptions,
     /// Only objects whose labels match (`--selector`).
     pub selector: Vec<(String, String)>,
+    /// Only the objects placed on this host (`--host`, see
+    /// [`DesiredState::select_host`]).
+    pub host: Option<String>,
     /// The owner identity (`--owner`); found from the directory otherwise.
     pub owner: Option<String>,
     /// `--prune` and its guards: every pass also deletes this owner's
@@ -106,6 +109,7 @@ impl RunConfig {
             dir,
             load: LoadOptions::default(),
             selector: Vec::new(),
+            host: None,
             owner: None,
             prune: None,
             lock_timeout: Duration::from_secs(300),
@@ -357,6 +361,10 @@ impl Controller {
                 .with_selector(&cfg.selector)
                 .with_prune(cfg.prune);
             desired.select(&cfg.selector);
+            if let Some(Err(e)) = cfg.host.as_deref().map(|h| desired.select_host(h)) {
+                tracing::warn!("--host: {e}; nothing to reconcile");
+            }
+            let scope = scope.with_only_host(desired.only_host.clone());
             // (Re)connect when the hosts changed or one was down.
             let hosts = self.connector.hosts(&desired);
             let stale = match &conn {

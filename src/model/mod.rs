@@ -22,6 +22,7 @@ pub mod vocab;
 
 pub use caps::{Capabilities, GuestCaps, MachineFamily};
 pub use identity::HostId;
+pub use select::DEFAULT_HOST_NAME;
 
 pub use vocab::{
     BootDevice, Console, CpuMode, DiskBus, DiskDevice, DomainType, Firmware, ForwardMode,
@@ -145,6 +146,12 @@ pub struct DesiredState {
     pub volumes: BTreeMap<VolKey, Volume>,
     #[serde(serialize_with = "as_pairs")]
     pub snapshots: BTreeMap<SnapKey, Snapshot>,
+    /// `--host NAME` ([`DesiredState::select_host`]): the one host this
+    /// state is reconciled on, reached at the default connection's URI
+    /// (the controller of a fleet runs on the host it reconciles); the
+    /// other hosts are not connected to. Not part of what is compared.
+    #[serde(skip)]
+    pub only_host: Option<HostName>,
 }
 
 /// JSON object keys must be strings: maps keyed by structs or tuples are

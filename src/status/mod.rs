@@ -233,6 +233,10 @@ pub fn report(desired: &DesiredState, planned: &Planned) -> StatusReport {
             )
         })
         .collect();
+    // `--host`: the other hosts' domains are only there to see moves.
+    if let Some(h) = &desired.only_host {
+        rows.retain(|r| &r.host == h);
+    }
     rows.sort_by(|a, b| (&a.host, a.kind, &a.name).cmp(&(&b.host, b.kind, &b.name)));
     let mut summary = StatusSummary::default();
     for r in &rows {

@@ -188,15 +188,9 @@ impl PrivateDaemon {
     /// Stop the daemon and start it again in the same directory (the same
     /// URI): libvirtd going away and coming back.
     pub fn restart(&self, down_for: std::time::Duration) {
-        let script = repo_root().join("scripts/private-libvirtd");
-        let st = Command::new(&script)
-            .arg("stop")
-            .arg(self.dir.path())
-            .status()
-            .expect("stop the daemon");
-        assert!(st.success(), "cannot stop the private daemon");
+        self.stop();
         std::thread::sleep(down_for);
-        let out = Command::new(&script)
+        let out = Command::new(repo_root().join("scripts/private-libvirtd"))
             .arg("start")
             .arg(self.dir.path())
             .output()
@@ -206,6 +200,72 @@ impl PrivateDaemon {
             "cannot start the private daemon again: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+impl PrivateDaemon {
+    /// Stop the daemon (a host that is down); its directory stays.
+    pub fn stop(&self) {
+        let st = Command::new(repo_root().join("scripts/private-libvirtd"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .status()
+            .expect("stop the daemon");
+        assert!(st.success(), "cannot stop the private daemon");
+    }
+}
+
+/// Poll `f` every 50 ms until it holds or `limit` passes; the time it took.
+pub fn wait_for(
+    limit: std::time::Duration,
+    what: &str,
+    f: impl Fn() -> bool,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    start.elapsed()
+}
+
+/// A `virtsync run DIR --connect URI --state-dir STATE --resync 1h ARGS...`
+/// process (what happens is the triggers' doing, not a resync), its log in
+/// `STATE/run.log`; killed when dropped.
+pub struct RunProcess {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl RunProcess {
+    pub fn start(uri: &str, dir: &Path, state: &Path, args: &[&str]) -> RunProcess {
+        let log = state.join("run.log");
+        let child = Command::new(virtsync_bin())
+            .args(["run", &dir.to_string_lossy(), "--connect", uri])
+            .args(["--state-dir", &state.to_string_lossy(), "--resync", "1h"])
+            .args(args)
+            .env_remove("LIBVIRT_DEFAULT_URI")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("run log"))
+            .spawn()
+            .expect("start virtsync run");
+        RunProcess { child, log }
+    }
+
+    /// What it logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for RunProcess {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The test failed: what the controller did is the first clue.
+            eprintln!("--- {}:\n{}", self.log.display(), self.logs());
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -488,6 +548,30 @@ pub fn test_driver_node_file(
     format!("test://{}", path.display())
 }
 
+/// A Host manifest `name` reached at `uri`.
+pub fn host_manifest(name: &str, uri: &str) -> String {
+    format!("apiVersion: virtsync.io/v1alpha1\nkind: Host\nmetadata: {{name: {name}}}\nspec: {{uri: \"{uri}\"}}\n")
+}
+
+/// The finding of check `check` in a `doctor --output json` report.
+pub fn doctor_finding<'a>(report: &'a serde_json::Value, check: &str) -> &'a serde_json::Value {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["check"] == check)
+        .unwrap_or_else(|| panic!("no finding {check}: {report:#}"))
+}
+
+/// The `virtsync` binary: integration tests know it; the benchmark (an
+/// example, which shares this module) does not use the helpers that run it.
+pub fn virtsync_bin() -> &'static str {
+    match option_env!("CARGO_BIN_EXE_virtsync") {
+        Some(b) => b,
+        None => panic!("the virtsync binary is known to integration tests only"),
+    }
+}
+
 /// Run the `virtsync` binary (at most `limit`), without inheriting
 /// `LIBVIRT_DEFAULT_URI`. Returns the output and how long it took.
 pub fn virtsync(
@@ -495,13 +579,7 @@ pub fn virtsync(
     limit: std::time::Duration,
 ) -> (std::process::Output, std::time::Duration) {
     let start = std::time::Instant::now();
-    // Integration tests know the binary; the benchmark (an example) does
-    // not use this helper.
-    let bin = match option_env!("CARGO_BIN_EXE_virtsync") {
-        Some(b) => b,
-        None => panic!("the virtsync binary is known to integration tests only"),
-    };
-    let out = assert_cmd::Command::new(bin)
+    let out = assert_cmd::Command::new(virtsync_bin())
         .env_remove("LIBVIRT_DEFAULT_URI")
         .timeout(limit)
         .args(args)

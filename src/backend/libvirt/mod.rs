@@ -19,10 +19,12 @@ use virt::sys;
 use super::*;
 
 mod events;
+mod probe;
 mod read;
 mod write;
 
 pub use events::{HostEvent, Subscription};
+pub use probe::{version_string, About, ConnectFailure};
 
 pub(super) fn call_err(call: &'static str, object: &str, e: virt::error::Error) -> BackendError {
     let code = match e.code() {
@@ -104,15 +106,24 @@ impl LibvirtHost {
     }
 
     pub fn open_with(uri: &str, opts: ConnectOptions) -> Result<LibvirtHost> {
+        Self::probe(uri, opts).map_err(|f| BackendError::Connect {
+            uri: uri.to_string(),
+            message: f.message,
+        })
+    }
+
+    /// [`LibvirtHost::open_with`], failing with everything libvirt said
+    /// about why (its error number and domain, the errno of a system
+    /// error): what `doctor` explains a failure from.
+    pub fn probe(
+        uri: &str,
+        opts: ConnectOptions,
+    ) -> std::result::Result<LibvirtHost, ConnectFailure> {
         // libvirt prints every error to stderr by default; ours carry
         // context and are reported where they matter.
         static QUIET: std::sync::Once = std::sync::Once::new();
         QUIET.call_once(virt::error::clear_error_callback);
         ensure_event_loop();
-        let connect_err = |message: String| BackendError::Connect {
-            uri: uri.to_string(),
-            message,
-        };
         // Opening talks to the daemon before keepalive can run: a hung
         // daemon would block here forever, so open on a thread and stop
         // waiting after the timeout (the thread is left to finish or hang).
@@ -121,17 +132,24 @@ impl LibvirtHost {
         std::thread::Builder::new()
             .name("libvirt-open".into())
             .spawn(move || {
-                let r = Connect::open(Some(&owned)).map_err(|e| e.message().to_string());
+                // libvirt's last error is per thread: read it here.
+                let r = Connect::open(Some(&owned)).map_err(|e| ConnectFailure::of(&owned, &e));
                 let _ = tx.send(r);
             })
-            .map_err(|e| connect_err(e.to_string()))?;
+            .map_err(|e| ConnectFailure::other(uri, e.to_string()))?;
         let conn = match rx.recv_timeout(opts.open_timeout) {
-            Ok(r) => r.map_err(connect_err)?,
+            Ok(r) => r?,
             Err(_) => {
-                return Err(connect_err(format!(
-                    "the daemon did not answer within {} s (is libvirtd hung or stopped?)",
-                    opts.open_timeout.as_secs()
-                )))
+                return Err(ConnectFailure {
+                    timed_out: true,
+                    ..ConnectFailure::other(
+                        uri,
+                        format!(
+                            "the daemon did not answer within {} s (is libvirtd hung or stopped?)",
+                            opts.open_timeout.as_secs()
+                        ),
+                    )
+                })
             }
         };
         // Drivers without a daemon (test:///) have no keepalive: that is fine.

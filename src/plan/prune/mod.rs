@@ -134,6 +134,11 @@ pub(super) fn plan_prune(b: &mut Builder) {
         .collect();
     let mut all: Vec<Candidate> = Vec::new();
     for (hname, host) in &b.input.observed.hosts {
+        // A fleet controller (`--host`) prunes its own host only: the
+        // others are observed for moves, and are their controllers'.
+        if scope.only_host.as_ref().is_some_and(|h| h != hname) {
+            continue;
+        }
         all.extend(candidates(b, hname, host, &declared_domains));
     }
     let refusal = scope.prune.and_then(|opts| {
