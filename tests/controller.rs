@@ -171,7 +171,13 @@ async fn a_broken_file_changes_and_deletes_nothing_until_fixed() {
     )
     .unwrap();
     std::fs::write(dir.path().join("b.yaml"), guest("ct-keep-b", "80MiB")).unwrap();
-    let r = c.converged().await;
+    // The two writes may reach two passes: wait for the one that read b.
+    let r = loop {
+        let r = c.converged().await;
+        if c.memory_kib("ct-keep-b") == "81920" {
+            break r;
+        }
+    };
     assert!(!r.manifest_errors.is_empty(), "{r:?}");
     assert!(r.manifest_errors[0].contains("a.yaml"), "{r:?}");
     assert!(r
