@@ -60,15 +60,21 @@ pub struct Backoff {
     current: Option<backon::ExponentialBackoff>,
 }
 
+/// Waits doubling from `min` up to `max`, each with up to as much again of
+/// jitter, for ever: the controller's passes and objects share the shape.
+pub(super) fn exponential(min: Duration, max: Duration) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(min)
+        .with_max_delay(max)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+}
+
 impl Backoff {
     pub fn new(min: Duration, max: Duration) -> Backoff {
         Backoff {
-            builder: ExponentialBuilder::default()
-                .with_min_delay(min)
-                .with_max_delay(max)
-                .with_factor(2.0)
-                .with_jitter()
-                .without_max_times(),
+            builder: exponential(min, max),
             current: None,
         }
     }

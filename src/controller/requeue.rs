@@ -76,12 +76,7 @@ pub struct Requeue {
 impl Requeue {
     pub fn new(min: Duration, max: Duration) -> Requeue {
         Requeue {
-            builder: ExponentialBuilder::default()
-                .with_min_delay(min)
-                .with_max_delay(max)
-                .with_factor(2.0)
-                .with_jitter()
-                .without_max_times(),
+            builder: super::queue::exponential(min, max),
             entries: BTreeMap::new(),
         }
     }
