@@ -40,6 +40,9 @@
 //!   rest proceeds; deletions of what the owner manages without manifests
 //!   only with `--prune`, first and within its guards) and its human
 //!   rendering;
+//! - [`image`]: a volume's `source` image — fetched (http, https, file),
+//!   checksummed while it streams, its format read from its first bytes —
+//!   and the create-upload-grow of an image volume that apply runs;
 //! - [`apply`]: executes a plan's actions along their dependencies, in
 //!   parallel, through [`backend::Backend`], deciding nothing;
 //! - [`reconcile`]: the reconcile pass — [`reconcile::Reconciler::lock`],
@@ -65,6 +68,7 @@ pub mod apply;
 pub mod backend;
 pub mod cli;
 pub mod controller;
+pub mod image;
 pub mod import;
 pub mod inventory;
 pub mod lock;

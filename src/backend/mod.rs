@@ -235,6 +235,11 @@ pub trait Backend: Send + Sync {
         clone_from: Option<(&str, &str)>,
     ) -> Result<Created>;
     fn resize_volume(&self, pool: &str, name: &str, capacity: u64) -> Result<()>;
+    /// Stream `data` into an existing volume from its start, through
+    /// libvirt (`virStorageVolUpload`: works on a remote host too), until
+    /// `data` ends; returns the bytes sent. A read error aborts the stream
+    /// and is the error's message.
+    fn upload_volume(&self, pool: &str, name: &str, data: &mut dyn std::io::Read) -> Result<u64>;
     /// Delete a volume and its data.
     fn delete_volume(&self, pool: &str, name: &str) -> Result<()>;
     /// Grow the image behind disk `target` of running domain `domain`.

@@ -135,6 +135,20 @@ pub(super) mod syntax {
         }
     );
     string_syntax!(
+        /// validate::storage::image_source.
+        ImageUrl => {
+            "description": "An http://, https:// or file:// URL of a disk image (qcow2 or raw).",
+            "pattern": "^(https?|file)://"
+        }
+    );
+    string_syntax!(
+        /// validate::storage::image_source.
+        Sha256 => {
+            "description": "A SHA-256 checksum: 64 hex digits.",
+            "pattern": "^[0-9A-Fa-f]{64}$"
+        }
+    );
+    string_syntax!(
         /// validate::fields::check_dns_name.
         DnsName => {
             "description": "A DNS name: dot-separated labels of letters, digits and `-` (not at a label's ends).",
@@ -368,6 +382,10 @@ pub(super) fn volume_rules(schema: &mut Schema) {
         schema,
         [
             json!({"not": {"allOf": [set("backingStore"), set("cloneFrom")]}}),
+            when(
+                set("source"),
+                merge([unset("backingStore"), unset("cloneFrom"), unset("format")]),
+            ),
             when(
                 set("backingStore"),
                 json!({"properties": {"format": {"not": {"const": "raw"}}}}),

@@ -516,6 +516,29 @@ pub struct VolumeSpec {
     /// Default retain: removing the manifest never deletes data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclaim_policy: Option<ReclaimPolicy>,
+    /// Content from an image, uploaded through libvirt once at creation;
+    /// not with `backingStore`, `cloneFrom` or `format`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ImageSourceSpec>,
+}
+
+/// An image to fill a new volume with: `url` or `path`, and its checksum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImageSourceSpec {
+    /// An http://, https:// or file:// URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<syntax::ImageUrl>")]
+    pub url: Option<String>,
+    /// A file on the machine running virtsync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<syntax::AbsolutePath>")]
+    pub path: Option<String>,
+    /// The image's SHA-256 (64 hex digits), verified while streaming;
+    /// required with an http(s) URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<syntax::Sha256>")]
+    pub sha256: Option<String>,
 }
 
 // ---------------------------------------------------------------- Snapshot, Host

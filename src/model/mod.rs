@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::units::{Bytes, Kib};
 
@@ -381,7 +381,25 @@ pub struct Volume {
     pub format: Option<VolumeFormat>,
     pub backing_store: Option<(String, String)>,
     pub clone_from: Option<(String, String)>,
+    /// Content from an image, uploaded once at creation (then `capacity`
+    /// is a minimum and `format` comes from the image).
+    pub source: Option<ImageSource>,
     pub reclaim_policy: ReclaimPolicy,
+}
+
+/// Where an image volume's content comes from: fetched and streamed into
+/// the pool once, when the volume is created. Recorded in the inventory
+/// then, so a later change of either field is seen (and refused: a volume
+/// is never replaced).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageSource {
+    /// An `http://`, `https://` or `file://` URL, or an absolute path on
+    /// the machine running virtsync.
+    pub location: String,
+    /// Lower-case hex; required for http(s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -425,10 +425,22 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
                 Kind::Volume,
                 &v.meta,
                 format!(
-                    "lost: virtsync created this volume and it is gone from pool `{}` (deleted outside virtsync); no domain uses it, so it is created again, empty",
-                    v.pool
+                    "lost: virtsync created this volume and it is gone from pool `{}` (deleted outside virtsync); no domain uses it, so it is created again, {}",
+                    v.pool,
+                    if v.source.is_some() { "from its image" } else { "empty" }
                 ),
             );
+        }
+        if let Some(source) = &v.source {
+            // Format and size are the image's: apply reads them from its
+            // first bytes (the planner reads no file and no network).
+            let step = Step::UploadVolume {
+                pool: v.pool.clone(),
+                source: source.clone(),
+                capacity: v.capacity,
+            };
+            b.push(&hname, &key_name, Effect::Create, vec![], step, &deps, true);
+            return;
         }
         let backing = match &v.backing_store {
             Some((pool, name)) => match volume_path_and_format(b, host, &hname, pool, name) {
@@ -484,6 +496,22 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             "its XML could not be read from the host",
         );
     };
+    if let Some(want) = &v.source {
+        if let Some(have) = inventory.volume_image(&host.identity(), &v.pool, &v.meta.name) {
+            if have != want {
+                let field = if have.location != want.location {
+                    format!("was made from {}, the manifest now says {}", have.location, want.location)
+                } else {
+                    format!(
+                        "was made from an image of sha256 {}, the manifest now says {}",
+                        have.sha256.as_deref().unwrap_or("(none given)"),
+                        want.sha256.as_deref().unwrap_or("(none given)")
+                    )
+                };
+                return b.error(Kind::Volume, &v.meta, format!("the volume {field}; a volume is never replaced (guests may have written to it, overlays depend on it): give the new image a new volume name and point the overlays at it, or restore the old `source`"));
+            }
+        }
+    }
     if let Some(f) = v.format {
         let have = facts.format.clone().unwrap_or_else(|| "raw".into());
         if have != f.as_str() {
@@ -492,9 +520,9 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
     }
     if capacity_in_sync(capacity, facts.capacity) {
         // libvirt's rounding, not a difference.
-    } else if v.clone_from.is_some() && capacity < facts.capacity {
-        // A copy is at least as large as its source: libvirt grew it to
-        // the source's size at creation; the manifest's size is a minimum.
+    } else if (v.clone_from.is_some() || v.source.is_some()) && capacity < facts.capacity {
+        // A copy is at least as large as its source, an image volume as
+        // its image: the manifest's size (if any) is a minimum.
     } else if capacity < facts.capacity {
         b.error(
             Kind::Volume,

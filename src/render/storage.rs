@@ -111,6 +111,27 @@ pub fn read_volume(root: &Element) -> VolumeFacts {
     }
 }
 
+/// XML of an empty volume for an image of `format` and `size` (unknown:
+/// 0, the file grows as the upload writes it), thin as every volume.
+pub fn render_image_volume(name: &str, format: VolumeFormat, size: Option<u64>) -> Element {
+    Element::new("volume")
+        .with_child(Element::new("name").with_text(name))
+        .with_child(
+            Element::new("capacity")
+                .with_attr("unit", "bytes")
+                .with_text(size.unwrap_or(0).to_string()),
+        )
+        .with_child(
+            Element::new("allocation")
+                .with_attr("unit", "bytes")
+                .with_text("0"),
+        )
+        .with_child(
+            Element::new("target")
+                .with_child(Element::new("format").with_attr("type", format.as_str())),
+        )
+}
+
 /// XML to create volume `v`; `backing` is the backing volume's path and format.
 pub fn render_volume(v: &Volume, backing: Option<(&str, &str)>) -> Element {
     let format = v.format.unwrap_or(VolumeFormat::Qcow2);
