@@ -122,7 +122,13 @@ pub struct Verified {
 
 impl Read for Verified {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).map_err(|e| {
+            let of = self.length.map(|l| format!(" of {l}")).unwrap_or_default();
+            std::io::Error::new(
+                e.kind(),
+                format!("the image broke off after {}{of} bytes: {e}", self.read),
+            )
+        })?;
         if n > 0 {
             self.hasher.update(&buf[..n]);
             self.read += n as u64;

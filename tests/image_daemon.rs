@@ -1,0 +1,101 @@
+//! Volumes from images on a real, private libvirtd: a qcow2 image served
+//! over HTTP becomes a volume with the same bytes and format, made once
+//! (later runs download nothing); a wrong checksum, a 404 and a connection
+//! cut midway each fail naming the URL, leave no volume behind and leave
+//! the independent objects converged; a changed checksum is refused.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{manifest_dir, output_text, qcow2_image, sha256_hex, ImageServer, PrivateDaemon, Serve};
+
+const API: &str = "apiVersion: virtsync.io/v1alpha1";
+
+fn pool() -> String {
+    format!("{API}\nkind: StoragePool\nmetadata: {{name: img-pool}}\nspec: {{type: dir, path: /var/lib/libvirt/images/img-pool}}\n")
+}
+
+fn image_volume(name: &str, url: &str, sha: &str) -> String {
+    format!("{API}\nkind: Volume\nmetadata: {{name: {name}}}\nspec:\n  pool: img-pool\n  source: {{url: \"{url}\", sha256: {sha}}}\n")
+}
+
+fn plain_volume(name: &str) -> String {
+    format!("{API}\nkind: Volume\nmetadata: {{name: {name}}}\nspec: {{pool: img-pool, capacity: 16MiB}}\n")
+}
+
+#[test]
+fn an_image_daemon_volume_is_uploaded_once_and_failures_leave_nothing() {
+    require_daemon!();
+    let work = tempfile::tempdir().unwrap();
+    let Some(image) = qcow2_image(work.path(), "64M") else {
+        eprintln!("skipped: qemu-img is not installed");
+        return;
+    };
+    let image = Arc::new(image);
+    let sum = sha256_hex(&image);
+    let server = ImageServer::start(vec![
+        ("/base.qcow2", Serve::Bytes(image.clone())),
+        ("/cut.qcow2", Serve::CutAfter(image.clone(), image.len() / 2)),
+    ]);
+    let d = PrivateDaemon::start();
+    let state = tempfile::tempdir().unwrap();
+
+    // 1. The image becomes a volume: same bytes, qcow2, made once.
+    let base = image_volume("base.qcow2", &server.url("/base.qcow2"), &sum);
+    let dir = manifest_dir(&[("pool.yaml", &pool()), ("base.yaml", &base)]);
+    let plan = d.virtsync("plan", dir.path(), state.path(), &[]);
+    let text = output_text(&plan);
+    assert!(
+        text.contains(&format!("from image {}", server.url("/base.qcow2"))),
+        "{text}"
+    );
+    d.apply_converged(dir.path(), state.path());
+    assert_eq!(server.hits("/base.qcow2"), 1);
+    let back = work.path().join("back.qcow2");
+    d.virsh(&["vol-download", "--pool", "img-pool", "base.qcow2", back.to_str().unwrap()]);
+    assert_eq!(sha256_hex(&std::fs::read(&back).unwrap()), sum, "the volume holds other bytes");
+    let xml = d.virsh(&["vol-dumpxml", "--pool", "img-pool", "base.qcow2"]);
+    assert!(xml.contains("<format type='qcow2'/>"), "{xml}");
+    assert!(xml.contains("<capacity unit='bytes'>67108864</capacity>"), "{xml}");
+    let again = d.virtsync("apply", dir.path(), state.path(), &["--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", output_text(&again));
+    assert_eq!(server.hits("/base.qcow2"), 1, "a second apply downloaded again");
+
+    // 2. Failures: each names its URL, leaves no volume; the rest converges.
+    // (One directory throughout: its path is the owner identity.)
+    let zeros = "0".repeat(64);
+    for (file, text) in [
+        ("bad-sum.yaml", image_volume("bad-sum.qcow2", &server.url("/base.qcow2"), &zeros)),
+        ("missing.yaml", image_volume("missing.qcow2", &server.url("/missing.qcow2"), &sum)),
+        ("cut.yaml", image_volume("cut.qcow2", &server.url("/cut.qcow2"), &sum)),
+        ("other.yaml", plain_volume("other.qcow2")),
+    ] {
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    let out = d.virtsync("apply", dir.path(), state.path(), &["--yes"]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("sha256 mismatch"), "{text}");
+    assert!(text.contains(&server.url("/missing.qcow2")), "{text}");
+    assert!(text.contains("HTTP 404"), "{text}");
+    assert!(text.contains(&server.url("/cut.qcow2")), "{text}");
+    assert!(text.contains("the image broke off after"), "{text}");
+    let vols = d.virsh(&["vol-list", "img-pool"]);
+    for gone in ["bad-sum.qcow2", "missing.qcow2", "cut.qcow2"] {
+        assert!(!vols.contains(gone), "{gone} left behind:\n{vols}\n{text}");
+    }
+    assert!(vols.contains("other.qcow2"), "{vols}");
+
+    // 3. Another checksum for the made volume: refused, saying what to do.
+    let other = "1".repeat(64);
+    let changed = image_volume("base.qcow2", &server.url("/base.qcow2"), &other);
+    for f in ["bad-sum.yaml", "missing.yaml", "cut.yaml"] {
+        std::fs::remove_file(dir.path().join(f)).unwrap();
+    }
+    std::fs::write(dir.path().join("base.yaml"), changed).unwrap();
+    let out = d.virtsync("plan", dir.path(), state.path(), &[]);
+    let text = output_text(&out);
+    assert!(text.contains("give the new image a new volume name"), "{text}");
+    assert_eq!(server.hits("/base.qcow2"), 2, "planning downloaded");
+}
