@@ -24,6 +24,10 @@ fn plain_volume(name: &str) -> String {
     format!("{API}\nkind: Volume\nmetadata: {{name: {name}}}\nspec: {{pool: img-pool, capacity: 16MiB}}\n")
 }
 
+fn overlay(name: &str, capacity: &str) -> String {
+    format!("{API}\nkind: Volume\nmetadata: {{name: {name}}}\nspec: {{pool: img-pool, capacity: {capacity}, backingStore: {{name: base.qcow2}}}}\n")
+}
+
 #[test]
 fn an_image_daemon_volume_is_uploaded_once_and_failures_leave_nothing() {
     require_daemon!();
@@ -70,6 +74,8 @@ fn an_image_daemon_volume_is_uploaded_once_and_failures_leave_nothing() {
         ("missing.yaml", image_volume("missing.qcow2", &server.url("/missing.qcow2"), &sum)),
         ("cut.yaml", image_volume("cut.qcow2", &server.url("/cut.qcow2"), &sum)),
         ("other.yaml", plain_volume("other.qcow2")),
+        ("small.yaml", overlay("small.qcow2", "16MiB")),
+        ("root.yaml", overlay("root.qcow2", "128MiB")),
     ] {
         std::fs::write(dir.path().join(file), text).unwrap();
     }
@@ -86,11 +92,16 @@ fn an_image_daemon_volume_is_uploaded_once_and_failures_leave_nothing() {
         assert!(!vols.contains(gone), "{gone} left behind:\n{vols}\n{text}");
     }
     assert!(vols.contains("other.qcow2"), "{vols}");
+    assert!(vols.contains("root.qcow2"), "{vols}");
+    assert!(
+        text.contains("the overlay's capacity 16MiB is less than its backing volume img-pool/base.qcow2 (64MiB)"),
+        "{text}"
+    );
 
     // 3. Another checksum for the made volume: refused, saying what to do.
     let other = "1".repeat(64);
     let changed = image_volume("base.qcow2", &server.url("/base.qcow2"), &other);
-    for f in ["bad-sum.yaml", "missing.yaml", "cut.yaml"] {
+    for f in ["bad-sum.yaml", "missing.yaml", "cut.yaml", "small.yaml"] {
         std::fs::remove_file(dir.path().join(f)).unwrap();
     }
     std::fs::write(dir.path().join("base.yaml"), changed).unwrap();

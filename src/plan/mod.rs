@@ -20,6 +20,7 @@ pub mod redact;
 mod scope;
 mod snapshot;
 mod step;
+mod pool;
 mod storage;
 
 use crate::inventory::Inventory;
@@ -65,7 +66,7 @@ pub fn plan(input: &PlanInput) -> Plan {
     prune::plan_prune(&mut b);
     // Dependency order: pools → volumes → networks → domains → snapshots.
     for p in input.desired.pools.values() {
-        storage::plan_pool(&mut b, p);
+        pool::plan_pool(&mut b, p);
     }
     for v in input.desired.volumes.values() {
         storage::plan_volume(&mut b, v);
