@@ -290,6 +290,12 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     });
+    if let Some(bar) = &progress {
+        let bar = bar.clone();
+        crate::image::upload::set_progress(Some(std::sync::Arc::new(
+            move |image, n, total, started| bar.set_message(upload_progress(image, n, total, started)),
+        )));
+    }
     let opts = ApplyOptions {
         parallel: args.parallel as usize,
         state_dir: Some(common.state_dir.clone()),
@@ -307,10 +313,31 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         }
     })?;
     if let Some(bar) = progress {
+        crate::image::upload::set_progress(None);
         bar.finish_and_clear();
     }
     print_reconciled(&planned, &done, &desired, &r, json)?;
     Ok(done.exit_code())
+}
+
+/// One line of an image upload's progress: bytes so far (of the total
+/// when the server said) and the mean rate.
+fn upload_progress(
+    image: &str,
+    n: u64,
+    total: Option<u64>,
+    started: std::time::Instant,
+) -> String {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let of = total
+        .map(|t| format!(" of {:.1} MiB", mib(t)))
+        .unwrap_or_default();
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    format!(
+        "uploading {image}: {:.1} MiB{of}, {:.1} MiB/s",
+        mib(n),
+        mib(n) / secs
+    )
 }
 
 /// Blocked objects and unreachable hosts, as a `not converged` reason.
