@@ -192,6 +192,12 @@ pub fn execute_action(
             source,
             *capacity,
         )),
+        Step::UploadSeed { pool, files } => made(crate::image::upload::create_seed(
+            b,
+            pool,
+            n.rsplit('/').next().unwrap_or(n),
+            files,
+        )),
         Step::CreateSnapshot { domain, xml } => unit(b.create_snapshot(domain, xml)),
         Step::UpdateSnapshot { domain, xml } => unit(b.redefine_snapshot(domain, xml)),
         Step::DeleteSnapshot { domain, name } => unit(b.delete_snapshot(domain, name)),

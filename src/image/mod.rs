@@ -8,6 +8,7 @@
 //! through libvirt and a resize, deleting the half volume on any failure.
 
 mod format;
+pub mod seed;
 pub mod upload;
 
 use std::io::Read;

@@ -62,30 +62,78 @@ pub fn create_from_image(
     let xml = crate::render::storage::render_image_volume(name, image.format, image.virtual_size)
         .to_xml();
     let created = b.create_volume(pool, &xml, None)?;
-    let filled = b
-        .upload_volume(pool, name, &mut image.reader)
-        .map_err(|e| match e {
-            // The image's own failure (checksum, cut connection) is the
-            // message; libvirt's is kept whole.
-            BackendError::Call {
-                message, code: 0, ..
-            } => message,
-            other => other.to_string(),
-        })
-        .and_then(|_| match (capacity, image.virtual_size) {
+    fill_or_delete(b, pool, name, || {
+        b.upload_volume(pool, name, &mut image.reader)
+            .map_err(upload_message)?;
+        match (capacity, image.virtual_size) {
             (Some(want), Some(size)) if want > size => b
                 .resize_volume(pool, name, want)
                 .map_err(|e| format!("growing it to the manifest's capacity: {e}")),
             _ => Ok(()),
-        });
-    if let Err(message) = filled {
-        let cleanup = match b.delete_volume(pool, name) {
-            Ok(()) => format!("the unfinished volume {pool}/{name} was deleted"),
-            Err(e) => format!(
-                "deleting the unfinished volume {pool}/{name} failed too ({e}): delete it by hand (virsh vol-delete)"
-            ),
-        };
-        return Err(fail(format!("{message}; {cleanup}")));
-    }
+        }
+    })
+    .map_err(fail)?;
     Ok(created)
+}
+
+/// Create the raw seed volume `name` in `pool` holding the NoCloud ISO of
+/// `files`.
+pub fn create_seed(
+    b: &dyn Backend,
+    pool: &str,
+    name: &str,
+    files: &crate::model::SeedFiles,
+) -> Result<Created> {
+    let fail = |message: String| BackendError::Call {
+        call: "create cloud-init seed",
+        object: format!("{pool}/{name}"),
+        message,
+        code: 0,
+    };
+    let iso = super::seed::build_iso(files).map_err(|e| fail(e.to_string()))?;
+    let xml = crate::render::storage::render_image_volume(
+        name,
+        crate::model::VolumeFormat::Raw,
+        Some(iso.len() as u64),
+    )
+    .to_xml();
+    let created = b.create_volume(pool, &xml, None)?;
+    fill_or_delete(b, pool, name, || {
+        b.upload_volume(pool, name, &mut std::io::Cursor::new(&iso))
+            .map(|_| ())
+            .map_err(upload_message)
+    })
+    .map_err(fail)?;
+    Ok(created)
+}
+
+/// An upload's failure as a message: the data's own (checksum, a cut
+/// connection: no libvirt code) alone, libvirt's whole.
+fn upload_message(e: BackendError) -> String {
+    match e {
+        BackendError::Call {
+            message, code: 0, ..
+        } => message,
+        other => other.to_string(),
+    }
+}
+
+/// Run `fill` on the just created volume; when it fails, delete the
+/// volume again and say so (or say how to, when that fails too).
+fn fill_or_delete(
+    b: &dyn Backend,
+    pool: &str,
+    name: &str,
+    fill: impl FnOnce() -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    let Err(message) = fill() else {
+        return Ok(());
+    };
+    let cleanup = match b.delete_volume(pool, name) {
+        Ok(()) => format!("the unfinished volume {pool}/{name} was deleted"),
+        Err(e) => format!(
+            "deleting the unfinished volume {pool}/{name} failed too ({e}): delete it by hand (virsh vol-delete)"
+        ),
+    };
+    Err(format!("{message}; {cleanup}"))
 }

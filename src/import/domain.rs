@@ -165,6 +165,7 @@ pub fn domain_spec(root: &Element, state: DomainState) -> ImportedDomain {
         restart_policy: None,
         shutdown_timeout: None,
         snapshot_policy: None,
+        cloud_init: None,
         xml: None,
     };
     ImportedDomain {

@@ -303,9 +303,39 @@ pub struct DomainSpec {
     pub shutdown_timeout: Option<DurationText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_policy: Option<SnapshotPolicy>,
+    /// A NoCloud seed ISO built by virtsync, attached read-only as a CD-ROM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_init: Option<CloudInitSpec>,
     /// Escape hatch for settings the schema does not model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xml: Option<Vec<XmlPatchSpec>>,
+}
+
+/// cloud-init's NoCloud data source: the seed's files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CloudInitSpec {
+    /// The user-data: `#cloud-config` YAML, or a script starting with `#!`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
+    /// A file holding the user-data, relative to this manifest's file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data_file: Option<String>,
+    /// meta-data; `instance-id` (default: from a hash of the seed) and
+    /// `local-hostname` (default: the domain's name) are filled in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_data: Option<serde_json::Map<String, serde_json::Value>>,
+    /// network-config (version 1 or 2), written as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_config: Option<serde_json::Map<String, serde_json::Value>>,
+    /// authorized_keys lines, merged into a `#cloud-config` user-data's
+    /// `ssh_authorized_keys`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_authorized_keys: Option<Vec<String>>,
+    /// The pool of the seed volume. Default: the first volume disk's pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<syntax::Name>")]
+    pub pool: Option<String>,
 }
 
 // ---------------------------------------------------------------- Network

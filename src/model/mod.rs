@@ -229,7 +229,30 @@ pub struct Domain {
     pub restart_policy: RestartPolicy,
     pub shutdown_timeout: Duration,
     pub snapshot_policy: Option<SnapshotPolicy>,
+    /// The cloud-init seed volume, which is also the last of `disks` (a
+    /// read-only CD-ROM) and a volume of the desired state.
+    pub cloud_init: Option<SeedRef>,
     pub xml: Vec<XmlPatch>,
+}
+
+/// Where a domain's cloud-init seed is: a volume whose name carries a
+/// hash of its content, so that changed data is a new volume (and a
+/// changed disk of the domain), never a rewrite of one a guest reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeedRef {
+    pub pool: String,
+    pub volume: String,
+    pub files: SeedFiles,
+}
+
+/// The files of a NoCloud seed, final (defaults filled in, keys merged).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedFiles {
+    pub user_data: String,
+    pub meta_data: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_config: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -384,6 +407,9 @@ pub struct Volume {
     /// Content from an image, uploaded once at creation (then `capacity`
     /// is a minimum and `format` comes from the image).
     pub source: Option<ImageSource>,
+    /// A cloud-init seed volume (made from a Domain's `cloudInit`, never
+    /// written in a manifest): an ISO of these files, made at creation.
+    pub seed: Option<SeedFiles>,
     pub reclaim_policy: ReclaimPolicy,
 }
 

@@ -29,6 +29,16 @@ fn created_summary(a: &Action) -> Option<String> {
         };
         return Some(format!("from image {}, {size}", source.location));
     }
+    if let Step::UploadSeed { files, .. } = &a.step {
+        let net = if files.network_config.is_some() {
+            ", network-config"
+        } else {
+            ""
+        };
+        return Some(format!(
+            "cloud-init seed ISO (user-data, meta-data{net})"
+        ));
+    }
     let xml = a.step.xml()?;
     let root = crate::xml::Element::parse(xml).ok()?;
     Some(match a.kind {

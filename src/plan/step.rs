@@ -126,6 +126,12 @@ pub enum Step {
         source: crate::model::ImageSource,
         capacity: Option<u64>,
     },
+    /// Create a raw volume holding the NoCloud seed ISO (label `cidata`)
+    /// of these files, built by apply, and upload it through libvirt.
+    UploadSeed {
+        pool: String,
+        files: crate::model::SeedFiles,
+    },
     /// Delete a volume and its data (a prune of a volume virtsync created
     /// under `reclaimPolicy: delete`).
     DeleteVolume {
@@ -248,6 +254,7 @@ impl Step {
             | AdoptPool { .. } => Kind::StoragePool,
             CreateVolume { .. }
             | UploadVolume { .. }
+            | UploadSeed { .. }
             | ResizeVolume { .. }
             | AdoptVolume { .. }
             | DeleteVolume { .. } => Kind::Volume,
@@ -274,7 +281,9 @@ impl Step {
             UpdateLive { .. } => Operation::UpdateLive,
             UpdateDhcpHosts { .. } => Operation::UpdateDhcpHosts,
             BuildPool => Operation::Build,
-            CreateVolume { .. } | UploadVolume { .. } => Operation::CreateVolume,
+            CreateVolume { .. } | UploadVolume { .. } | UploadSeed { .. } => {
+                Operation::CreateVolume
+            }
             ResizeVolume { .. } => Operation::ResizeVolume,
             DeleteVolume { .. } => Operation::DeleteVolume,
             CreateSnapshot { .. } => Operation::CreateSnapshot,

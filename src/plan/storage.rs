@@ -233,6 +233,14 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             b.push(&hname, &key_name, Effect::Create, vec![], step, &deps, true);
             return;
         }
+        if let Some(files) = &v.seed {
+            let step = Step::UploadSeed {
+                pool: v.pool.clone(),
+                files: files.clone(),
+            };
+            b.push(&hname, &key_name, Effect::Create, vec![], step, &deps, true);
+            return;
+        }
         if let Some((pool, name)) = &v.backing_store {
             // An overlay smaller than its image would hide the image's
             // end from the guest; the image is known once it exists.
@@ -330,7 +338,9 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             return b.error(Kind::Volume, &v.meta, format!("the volume's format is {have} on the host, the manifest says {}; a volume is never replaced: convert it by hand (qemu-img convert) or create a new volume", f.as_str()));
         }
     }
-    if capacity_in_sync(capacity, facts.capacity) {
+    if v.capacity.is_none() {
+        // The image's or the seed's size, whatever it is.
+    } else if capacity_in_sync(capacity, facts.capacity) {
         // libvirt's rounding, not a difference.
     } else if (v.clone_from.is_some() || v.source.is_some()) && capacity < facts.capacity {
         // A copy is at least as large as its source, an image volume as

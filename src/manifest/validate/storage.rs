@@ -153,6 +153,7 @@ pub(super) fn volume(cx: &mut Ctx, meta: Meta, s: &types::VolumeSpec, external: 
         backing_store,
         clone_from,
         source,
+        seed: None,
         reclaim_policy: s.reclaim_policy.unwrap_or(ReclaimPolicy::Retain),
     }
 }
