@@ -446,6 +446,13 @@ const CASES: &[(&str, &[Expect])] = &[
         )],
     ),
     (
+        "cloud-init.yaml",
+        &[
+            ("", 18, 15, "spec.cloudInit.userData: user-data must start with `#cloud-config` (YAML) or `#!` (a script)"),
+            ("", 30, 25, "spec.cloudInit.sshAuthorizedKeys[0]: the ssh-ed25519 key's base64 after the type is missing or malformed"),
+        ],
+    ),
+    (
         "volume-image-source.yaml",
         &[
             ("", 15, 17, "spec.source.url: unknown URL scheme `ftp`: virtsync fetches images over http, https and file"),

@@ -2,13 +2,17 @@
 //! over HTTP becomes a volume with the same bytes and format, made once
 //! (later runs download nothing); a wrong checksum, a 404 and a connection
 //! cut midway each fail naming the URL, leave no volume behind and leave
-//! the independent objects converged; a changed checksum is refused.
+//! the independent objects converged; a changed checksum is refused. A
+//! domain's cloud-init seed is a `cidata` ISO on a read-only CD-ROM, and
+//! changed user-data a new seed at the next boot.
 
 mod common;
 
 use std::sync::Arc;
 
-use common::{manifest_dir, output_text, qcow2_image, sha256_hex, ImageServer, PrivateDaemon, Serve};
+use common::{
+    manifest_dir, output_text, qcow2_image, sha256_hex, ImageServer, PrivateDaemon, Serve,
+};
 
 const API: &str = "apiVersion: virtsync.io/v1alpha1";
 
@@ -109,4 +113,80 @@ fn an_image_daemon_volume_is_uploaded_once_and_failures_leave_nothing() {
     let text = output_text(&out);
     assert!(text.contains("give the new image a new volume name"), "{text}");
     assert_eq!(server.hits("/base.qcow2"), 2, "planning downloaded");
+}
+
+fn seeded_domain(user_data: &str) -> String {
+    let spec = format!(
+        "  memory: 64MiB\n  vcpus: 1\n  disks:\n    - volume: {{pool: img-pool, name: disk.qcow2}}\n  cloudInit:\n    userData: |\n{}\n    sshAuthorizedKeys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOps ops@laptop\"]\n",
+        user_data
+            .lines()
+            .map(|l| format!("      {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    common::halted_domain("ci-vm", &spec)
+}
+
+/// The seed volume the domain's CD-ROM holds, read back as a guest would.
+fn attached_seed(d: &PrivateDaemon, work: &std::path::Path) -> (String, std::collections::BTreeMap<String, Vec<u8>>) {
+    let xml = d.domain_xml("ci-vm", true);
+    let cdrom = xml
+        .find(&["devices"])
+        .and_then(|devs| {
+            devs.children_named("disk")
+                .find(|disk| disk.attr("device") == Some("cdrom"))
+                .cloned()
+        })
+        .expect("a CD-ROM");
+    assert!(cdrom.child("readonly").is_some(), "{}", cdrom.to_xml());
+    let vol = cdrom
+        .child("source")
+        .and_then(|s| s.attr("volume"))
+        .expect("the CD-ROM holds a volume")
+        .to_string();
+    let out = work.join("seed.iso");
+    d.virsh(&["vol-download", "--pool", "img-pool", &vol, out.to_str().unwrap()]);
+    virtsync::image::seed::read_iso(&std::fs::read(&out).unwrap()).expect("an ISO")
+}
+
+#[test]
+fn a_cloud_init_daemon_seed_is_attached_and_a_change_is_a_new_seed() {
+    require_daemon!();
+    let work = tempfile::tempdir().unwrap();
+    let d = PrivateDaemon::start();
+    let state = tempfile::tempdir().unwrap();
+    let disk = format!("{API}\nkind: Volume\nmetadata: {{name: disk.qcow2}}\nspec: {{pool: img-pool, capacity: 16MiB}}\n");
+    let dir = manifest_dir(&[
+        ("pool.yaml", &pool()),
+        ("disk.yaml", &disk),
+        ("vm.yaml", &seeded_domain("#cloud-config\nusers: [{name: ops}]")),
+    ]);
+    d.apply_converged(dir.path(), state.path());
+    let (label, files) = attached_seed(&d, work.path());
+    assert_eq!(label, "cidata");
+    let user_data = String::from_utf8(files["user-data"].clone()).unwrap();
+    assert!(user_data.starts_with("#cloud-config\n"), "{user_data}");
+    let v: serde_yaml::Value = serde_yaml::from_str(&user_data).unwrap();
+    assert_eq!(v["users"][0]["name"], "ops");
+    assert_eq!(v["ssh_authorized_keys"][0], "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOps ops@laptop");
+    let meta: serde_yaml::Value = serde_yaml::from_slice(&files["meta-data"]).unwrap();
+    assert_eq!(meta["local-hostname"], "ci-vm");
+    let first_id = meta["instance-id"].as_str().unwrap().to_string();
+
+    // A change: a new seed, the domain's CD-ROM moved to it.
+    std::fs::write(
+        dir.path().join("vm.yaml"),
+        seeded_domain("#cloud-config\nusers: [{name: admin}]"),
+    )
+    .unwrap();
+    let plan = d.virtsync("plan", dir.path(), state.path(), &[]);
+    let text = output_text(&plan);
+    assert!(text.contains("cloud-init seed ISO"), "{text}");
+    assert!(text.contains("~ domain ci-vm: define (next-boot)"), "{text}");
+    assert!(text.contains("Plan: 1 to create, 1 to update"), "{text}");
+    d.apply_converged(dir.path(), state.path());
+    let (_, files) = attached_seed(&d, work.path());
+    let meta: serde_yaml::Value = serde_yaml::from_slice(&files["meta-data"]).unwrap();
+    assert_ne!(meta["instance-id"].as_str().unwrap(), first_id);
+    assert!(String::from_utf8_lossy(&files["user-data"]).contains("admin"));
 }
