@@ -185,6 +185,9 @@ macro_rules! pass {
 }
 
 impl<H: HostRead> HostRead for FaultyHost<H> {
+    fn domain_addresses(&self, domain: &str, source: AddressSource) -> Result<Vec<IfaceAddrs>> {
+        pass!(self, domain_addresses, domain, domain, source)
+    }
     fn uri(&self) -> &str {
         self.inner.uri()
     }

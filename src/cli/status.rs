@@ -98,6 +98,9 @@ fn details(o: &ObjectStatus) -> String {
         | State::PlanningError { message }
         | State::HostUnreachable { message } => parts.push(message.clone()),
     }
+    if !o.addresses.is_empty() {
+        parts.push(format!("addresses: {}", o.addresses.join(", ")));
+    }
     if let Some(snaps) = o.snapshots.as_ref().filter(|s| !s.is_empty()) {
         parts.push(format!("snapshots: {}", snaps.join(", ")));
     }

@@ -468,7 +468,8 @@ pub fn json_schema() -> Value {
 /// A document's `spec` schema, required fields and rules, which depend on
 /// its kind and on `metadata.external` (docs/manifests.md): an external Network
 /// or StoragePool takes no spec, an external Volume only `spec.pool`, other
-/// volumes need a capacity, and the other kinds cannot be external.
+/// volumes need a capacity (or a `source` image), and the other kinds
+/// cannot be external.
 fn document_rules(kind: Kind, spec: Value) -> (Value, Vec<&'static str>, Vec<Value>) {
     use rules::*;
     let external = json!({"properties": {"metadata": is("external", json!(true))}});
@@ -494,13 +495,16 @@ fn document_rules(kind: Kind, spec: Value) -> (Value, Vec<&'static str>, Vec<Val
                     "backingStore",
                     "cloneFrom",
                     "reclaimPolicy",
+                    "source",
                 ]
                 .map(unset),
             );
+            // A capacity, or an image to take the size from.
+            let sized = json!({"anyOf": [set("capacity"), set("source")]});
             rules.push(json!({
                 "if": external,
                 "then": {"properties": {"spec": only_pool}},
-                "else": {"properties": {"spec": set("capacity")}},
+                "else": {"properties": {"spec": sized}},
             }));
         }
         Kind::Domain | Kind::Snapshot | Kind::Host => {

@@ -1,0 +1,105 @@
+//! The IP addresses of running domains, for `status`: the addresses DHCP
+//! host entries of the observed networks reserve for the domain's MACs
+//! (read from the observation alone), and those libvirt reports — the
+//! managed networks' DHCP leases, or the guest agent's view — converted
+//! here from the backend's plain listing.
+
+use crate::backend::{AddressSource, IfaceAddrs};
+use crate::model::{ObservedHost, PowerState};
+use crate::render::domain::{read_domain, NicSourceId};
+use crate::render::network::read_network;
+use crate::xml::Element;
+
+/// The addresses DHCP host entries of its networks reserve for the MACs
+/// of running domain `domain` (`10.0.0.10 (reserved)`), from its live XML
+/// when read, else its persistent XML.
+pub fn reserved(host: &ObservedHost, domain: &str) -> Vec<String> {
+    let Some(d) = host.domains.get(domain).filter(|d| d.state != PowerState::Shutoff) else {
+        return vec![];
+    };
+    let Some(root) = d
+        .live_xml
+        .as_deref()
+        .or(d.xml.as_deref())
+        .and_then(|x| Element::parse(x).ok())
+    else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for nic in read_domain(&root).interfaces {
+        let (NicSourceId::Network(net), Some(mac)) = (&nic.source, &nic.mac) else {
+            continue;
+        };
+        let Some(facts) = host
+            .networks
+            .get(net)
+            .and_then(|n| n.live_xml.as_deref().or(n.xml.as_deref()))
+            .and_then(|x| Element::parse(x).ok())
+            .map(|e| read_network(&e))
+        else {
+            continue;
+        };
+        for ip in facts.ipv4.iter().chain(facts.ipv6.iter()) {
+            for h in &ip.hosts {
+                if h.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac)) {
+                    out.push(format!("{} (reserved)", h.ip));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The addresses libvirt reported (`10.0.0.57/24 (lease)`), loopback left
+/// out (the agent lists the guest's `lo`).
+pub fn reported(ifaces: &[IfaceAddrs], source: AddressSource) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in ifaces {
+        if i.name == "lo" {
+            continue;
+        }
+        for (addr, prefix) in &i.addrs {
+            out.push(format!("{addr}/{prefix} ({})", source.as_str()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As `virsh domifaddr --source lease` and `--source agent` report
+    /// them on libvirt 9.0 (interface, MAC, addresses).
+    #[test]
+    fn leases_and_agent_addresses_are_listed_without_loopback() {
+        let lease = [IfaceAddrs {
+            name: "vnet0".into(),
+            hwaddr: Some("52:54:00:88:00:10".into()),
+            addrs: vec![("10.88.0.10".into(), 24)],
+        }];
+        assert_eq!(
+            reported(&lease, AddressSource::Lease),
+            ["10.88.0.10/24 (lease)"]
+        );
+        let agent = [
+            IfaceAddrs {
+                name: "lo".into(),
+                hwaddr: Some("00:00:00:00:00:00".into()),
+                addrs: vec![("127.0.0.1".into(), 8), ("::1".into(), 128)],
+            },
+            IfaceAddrs {
+                name: "enp1s0".into(),
+                hwaddr: Some("52:54:00:88:00:10".into()),
+                addrs: vec![
+                    ("10.88.0.10".into(), 24),
+                    ("fe80::5054:ff:fe88:10".into(), 64),
+                ],
+            },
+        ];
+        assert_eq!(
+            reported(&agent, AddressSource::Agent),
+            ["10.88.0.10/24 (agent)", "fe80::5054:ff:fe88:10/64 (agent)"]
+        );
+    }
+}
