@@ -4,7 +4,8 @@
 //! cut midway each fail naming the URL, leave no volume behind and leave
 //! the independent objects converged; a changed checksum is refused. A
 //! domain's cloud-init seed is a `cidata` ISO on a read-only CD-ROM, and
-//! changed user-data a new seed at the next boot.
+//! changed user-data a new seed at the next boot; `status` shows the
+//! address a DHCP host entry reserves for the running guest.
 
 mod common;
 
@@ -117,7 +118,7 @@ fn an_image_daemon_volume_is_uploaded_once_and_failures_leave_nothing() {
 
 fn seeded_domain(user_data: &str) -> String {
     let spec = format!(
-        "  memory: 64MiB\n  vcpus: 1\n  disks:\n    - volume: {{pool: img-pool, name: disk.qcow2}}\n  cloudInit:\n    userData: |\n{}\n    sshAuthorizedKeys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOps ops@laptop\"]\n",
+        "  memory: 64MiB\n  vcpus: 1\n  disks:\n    - volume: {{pool: img-pool, name: disk.qcow2}}\n  interfaces:\n    - {{network: ci-net, mac: \"52:54:00:99:00:10\", bootRom: false}}\n  cloudInit:\n    userData: |\n{}\n    sshAuthorizedKeys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOps ops@laptop\"]\n",
         user_data
             .lines()
             .map(|l| format!("      {l}"))
@@ -150,18 +151,24 @@ fn attached_seed(d: &PrivateDaemon, work: &std::path::Path) -> (String, std::col
 }
 
 #[test]
-fn a_cloud_init_daemon_seed_is_attached_and_a_change_is_a_new_seed() {
+fn a_cloud_init_daemon_seed_is_attached_its_address_shown_and_a_change_is_a_new_seed() {
     require_daemon!();
     let work = tempfile::tempdir().unwrap();
     let d = PrivateDaemon::start();
     let state = tempfile::tempdir().unwrap();
     let disk = format!("{API}\nkind: Volume\nmetadata: {{name: disk.qcow2}}\nspec: {{pool: img-pool, capacity: 16MiB}}\n");
+    let net = format!("{API}\nkind: Network\nmetadata: {{name: ci-net}}\nspec:\n  forward: {{mode: nat}}\n  ipv4:\n    address: 10.99.0.1\n    prefix: 24\n    dhcp:\n      ranges: [{{start: 10.99.0.100, end: 10.99.0.200}}]\n      hosts: [{{mac: \"52:54:00:99:00:10\", ip: 10.99.0.10}}]\n");
     let dir = manifest_dir(&[
         ("pool.yaml", &pool()),
         ("disk.yaml", &disk),
+        ("net.yaml", &net),
         ("vm.yaml", &seeded_domain("#cloud-config\nusers: [{name: ops}]")),
     ]);
     d.apply_converged(dir.path(), state.path());
+    // The running guest's address, reserved for its MAC.
+    let out = d.virtsync("status", dir.path(), state.path(), &[]);
+    let text = output_text(&out);
+    assert!(text.contains("addresses: 10.99.0.10 (reserved)"), "{text}");
     let (label, files) = attached_seed(&d, work.path());
     assert_eq!(label, "cidata");
     let user_data = String::from_utf8(files["user-data"].clone()).unwrap();

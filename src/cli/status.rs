@@ -13,12 +13,16 @@ use crate::status::{attach_failures, report, ObjectStatus, State, StatusReport};
 
 pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
     let Some(Prepared {
-        desired, planned, ..
+        desired,
+        planned,
+        reconciler,
+        ..
     }) = prepare(args, Observation::Status, false, None)?
     else {
         return Ok(exit::ERROR);
     };
     let mut status = report(&desired, &planned);
+    add_reported_addresses(&mut status, &reconciler, &planned);
     // What `virtsync run` last did here, if it runs (its status file).
     let controller = PassReport::load(&args.state_dir);
     if let Some(c) = &controller {
@@ -41,6 +45,38 @@ pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
         }
     }
     Ok(status.exit_code())
+}
+
+/// The leased (and guest-agent) addresses of the running domains, one
+/// call per domain and source, after the reserved ones the report has.
+fn add_reported_addresses(
+    status: &mut crate::status::StatusReport,
+    reconciler: &crate::reconcile::Reconciler,
+    planned: &crate::reconcile::Planned,
+) {
+    use crate::model::{Kind, PowerState};
+    use crate::reconcile::HostConn;
+    use crate::status::addresses::{has_agent_channel, query};
+    for o in status.objects.iter_mut().filter(|o| o.kind == Kind::Domain) {
+        let Some(HostConn::Up { read, .. }) = reconciler.hosts().get(&o.host) else {
+            continue;
+        };
+        let Some(d) = planned
+            .observed
+            .hosts
+            .get(&o.host)
+            .and_then(|h| h.domains.get(&o.name))
+            .filter(|d| d.state == PowerState::Running)
+        else {
+            continue;
+        };
+        let agent = d
+            .live_xml
+            .as_deref()
+            .or(d.xml.as_deref())
+            .is_some_and(has_agent_channel);
+        o.addresses.extend(query(read.as_ref(), &o.name, agent));
+    }
 }
 
 /// The controller's last pass, in a few lines.

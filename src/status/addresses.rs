@@ -4,7 +4,7 @@
 //! managed networks' DHCP leases, or the guest agent's view — converted
 //! here from the backend's plain listing.
 
-use crate::backend::{AddressSource, IfaceAddrs};
+use crate::backend::{AddressSource, HostRead, IfaceAddrs};
 use crate::model::{ObservedHost, PowerState};
 use crate::render::domain::{read_domain, NicSourceId};
 use crate::render::network::read_network;
@@ -60,6 +60,37 @@ pub fn reported(ifaces: &[IfaceAddrs], source: AddressSource) -> Vec<String> {
         }
         for (addr, prefix) in &i.addrs {
             out.push(format!("{addr}/{prefix} ({})", source.as_str()));
+        }
+    }
+    out
+}
+
+/// Whether a domain's XML has the QEMU guest agent's channel, through
+/// which libvirt can ask the guest for its addresses.
+pub fn has_agent_channel(xml: &str) -> bool {
+    Element::parse(xml).ok().is_some_and(|root| {
+        root.find(&["devices"]).is_some_and(|devs| {
+            devs.children_named("channel").any(|c| {
+                c.child("target").and_then(|t| t.attr("name")) == Some("org.qemu.guest_agent.0")
+            })
+        })
+    })
+}
+
+/// The addresses of running domain `domain` that libvirt reports: its
+/// DHCP leases, and the guest agent's view when `agent` (it has the
+/// channel). A source that fails (no agent answering yet) adds nothing:
+/// addresses are information, never a reason for a command to fail.
+pub fn query(read: &dyn HostRead, domain: &str, agent: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let sources: &[AddressSource] = if agent {
+        &[AddressSource::Lease, AddressSource::Agent]
+    } else {
+        &[AddressSource::Lease]
+    };
+    for &source in sources {
+        if let Ok(ifaces) = read.domain_addresses(domain, source) {
+            out.extend(reported(&ifaces, source));
         }
     }
     out
