@@ -5,7 +5,8 @@
 //! the independent objects converged; a changed checksum is refused. A
 //! domain's cloud-init seed is a `cidata` ISO on a read-only CD-ROM, and
 //! changed user-data a new seed at the next boot; `status` shows the
-//! address a DHCP host entry reserves for the running guest.
+//! address a DHCP host entry reserves for the running guest, and
+//! `waitFor.address` fails an apply whose guest gets none in time.
 
 mod common;
 
@@ -196,4 +197,16 @@ fn a_cloud_init_daemon_seed_is_attached_its_address_shown_and_a_change_is_a_new_
     let meta: serde_yaml::Value = serde_yaml::from_slice(&files["meta-data"]).unwrap();
     assert_ne!(meta["instance-id"].as_str().unwrap(), first_id);
     assert!(String::from_utf8_lossy(&files["user-data"]).contains("admin"));
+
+    // waitFor.address: this guest (no OS) never gets one: apply says so.
+    let waiting = seeded_domain("#cloud-config\nusers: [{name: admin}]")
+        .replace("  cloudInit:", "  waitFor: {address: true, timeout: 3s}\n  cloudInit:");
+    std::fs::write(dir.path().join("vm.yaml"), waiting).unwrap();
+    let out = d.virtsync("apply", dir.path(), state.path(), &["--yes"]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("no IP address for domain ci-vm (none after 3s)"),
+        "{text}"
+    );
 }

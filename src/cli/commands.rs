@@ -269,7 +269,8 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
             inventory.save(&common.state_dir)?;
         }
         print_unchanged(&planned, &desired, &r, json)?;
-        return Ok(planned.exit_code(false));
+        let missing = super::wait::wait_for_addresses(&desired, &r, json, None);
+        return Ok(super::wait::exit_code(planned.exit_code(false), &missing));
     }
     if !json {
         let mut out = std::io::stdout().lock();
@@ -312,12 +313,13 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
             None => {}
         }
     })?;
+    crate::image::upload::set_progress(None);
+    let missing = super::wait::wait_for_addresses(&desired, &r, json, progress.as_ref());
     if let Some(bar) = progress {
-        crate::image::upload::set_progress(None);
         bar.finish_and_clear();
     }
     print_reconciled(&planned, &done, &desired, &r, json)?;
-    Ok(done.exit_code())
+    Ok(super::wait::exit_code(done.exit_code(), &missing))
 }
 
 /// One line of an image upload's progress: bytes so far (of the total

@@ -16,6 +16,7 @@ mod import;
 mod run;
 mod snapshot;
 mod status;
+mod wait;
 
 /// Exit codes shared by every command (docs/commands.md).
 pub use crate::reconcile::exit;

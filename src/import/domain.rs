@@ -166,6 +166,7 @@ pub fn domain_spec(root: &Element, state: DomainState) -> ImportedDomain {
         shutdown_timeout: None,
         snapshot_policy: None,
         cloud_init: None,
+        wait_for: None,
         xml: None,
     };
     ImportedDomain {

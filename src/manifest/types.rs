@@ -306,9 +306,24 @@ pub struct DomainSpec {
     /// A NoCloud seed ISO built by virtsync, attached read-only as a CD-ROM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_init: Option<CloudInitSpec>,
+    /// What `apply` waits for once the domain runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for: Option<WaitForSpec>,
     /// Escape hatch for settings the schema does not model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xml: Option<Vec<XmlPatchSpec>>,
+}
+
+/// `apply` waits until the running guest has an IP address (a DHCP lease,
+/// or one its guest agent reports), so that a pipeline can ssh in next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WaitForSpec {
+    /// Wait for an IP address.
+    pub address: bool,
+    /// How long at most. Default 2m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationText>,
 }
 
 /// cloud-init's NoCloud data source: the seed's files.

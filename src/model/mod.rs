@@ -232,6 +232,9 @@ pub struct Domain {
     /// The cloud-init seed volume, which is also the last of `disks` (a
     /// read-only CD-ROM) and a volume of the desired state.
     pub cloud_init: Option<SeedRef>,
+    /// `waitFor.address`: how long `apply` waits for the running guest to
+    /// have an IP address.
+    pub wait_for_address: Option<Duration>,
     pub xml: Vec<XmlPatch>,
 }
 
