@@ -46,7 +46,10 @@ fn an_image_daemon_volume_is_uploaded_once_and_failures_leave_nothing() {
     let sum = sha256_hex(&image);
     let server = ImageServer::start(vec![
         ("/base.qcow2", Serve::Bytes(image.clone())),
-        ("/cut.qcow2", Serve::CutAfter(image.clone(), image.len() / 2)),
+        (
+            "/cut.qcow2",
+            Serve::CutAfter(image.clone(), image.len() / 2),
+        ),
     ]);
     let d = PrivateDaemon::start();
     let state = tempfile::tempdir().unwrap();
@@ -63,22 +66,48 @@ fn an_image_daemon_volume_is_uploaded_once_and_failures_leave_nothing() {
     d.apply_converged(dir.path(), state.path());
     assert_eq!(server.hits("/base.qcow2"), 1);
     let back = work.path().join("back.qcow2");
-    d.virsh(&["vol-download", "--pool", "img-pool", "base.qcow2", back.to_str().unwrap()]);
-    assert_eq!(sha256_hex(&std::fs::read(&back).unwrap()), sum, "the volume holds other bytes");
+    d.virsh(&[
+        "vol-download",
+        "--pool",
+        "img-pool",
+        "base.qcow2",
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        sha256_hex(&std::fs::read(&back).unwrap()),
+        sum,
+        "the volume holds other bytes"
+    );
     let xml = d.virsh(&["vol-dumpxml", "--pool", "img-pool", "base.qcow2"]);
     assert!(xml.contains("<format type='qcow2'/>"), "{xml}");
-    assert!(xml.contains("<capacity unit='bytes'>67108864</capacity>"), "{xml}");
+    assert!(
+        xml.contains("<capacity unit='bytes'>67108864</capacity>"),
+        "{xml}"
+    );
     let again = d.virtsync("apply", dir.path(), state.path(), &["--yes"]);
     assert_eq!(again.status.code(), Some(0), "{}", output_text(&again));
-    assert_eq!(server.hits("/base.qcow2"), 1, "a second apply downloaded again");
+    assert_eq!(
+        server.hits("/base.qcow2"),
+        1,
+        "a second apply downloaded again"
+    );
 
     // 2. Failures: each names its URL, leaves no volume; the rest converges.
     // (One directory throughout: its path is the owner identity.)
     let zeros = "0".repeat(64);
     for (file, text) in [
-        ("bad-sum.yaml", image_volume("bad-sum.qcow2", &server.url("/base.qcow2"), &zeros)),
-        ("missing.yaml", image_volume("missing.qcow2", &server.url("/missing.qcow2"), &sum)),
-        ("cut.yaml", image_volume("cut.qcow2", &server.url("/cut.qcow2"), &sum)),
+        (
+            "bad-sum.yaml",
+            image_volume("bad-sum.qcow2", &server.url("/base.qcow2"), &zeros),
+        ),
+        (
+            "missing.yaml",
+            image_volume("missing.qcow2", &server.url("/missing.qcow2"), &sum),
+        ),
+        (
+            "cut.yaml",
+            image_volume("cut.qcow2", &server.url("/cut.qcow2"), &sum),
+        ),
         ("other.yaml", plain_volume("other.qcow2")),
         ("small.yaml", overlay("small.qcow2", "16MiB")),
         ("root.yaml", overlay("root.qcow2", "128MiB")),
@@ -113,7 +142,10 @@ fn an_image_daemon_volume_is_uploaded_once_and_failures_leave_nothing() {
     std::fs::write(dir.path().join("base.yaml"), changed).unwrap();
     let out = d.virtsync("plan", dir.path(), state.path(), &[]);
     let text = output_text(&out);
-    assert!(text.contains("give the new image a new volume name"), "{text}");
+    assert!(
+        text.contains("give the new image a new volume name"),
+        "{text}"
+    );
     assert_eq!(server.hits("/base.qcow2"), 2, "planning downloaded");
 }
 
@@ -130,7 +162,10 @@ fn seeded_domain(user_data: &str) -> String {
 }
 
 /// The seed volume the domain's CD-ROM holds, read back as a guest would.
-fn attached_seed(d: &PrivateDaemon, work: &std::path::Path) -> (String, std::collections::BTreeMap<String, Vec<u8>>) {
+fn attached_seed(
+    d: &PrivateDaemon,
+    work: &std::path::Path,
+) -> (String, std::collections::BTreeMap<String, Vec<u8>>) {
     let xml = d.domain_xml("ci-vm", true);
     let cdrom = xml
         .find(&["devices"])
@@ -147,7 +182,13 @@ fn attached_seed(d: &PrivateDaemon, work: &std::path::Path) -> (String, std::col
         .expect("the CD-ROM holds a volume")
         .to_string();
     let out = work.join("seed.iso");
-    d.virsh(&["vol-download", "--pool", "img-pool", &vol, out.to_str().unwrap()]);
+    d.virsh(&[
+        "vol-download",
+        "--pool",
+        "img-pool",
+        &vol,
+        out.to_str().unwrap(),
+    ]);
     virtsync::image::seed::read_iso(&std::fs::read(&out).unwrap()).expect("an ISO")
 }
 
@@ -163,7 +204,10 @@ fn a_cloud_init_daemon_seed_is_attached_its_address_shown_and_a_change_is_a_new_
         ("pool.yaml", &pool()),
         ("disk.yaml", &disk),
         ("net.yaml", &net),
-        ("vm.yaml", &seeded_domain("#cloud-config\nusers: [{name: ops}]")),
+        (
+            "vm.yaml",
+            &seeded_domain("#cloud-config\nusers: [{name: ops}]"),
+        ),
     ]);
     d.apply_converged(dir.path(), state.path());
     // The running guest's address, reserved for its MAC.
@@ -176,7 +220,10 @@ fn a_cloud_init_daemon_seed_is_attached_its_address_shown_and_a_change_is_a_new_
     assert!(user_data.starts_with("#cloud-config\n"), "{user_data}");
     let v: serde_yaml::Value = serde_yaml::from_str(&user_data).unwrap();
     assert_eq!(v["users"][0]["name"], "ops");
-    assert_eq!(v["ssh_authorized_keys"][0], "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOps ops@laptop");
+    assert_eq!(
+        v["ssh_authorized_keys"][0],
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOps ops@laptop"
+    );
     let meta: serde_yaml::Value = serde_yaml::from_slice(&files["meta-data"]).unwrap();
     assert_eq!(meta["local-hostname"], "ci-vm");
     let first_id = meta["instance-id"].as_str().unwrap().to_string();
@@ -190,7 +237,10 @@ fn a_cloud_init_daemon_seed_is_attached_its_address_shown_and_a_change_is_a_new_
     let plan = d.virtsync("plan", dir.path(), state.path(), &[]);
     let text = output_text(&plan);
     assert!(text.contains("cloud-init seed ISO"), "{text}");
-    assert!(text.contains("~ domain ci-vm: define (next-boot)"), "{text}");
+    assert!(
+        text.contains("~ domain ci-vm: define (next-boot)"),
+        "{text}"
+    );
     assert!(text.contains("Plan: 1 to create, 1 to update"), "{text}");
     d.apply_converged(dir.path(), state.path());
     let (_, files) = attached_seed(&d, work.path());
@@ -199,8 +249,10 @@ fn a_cloud_init_daemon_seed_is_attached_its_address_shown_and_a_change_is_a_new_
     assert!(String::from_utf8_lossy(&files["user-data"]).contains("admin"));
 
     // waitFor.address: this guest (no OS) never gets one: apply says so.
-    let waiting = seeded_domain("#cloud-config\nusers: [{name: admin}]")
-        .replace("  cloudInit:", "  waitFor: {address: true, timeout: 3s}\n  cloudInit:");
+    let waiting = seeded_domain("#cloud-config\nusers: [{name: admin}]").replace(
+        "  cloudInit:",
+        "  waitFor: {address: true, timeout: 3s}\n  cloudInit:",
+    );
     std::fs::write(dir.path().join("vm.yaml"), waiting).unwrap();
     let out = d.virtsync("apply", dir.path(), state.path(), &["--yes"]);
     let text = output_text(&out);

@@ -12,7 +12,8 @@ const API: &str = "apiVersion: virtsync.io/v1alpha1";
 
 #[test]
 fn an_image_volume_plans_an_upload_with_its_source_and_an_overlay_after_it() {
-    let pool = format!("{API}\nkind: StoragePool\nmetadata: {{name: default-pool, external: true}}\n");
+    let pool =
+        format!("{API}\nkind: StoragePool\nmetadata: {{name: default-pool, external: true}}\n");
     let base = format!(
         "{API}\nkind: Volume\nmetadata: {{name: base.qcow2}}\nspec:\n  pool: default-pool\n  source:\n    url: https://images.example/debian-12.qcow2\n    sha256: {}\n",
         "ab".repeat(32)

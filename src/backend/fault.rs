@@ -344,7 +344,14 @@ impl<H: Backend> Backend for FaultyHost<H> {
         )
     }
     fn upload_volume(&self, pool: &str, name: &str, data: &mut dyn std::io::Read) -> Result<u64> {
-        pass!(self, upload_volume, &format!("{pool}/{name}"), pool, name, data)
+        pass!(
+            self,
+            upload_volume,
+            &format!("{pool}/{name}"),
+            pool,
+            name,
+            data
+        )
     }
     fn delete_volume(&self, pool: &str, name: &str) -> Result<()> {
         pass!(self, delete_volume, &format!("{pool}/{name}"), pool, name)

@@ -294,7 +294,9 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     if let Some(bar) = &progress {
         let bar = bar.clone();
         crate::image::upload::set_progress(Some(std::sync::Arc::new(
-            move |image, n, total, started| bar.set_message(upload_progress(image, n, total, started)),
+            move |image, n, total, started| {
+                bar.set_message(upload_progress(image, n, total, started))
+            },
         )));
     }
     let opts = ApplyOptions {
@@ -324,12 +326,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
 
 /// One line of an image upload's progress: bytes so far (of the total
 /// when the server said) and the mean rate.
-fn upload_progress(
-    image: &str,
-    n: u64,
-    total: Option<u64>,
-    started: std::time::Instant,
-) -> String {
+fn upload_progress(image: &str, n: u64, total: Option<u64>, started: std::time::Instant) -> String {
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     let of = total
         .map(|t| format!(" of {:.1} MiB", mib(t)))

@@ -31,12 +31,27 @@ pub fn detect(head: &[u8], length: Option<u64>) -> Result<Detected, ImageError> 
     }
     let refused: &[(&[u8], &str)] = &[
         (b"\x1f\x8b", "gzip-compressed: give the uncompressed image"),
-        (b"\xfd7zXZ\x00", "xz-compressed: give the uncompressed image"),
-        (b"\x28\xb5\x2f\xfd", "zstd-compressed: give the uncompressed image"),
+        (
+            b"\xfd7zXZ\x00",
+            "xz-compressed: give the uncompressed image",
+        ),
+        (
+            b"\x28\xb5\x2f\xfd",
+            "zstd-compressed: give the uncompressed image",
+        ),
         (b"BZh", "bzip2-compressed: give the uncompressed image"),
-        (b"KDMV", "a vmdk image: convert it (qemu-img convert -O qcow2)"),
-        (b"conectix", "a vhd image: convert it (qemu-img convert -O qcow2)"),
-        (b"vhdxfile", "a vhdx image: convert it (qemu-img convert -O qcow2)"),
+        (
+            b"KDMV",
+            "a vmdk image: convert it (qemu-img convert -O qcow2)",
+        ),
+        (
+            b"conectix",
+            "a vhd image: convert it (qemu-img convert -O qcow2)",
+        ),
+        (
+            b"vhdxfile",
+            "a vhdx image: convert it (qemu-img convert -O qcow2)",
+        ),
     ];
     if let Some((_, what)) = refused.iter().find(|(m, _)| head.starts_with(m)) {
         return Err(ImageError::Format(format!("the image is {what}")));
@@ -68,7 +83,10 @@ mod tests {
         assert_eq!(d.format, VolumeFormat::Qcow2);
         assert_eq!(d.virtual_size, Some(10 << 30));
         let d = detect(&[0u8; HEAD], Some(1 << 20)).unwrap();
-        assert_eq!((d.format, d.virtual_size), (VolumeFormat::Raw, Some(1 << 20)));
+        assert_eq!(
+            (d.format, d.virtual_size),
+            (VolumeFormat::Raw, Some(1 << 20))
+        );
     }
 
     #[test]

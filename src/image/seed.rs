@@ -70,8 +70,8 @@ pub fn read_iso(
         .get(16 * 2048 + 40..16 * 2048 + 72)
         .map(|b| String::from_utf8_lossy(b).trim_end().to_string())
         .ok_or_else(|| bad("too short".into()))?;
-    let image = hadris_iso::read::IsoImage::open(Cursor::new(bytes))
-        .map_err(|e| bad(format!("{e:?}")))?;
+    let image =
+        hadris_iso::read::IsoImage::open(Cursor::new(bytes)).map_err(|e| bad(format!("{e:?}")))?;
     let root = image.root_dir();
     let mut files = std::collections::BTreeMap::new();
     for entry in root.iter(&image).entries() {

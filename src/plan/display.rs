@@ -35,9 +35,7 @@ fn created_summary(a: &Action) -> Option<String> {
         } else {
             ""
         };
-        return Some(format!(
-            "cloud-init seed ISO (user-data, meta-data{net})"
-        ));
+        return Some(format!("cloud-init seed ISO (user-data, meta-data{net})"));
     }
     let xml = a.step.xml()?;
     let root = crate::xml::Element::parse(xml).ok()?;

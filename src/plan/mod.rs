@@ -15,12 +15,12 @@ mod display;
 mod domain;
 mod fingerprint;
 mod network;
+mod pool;
 mod prune;
 pub mod redact;
 mod scope;
 mod snapshot;
 mod step;
-mod pool;
 mod storage;
 
 use crate::inventory::Inventory;

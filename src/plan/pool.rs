@@ -215,4 +215,3 @@ pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
         (obs.active, p.active),
     );
 }
-

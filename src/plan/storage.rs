@@ -320,7 +320,10 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
         if let Some(have) = inventory.volume_image(&host.identity(), &v.pool, &v.meta.name) {
             if have != want {
                 let field = if have.location != want.location {
-                    format!("was made from {}, the manifest now says {}", have.location, want.location)
+                    format!(
+                        "was made from {}, the manifest now says {}",
+                        have.location, want.location
+                    )
                 } else {
                     format!(
                         "was made from an image of sha256 {}, the manifest now says {}",

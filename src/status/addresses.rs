@@ -14,7 +14,11 @@ use crate::xml::Element;
 /// of running domain `domain` (`10.0.0.10 (reserved)`), from its live XML
 /// when read, else its persistent XML.
 pub fn reserved(host: &ObservedHost, domain: &str) -> Vec<String> {
-    let Some(d) = host.domains.get(domain).filter(|d| d.state != PowerState::Shutoff) else {
+    let Some(d) = host
+        .domains
+        .get(domain)
+        .filter(|d| d.state != PowerState::Shutoff)
+    else {
         return vec![];
     };
     let Some(root) = d
@@ -41,7 +45,10 @@ pub fn reserved(host: &ObservedHost, domain: &str) -> Vec<String> {
         };
         for ip in facts.ipv4.iter().chain(facts.ipv6.iter()) {
             for h in &ip.hosts {
-                if h.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac)) {
+                if h.mac
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(mac))
+                {
                     out.push(format!("{} (reserved)", h.ip));
                 }
             }

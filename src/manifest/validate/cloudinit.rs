@@ -54,7 +54,10 @@ pub(super) fn seed(
         h.update(part.as_bytes());
         h.update([0]);
     }
-    let hash: String = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hash: String = h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let mut meta = meta;
     meta.entry("instance-id")
         .or_insert_with(|| format!("iid-{name}-{hash}").into());
@@ -115,7 +118,12 @@ fn user_data(cx: &mut Ctx, s: &types::CloudInitSpec) -> Option<String> {
     let (field, text) = match (&s.user_data, &s.user_data_file) {
         (Some(t), None) => ("spec.cloudInit.userData", t.clone()),
         (None, Some(f)) => {
-            let base = cx.doc.file.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+            let base = cx
+                .doc
+                .file
+                .parent()
+                .map(|p| p.to_path_buf())
+                .unwrap_or_default();
             let path = base.join(f);
             match std::fs::read_to_string(&path) {
                 Ok(t) => ("spec.cloudInit.userDataFile", t),
@@ -153,7 +161,10 @@ fn user_data(cx: &mut Ctx, s: &types::CloudInitSpec) -> Option<String> {
             None
         }
         Err(e) => {
-            cx.err(field, format!("#cloud-config user-data is not valid YAML: {e}"));
+            cx.err(
+                field,
+                format!("#cloud-config user-data is not valid YAML: {e}"),
+            );
             None
         }
     }

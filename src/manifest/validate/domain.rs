@@ -129,9 +129,10 @@ pub(super) fn domain(cx: &mut Ctx, meta: Meta, s: &types::DomainSpec) -> Domain 
         }
     });
     let mut disks = s.disks.as_ref().map(|d| disks(cx, d));
-    let cloud_init = s.cloud_init.as_ref().and_then(|c| {
-        super::cloudinit::seed(cx, &meta.name, c, s.machine.as_deref(), &mut disks)
-    });
+    let cloud_init = s
+        .cloud_init
+        .as_ref()
+        .and_then(|c| super::cloudinit::seed(cx, &meta.name, c, s.machine.as_deref(), &mut disks));
     if let (Some(m), Some(list)) = (&s.machine, &s.disks) {
         no_ide_on_q35(cx, m, list);
     }
