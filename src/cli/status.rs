@@ -56,26 +56,25 @@ fn add_reported_addresses(
 ) {
     use crate::model::{Kind, PowerState};
     use crate::reconcile::HostConn;
-    use crate::status::addresses::{has_agent_channel, query};
+    use crate::status::addresses::query;
     for o in status.objects.iter_mut().filter(|o| o.kind == Kind::Domain) {
         let Some(HostConn::Up { read, .. }) = reconciler.hosts().get(&o.host) else {
             continue;
         };
-        let Some(d) = planned
+        let live = planned
             .observed
             .hosts
             .get(&o.host)
             .and_then(|h| h.domains.get(&o.name))
             .filter(|d| d.state == PowerState::Running)
-        else {
-            continue;
-        };
-        let agent = d
-            .live_xml
-            .as_deref()
-            .or(d.xml.as_deref())
-            .is_some_and(has_agent_channel);
-        o.addresses.extend(query(read.as_ref(), &o.name, agent));
+            .and_then(|d| {
+                d.live_xml
+                    .clone()
+                    .or_else(|| read.domain_xml(&o.name, true).ok())
+            });
+        if let Some(xml) = live {
+            o.addresses.extend(query(read.as_ref(), &o.name, &xml));
+        }
     }
 }
 

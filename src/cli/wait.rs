@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::{DesiredState, PowerState};
 use crate::reconcile::{HostConn, Reconciler};
-use crate::status::addresses::{has_agent_channel, query};
+use crate::status::addresses::query;
 
 /// How often to ask libvirt again.
 const POLL: Duration = Duration::from_secs(2);
@@ -33,12 +33,10 @@ pub(super) fn wait_for_addresses(
             missing.push(format!("{} (its host cannot be reached)", key.name));
             continue;
         };
-        // The agent channel, when the guest has one, from its live XML.
-        let agent = read
-            .domain_xml(&key.name, true)
-            .is_ok_and(|x| has_agent_channel(&x));
+        // Which sources to ask (leases, the agent) follow its live XML.
+        let live = read.domain_xml(&key.name, true).unwrap_or_default();
         loop {
-            let found = query(read.as_ref(), &key.name, agent);
+            let found = query(read.as_ref(), &key.name, &live);
             if !found.is_empty() {
                 if !json {
                     let line = format!("address of domain {}: {}", key.name, found.join(", "));

@@ -74,28 +74,53 @@ pub fn reported(ifaces: &[IfaceAddrs], source: AddressSource) -> Vec<String> {
 
 /// Whether a domain's XML has the QEMU guest agent's channel, through
 /// which libvirt can ask the guest for its addresses.
-pub fn has_agent_channel(xml: &str) -> bool {
-    Element::parse(xml).ok().is_some_and(|root| {
-        root.find(&["devices"]).is_some_and(|devs| {
-            devs.children_named("channel").any(|c| {
-                c.child("target").and_then(|t| t.attr("name")) == Some("org.qemu.guest_agent.0")
-            })
+fn has_agent_channel(root: &Element) -> bool {
+    root.find(&["devices"]).is_some_and(|devs| {
+        devs.children_named("channel").any(|c| {
+            c.child("target").and_then(|t| t.attr("name")) == Some("org.qemu.guest_agent.0")
         })
     })
 }
 
-/// The addresses of running domain `domain` that libvirt reports: its
-/// DHCP leases, and the guest agent's view when `agent` (it has the
-/// channel). A source that fails (no agent answering yet) adds nothing:
+/// Whether an interface of the domain is on a network with DHCP: only
+/// those have leases to list (and libvirt's test driver crashes when
+/// asked for the leases of a network without an address).
+fn on_dhcp_network(read: &dyn HostRead, root: &Element) -> bool {
+    read_domain(root).interfaces.iter().any(|nic| {
+        let NicSourceId::Network(net) = &nic.source else {
+            return false;
+        };
+        read.network_xml(net, true)
+            .ok()
+            .and_then(|x| Element::parse(&x).ok())
+            .is_some_and(|e| {
+                let f = read_network(&e);
+                f.ipv4
+                    .iter()
+                    .chain(f.ipv6.iter())
+                    .any(|ip| !ip.ranges.is_empty() || !ip.hosts.is_empty())
+            })
+    })
+}
+
+/// The addresses of running domain `domain` (whose live XML is
+/// `live_xml`) that libvirt reports: the DHCP leases, when it is on a
+/// network with DHCP, and the guest agent's view, when it has the agent's
+/// channel. A source that fails (no agent answering yet) adds nothing:
 /// addresses are information, never a reason for a command to fail.
-pub fn query(read: &dyn HostRead, domain: &str, agent: bool) -> Vec<String> {
-    let mut out = Vec::new();
-    let sources: &[AddressSource] = if agent {
-        &[AddressSource::Lease, AddressSource::Agent]
-    } else {
-        &[AddressSource::Lease]
+pub fn query(read: &dyn HostRead, domain: &str, live_xml: &str) -> Vec<String> {
+    let Ok(root) = Element::parse(live_xml) else {
+        return vec![];
     };
-    for &source in sources {
+    let mut sources = Vec::new();
+    if on_dhcp_network(read, &root) {
+        sources.push(AddressSource::Lease);
+    }
+    if has_agent_channel(&root) {
+        sources.push(AddressSource::Agent);
+    }
+    let mut out = Vec::new();
+    for source in sources {
         if let Ok(ifaces) = read.domain_addresses(domain, source) {
             out.extend(reported(&ifaces, source));
         }
