@@ -145,8 +145,12 @@ fn prepare_with(
 
 pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
     let common = &args.common;
-    let Some(Prepared { planned, .. }) =
-        prepare(common, Observation::Plan, args.adopt, args.prune.options())?
+    let Some(Prepared {
+        planned,
+        desired,
+        reconciler,
+        ..
+    }) = prepare(common, Observation::Plan, args.adopt, args.prune.options())?
     else {
         return Ok(exit::ERROR);
     };
@@ -164,7 +168,15 @@ pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
     let mut out = std::io::stdout().lock();
     match common.output {
         Output::Json => writeln!(out, "{json}")?,
-        Output::Text => write!(out, "{}", render_text(&planned.plan))?,
+        Output::Text => {
+            write!(out, "{}", render_text(&planned.plan))?;
+            // Where the running guests are, for whoever reads the plan.
+            write!(
+                out,
+                "{}",
+                super::status::address_lines(&desired, &reconciler, &planned)
+            )?;
+        }
     }
     Ok(planned.exit_code(args.exit_code))
 }

@@ -54,28 +54,70 @@ fn add_reported_addresses(
     reconciler: &crate::reconcile::Reconciler,
     planned: &crate::reconcile::Planned,
 ) {
-    use crate::model::{Kind, PowerState};
+    for o in status
+        .objects
+        .iter_mut()
+        .filter(|o| o.kind == crate::model::Kind::Domain)
+    {
+        o.addresses
+            .extend(reported(reconciler, planned, &o.host, &o.name));
+    }
+}
+
+/// What libvirt reports of running domain `name` on `host` (nothing for
+/// a domain that does not run or a host that is down).
+fn reported(
+    reconciler: &crate::reconcile::Reconciler,
+    planned: &crate::reconcile::Planned,
+    host: &crate::model::HostName,
+    name: &str,
+) -> Vec<String> {
+    use crate::model::PowerState;
     use crate::reconcile::HostConn;
-    use crate::status::addresses::query;
-    for o in status.objects.iter_mut().filter(|o| o.kind == Kind::Domain) {
-        let Some(HostConn::Up { read, .. }) = reconciler.hosts().get(&o.host) else {
-            continue;
-        };
-        let live = planned
+    let Some(HostConn::Up { read, .. }) = reconciler.hosts().get(host) else {
+        return vec![];
+    };
+    let live = planned
+        .observed
+        .hosts
+        .get(host)
+        .and_then(|h| h.domains.get(name))
+        .filter(|d| d.state == PowerState::Running)
+        .and_then(|d| {
+            d.live_xml
+                .clone()
+                .or_else(|| read.domain_xml(name, true).ok())
+        });
+    match live {
+        Some(xml) => crate::status::addresses::query(read.as_ref(), name, &xml),
+        None => vec![],
+    }
+}
+
+/// For `plan`: one line per running domain of `desired` with addresses.
+pub(super) fn address_lines(
+    desired: &crate::model::DesiredState,
+    reconciler: &crate::reconcile::Reconciler,
+    planned: &crate::reconcile::Planned,
+) -> String {
+    let mut out = String::new();
+    for key in desired.domains.keys() {
+        let mut all = planned
             .observed
             .hosts
-            .get(&o.host)
-            .and_then(|h| h.domains.get(&o.name))
-            .filter(|d| d.state == PowerState::Running)
-            .and_then(|d| {
-                d.live_xml
-                    .clone()
-                    .or_else(|| read.domain_xml(&o.name, true).ok())
-            });
-        if let Some(xml) = live {
-            o.addresses.extend(query(read.as_ref(), &o.name, &xml));
+            .get(&key.host)
+            .map(|h| crate::status::addresses::reserved(h, &key.name))
+            .unwrap_or_default();
+        all.extend(reported(reconciler, planned, &key.host, &key.name));
+        if !all.is_empty() {
+            out.push_str(&format!(
+                "  address of domain {}: {}\n",
+                key.name,
+                all.join(", ")
+            ));
         }
     }
+    out
 }
 
 /// The controller's last pass, in a few lines.
