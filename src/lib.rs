@@ -50,7 +50,8 @@
 //!   that commands, tests, the benchmark and the controller share;
 //! - [`status`]: per declared object, whether its host matches (in sync,
 //!   drifted, restart pending, missing, unmanaged collision, planning
-//!   error, host unreachable), read from one plan of the reconcile pass;
+//!   error, host unreachable), read from one plan of the reconcile pass,
+//!   and the running domains' IP addresses;
 //! - [`import`]: manifests for the objects a host already has (every
 //!   modelled field with its value, what is kept as it is in a comment),
 //!   read with the same readers the planner compares with;
