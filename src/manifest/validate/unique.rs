@@ -92,11 +92,11 @@ impl<'a, 'd> Registry<'a, 'd> {
     pub fn owned(&mut self, pending: &[Pending<'a>]) {
         for p in pending {
             match &p.obj {
-                Obj::Volume(o) => self.volume(p.doc, o),
+                Obj::Volume(o) => self.volume(p.doc, o, "spec.pool"),
                 Obj::Snapshot(o) => self.snapshot(p.doc, o),
                 Obj::Domain(d) => {
                     if let Some(seed) = &d.cloud_init {
-                        self.volume(p.doc, &seed_volume(d, seed));
+                        self.volume(p.doc, &seed_volume(d, seed), "spec.cloudInit.pool");
                     }
                 }
                 _ => {}
@@ -104,9 +104,10 @@ impl<'a, 'd> Registry<'a, 'd> {
         }
     }
 
-    fn volume(&mut self, doc: &'a LoadedDoc, o: &Volume) {
+    /// Register volume `o`, whose pool `field` names.
+    fn volume(&mut self, doc: &'a LoadedDoc, o: &Volume, field: &'static str) {
         let pool = Owner {
-            field: "spec.pool",
+            field,
             kind: Kind::StoragePool,
             name: &o.pool,
             advice: "add its manifest (with `metadata.external: true` if it exists already)",
