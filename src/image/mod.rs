@@ -164,3 +164,47 @@ impl Read for Verified {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(path: &std::path::Path, sha256: Option<String>) -> ImageSource {
+        ImageSource {
+            location: format!("file://{}", path.display()),
+            sha256,
+        }
+    }
+
+    fn read_all(s: &ImageSource) -> Result<(Image, Vec<u8>), String> {
+        let mut image = open(s, Box::new(|_, _| {})).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        image
+            .reader
+            .read_to_end(&mut out)
+            .map_err(|e| e.to_string())?;
+        Ok((image, out))
+    }
+
+    #[test]
+    fn a_file_streams_whole_with_its_checksum_verified_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disk.img");
+        let bytes: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let sum = hex(&Sha256::digest(&bytes));
+        let (image, got) = read_all(&source(&path, Some(sum))).unwrap();
+        assert_eq!(got, bytes);
+        assert_eq!(image.format, VolumeFormat::Raw);
+        assert_eq!(image.virtual_size, Some(3000));
+
+        let e = read_all(&source(&path, Some("0".repeat(64))))
+            .err()
+            .unwrap();
+        assert!(e.contains("sha256 mismatch"), "{e}");
+        let e = read_all(&source(&dir.path().join("gone.img"), None))
+            .err()
+            .unwrap();
+        assert!(e.contains("cannot read"), "{e}");
+    }
+}
