@@ -182,6 +182,23 @@ pub fn execute_action(
             xml,
             clone_from.as_ref().map(|(p, v)| (p.as_str(), v.as_str())),
         )),
+        Step::UploadVolume {
+            pool,
+            source,
+            capacity,
+        } => made(crate::image::upload::create_from_image(
+            b,
+            pool,
+            n.rsplit('/').next().unwrap_or(n),
+            source,
+            *capacity,
+        )),
+        Step::UploadSeed { pool, files } => made(crate::image::upload::create_seed(
+            b,
+            pool,
+            n.rsplit('/').next().unwrap_or(n),
+            files,
+        )),
         Step::CreateSnapshot { domain, xml } => unit(b.create_snapshot(domain, xml)),
         Step::UpdateSnapshot { domain, xml } => unit(b.redefine_snapshot(domain, xml)),
         Step::DeleteSnapshot { domain, name } => unit(b.delete_snapshot(domain, name)),

@@ -65,6 +65,11 @@ pub struct HostInventory {
     /// state, not the state it was declared for).
     #[serde(default)]
     pub snapshots: BTreeMap<String, BTreeSet<String>>,
+    /// Pool name → volume name → the image a volume was made from, as
+    /// the manifest said when virtsync made it: a later manifest naming
+    /// another image is refused, never downloaded again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, BTreeMap<String, crate::model::ImageSource>>,
     /// Creates (and snapshot deletes) started whose outcome is not
     /// recorded yet.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
@@ -317,6 +322,20 @@ impl Inventory {
         self.records(id).and_then(|r| r.pools.get(pool))
     }
 
+    /// The image volume `pool`/`name` was made from, if virtsync made it
+    /// from one.
+    pub fn volume_image(
+        &self,
+        id: &HostId,
+        pool: &str,
+        name: &str,
+    ) -> Option<&crate::model::ImageSource> {
+        self.hosts
+            .get(id)
+            .and_then(|h| h.images.get(pool))
+            .and_then(|v| v.get(name))
+    }
+
     pub fn volume_record(&self, id: &HostId, pool: &str, name: &str) -> Option<&Record> {
         self.records(id)
             .and_then(|r| r.volumes.get(pool))
@@ -328,6 +347,7 @@ impl Inventory {
         if let Some(h) = self.hosts.get_mut(id) {
             h.pools.remove(name);
             h.volumes.remove(name);
+            h.images.remove(name);
             h.records.pools.remove(name);
             h.records.volumes.remove(name);
         }
@@ -336,6 +356,9 @@ impl Inventory {
     pub fn forget_volume(&mut self, id: &HostId, pool: &str, name: &str) {
         if let Some(h) = self.hosts.get_mut(id) {
             if let Some(v) = h.volumes.get_mut(pool) {
+                v.remove(name);
+            }
+            if let Some(v) = h.images.get_mut(pool) {
                 v.remove(name);
             }
             if let Some(v) = h.records.volumes.get_mut(pool) {
@@ -366,6 +389,7 @@ impl HostInventory {
             && self.volumes.values().all(BTreeSet::is_empty)
             && self.snapshots.values().all(BTreeSet::is_empty)
             && self.intents.is_empty()
+            && self.images.values().all(BTreeMap::is_empty)
             && self.records.is_empty()
     }
 
@@ -382,6 +406,12 @@ impl HostInventory {
             self.snapshots.entry(dom).or_default().extend(snaps);
         }
         self.intents.extend(other.intents);
+        for (pool, vols) in other.images {
+            let into = self.images.entry(pool).or_default();
+            for (k, v) in vols {
+                into.entry(k).or_insert(v);
+            }
+        }
         let r = other.records;
         for (k, v) in r.domains {
             self.records.domains.entry(k).or_insert(v);
@@ -433,6 +463,14 @@ impl HostInventory {
             .entry(pool.to_string())
             .or_default()
             .insert(name.to_string());
+    }
+
+    /// Volume `pool`/`name`, just made from `source`.
+    pub fn record_image(&mut self, pool: &str, name: &str, source: &crate::model::ImageSource) {
+        self.images
+            .entry(pool.to_string())
+            .or_default()
+            .insert(name.to_string(), source.clone());
     }
 }
 

@@ -42,6 +42,9 @@
 //!   rest proceeds; deletions of what the owner manages without manifests
 //!   only with `--prune`, first and within its guards) and its human
 //!   rendering;
+//! - [`image`]: a volume's `source` image — fetched (http, https, file),
+//!   checksummed while it streams, its format read from its first bytes —
+//!   and the create-upload-grow of an image volume that apply runs;
 //! - [`apply`]: executes a plan's actions along their dependencies, in
 //!   parallel, through [`backend::Backend`], deciding nothing;
 //! - [`reconcile`]: the reconcile pass — [`reconcile::Reconciler::lock`],
@@ -49,7 +52,8 @@
 //!   that commands, tests, the benchmark and the controller share;
 //! - [`status`]: per declared object, whether its host matches (in sync,
 //!   drifted, restart pending, missing, unmanaged collision, planning
-//!   error, host unreachable), read from one plan of the reconcile pass;
+//!   error, host unreachable), read from one plan of the reconcile pass,
+//!   and the running domains' IP addresses;
 //! - [`import`]: manifests for the objects a host already has (every
 //!   modelled field with its value, what is kept as it is in a comment),
 //!   read with the same readers the planner compares with;
@@ -73,6 +77,7 @@ pub mod backend;
 pub mod cli;
 pub mod controller;
 pub mod doctor;
+pub mod image;
 pub mod import;
 pub mod inventory;
 pub mod lock;

@@ -445,6 +445,23 @@ const CASES: &[(&str, &[Expect])] = &[
             "spec.backingStore: a raw volume cannot have a backing store",
         )],
     ),
+    (
+        "cloud-init.yaml",
+        &[
+            ("", 18, 15, "spec.cloudInit.userData: user-data must start with `#cloud-config` (YAML) or `#!` (a script)"),
+            ("", 30, 25, "spec.cloudInit.sshAuthorizedKeys[0]: the ssh-ed25519 key's base64 after the type is missing or malformed"),
+        ],
+    ),
+    (
+        "volume-image-source.yaml",
+        &[
+            ("", 15, 17, "spec.source.url: unknown URL scheme `ftp`: virtsync fetches images over http, https and file"),
+            ("", 23, 11, "spec.source: an image fetched over http(s) needs its `sha256`"),
+            ("", 31, 40, "spec.source.sha256: a SHA-256 checksum is 64 hex digits"),
+            ("", 39, 11, "spec.format: a volume with a `source` image takes its content and format from the image"),
+            ("", 40, 18, "spec.source.path: path `relative.qcow2` must be absolute"),
+        ],
+    ),
 ];
 
 fn corpus() -> PathBuf {

@@ -190,6 +190,9 @@ macro_rules! pass {
 }
 
 impl<H: HostRead> HostRead for FaultyHost<H> {
+    fn domain_addresses(&self, domain: &str, source: AddressSource) -> Result<Vec<IfaceAddrs>> {
+        pass!(self, domain_addresses, domain, domain, source)
+    }
     fn uri(&self) -> &str {
         self.inner.uri()
     }
@@ -346,6 +349,16 @@ impl<H: Backend> Backend for FaultyHost<H> {
             pool,
             name,
             capacity
+        )
+    }
+    fn upload_volume(&self, pool: &str, name: &str, data: &mut dyn std::io::Read) -> Result<u64> {
+        pass!(
+            self,
+            upload_volume,
+            &format!("{pool}/{name}"),
+            pool,
+            name,
+            data
         )
     }
     fn delete_volume(&self, pool: &str, name: &str) -> Result<()> {

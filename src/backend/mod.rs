@@ -187,6 +187,35 @@ pub trait HostRead: Send + Sync {
     fn volume_xml(&self, pool: &str, name: &str) -> Result<String>;
     /// Every snapshot of a domain with its XML (name → XML).
     fn snapshots(&self, domain: &str) -> Result<Vec<(String, String)>>;
+    /// The IP addresses of a running domain's interfaces, as the managed
+    /// networks' DHCP leases or the guest agent know them.
+    fn domain_addresses(&self, domain: &str, source: AddressSource) -> Result<Vec<IfaceAddrs>>;
+}
+
+/// Where a running domain's addresses come from (`virDomainInterfaceAddresses`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressSource {
+    /// The DHCP leases of libvirt's managed networks.
+    Lease,
+    /// The QEMU guest agent (a domain with its channel).
+    Agent,
+}
+
+impl AddressSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressSource::Lease => "lease",
+            AddressSource::Agent => "agent",
+        }
+    }
+}
+
+/// One interface of a domain and its addresses with their prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfaceAddrs {
+    pub name: String,
+    pub hwaddr: Option<String>,
+    pub addrs: Vec<(String, u8)>,
 }
 
 /// The writes `apply` performs. Each method is one decision-free step of a
@@ -256,6 +285,11 @@ pub trait Backend: Send + Sync {
         clone_from: Option<(&str, &str)>,
     ) -> Result<Created>;
     fn resize_volume(&self, pool: &str, name: &str, capacity: u64) -> Result<()>;
+    /// Stream `data` into an existing volume from its start, through
+    /// libvirt (`virStorageVolUpload`: works on a remote host too), until
+    /// `data` ends; returns the bytes sent. A read error aborts the stream
+    /// and is the error's message.
+    fn upload_volume(&self, pool: &str, name: &str, data: &mut dyn std::io::Read) -> Result<u64>;
     /// Delete a volume and its data.
     fn delete_volume(&self, pool: &str, name: &str) -> Result<()>;
     /// Grow the image behind disk `target` of running domain `domain`.

@@ -155,8 +155,12 @@ fn prepare_with(
 
 pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
     let common = &args.common;
-    let Some(Prepared { planned, .. }) =
-        prepare(common, Observation::Plan, args.adopt, args.prune.options())?
+    let Some(Prepared {
+        planned,
+        desired,
+        reconciler,
+        ..
+    }) = prepare(common, Observation::Plan, args.adopt, args.prune.options())?
     else {
         return Ok(exit::ERROR);
     };
@@ -174,7 +178,15 @@ pub fn plan(args: &PlanArgs) -> Result<u8, CliError> {
     let mut out = std::io::stdout().lock();
     match common.output {
         Output::Json => writeln!(out, "{json}")?,
-        Output::Text => write!(out, "{}", super::style::plan(&render_text(&planned.plan)))?,
+        Output::Text => {
+            write!(out, "{}", super::style::plan(&render_text(&planned.plan)))?;
+            // Where the running guests are, for whoever reads the plan.
+            write!(
+                out,
+                "{}",
+                super::status::address_lines(&desired, &reconciler, &planned)
+            )?;
+        }
     }
     connect_hints(&planned.plan);
     Ok(planned.exit_code(args.exit_code))
@@ -281,7 +293,8 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
             inventory.save(&common.state_dir)?;
         }
         print_unchanged(&planned, &desired, &r, json, None)?;
-        return Ok(planned.exit_code(false));
+        let missing = super::wait::wait_for_addresses(&desired, &r, json, None);
+        return Ok(super::wait::exit_code(planned.exit_code(false), &missing));
     }
     if !json {
         let mut out = std::io::stdout().lock();
@@ -304,6 +317,14 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         Err(e) => return Err(e),
     }
     let progress = super::progress::Progress::new(planned.plan.actions.len(), json);
+    if let Some(bar) = progress.bar() {
+        let bar = bar.clone();
+        crate::image::upload::set_progress(Some(std::sync::Arc::new(
+            move |image, n, total, started| {
+                bar.set_message(upload_progress(image, n, total, started))
+            },
+        )));
+    }
     let opts = ApplyOptions {
         parallel: args.parallel as usize,
         state_dir: Some(common.state_dir.clone()),
@@ -317,9 +338,26 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         &|a| progress.start(a),
         &|a, o| progress.done(a, o),
     )?;
+    crate::image::upload::set_progress(None);
+    let missing = super::wait::wait_for_addresses(&desired, &r, json, progress.bar());
     progress.finish();
     print_reconciled(&planned, &done, &desired, &r, json)?;
-    Ok(done.exit_code())
+    Ok(super::wait::exit_code(done.exit_code(), &missing))
+}
+
+/// One line of an image upload's progress: bytes so far (of the total
+/// when the server said) and the mean rate.
+fn upload_progress(image: &str, n: u64, total: Option<u64>, started: std::time::Instant) -> String {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let of = total
+        .map(|t| format!(" of {:.1} MiB", mib(t)))
+        .unwrap_or_default();
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    format!(
+        "uploading {image}: {:.1} MiB{of}, {:.1} MiB/s",
+        mib(n),
+        mib(n) / secs
+    )
 }
 
 /// Blocked objects and unreachable hosts, as a `not converged` reason.

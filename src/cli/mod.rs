@@ -28,6 +28,7 @@ pub mod style;
 mod validate;
 
 pub use hint::{error_hint, error_text, is_broken_pipe};
+mod wait;
 
 /// Exit codes shared by every command (docs/commands.md).
 pub use crate::reconcile::exit;

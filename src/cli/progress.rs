@@ -62,8 +62,10 @@ impl Progress {
         let multi = MultiProgress::new();
         let total = multi.add(ProgressBar::new(actions as u64));
         total.set_style(
-            ProgressStyle::with_template("[{pos}/{len}] actions finished, {elapsed} elapsed")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "[{pos}/{len}] actions finished, {elapsed} elapsed {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         total.enable_steady_tick(Duration::from_millis(500));
         Progress::Terminal {
@@ -108,6 +110,15 @@ impl Progress {
             }
             Progress::Lines => self::line(&line),
             Progress::Silent => {}
+        }
+    }
+
+    /// The bottom line of a terminal display, for what is not an action
+    /// (an image's upload rate, the wait for a guest's address).
+    pub fn bar(&self) -> Option<&ProgressBar> {
+        match self {
+            Progress::Terminal { total, .. } => Some(total),
+            _ => None,
         }
     }
 

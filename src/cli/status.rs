@@ -13,13 +13,17 @@ use crate::status::{attach_failures, report, ObjectStatus, State, StatusReport};
 
 pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
     let Some(Prepared {
-        desired, planned, ..
+        desired,
+        planned,
+        reconciler,
+        ..
     }) = prepare(args, Observation::Status, false, None)?
     else {
         return Ok(exit::ERROR);
     };
     super::commands::connect_hints(&planned.plan);
     let mut status = report(&desired, &planned);
+    add_reported_addresses(&mut status, &reconciler, &planned);
     // What `virtsync run` last did here, if it runs (its status file).
     let controller = PassReport::load(&args.state_dir);
     if let Some(c) = &controller {
@@ -42,6 +46,79 @@ pub fn status(args: &ManifestArgs) -> Result<u8, CliError> {
         }
     }
     Ok(status.exit_code())
+}
+
+/// The leased (and guest-agent) addresses of the running domains, one
+/// call per domain and source, after the reserved ones the report has.
+fn add_reported_addresses(
+    status: &mut crate::status::StatusReport,
+    reconciler: &crate::reconcile::Reconciler,
+    planned: &crate::reconcile::Planned,
+) {
+    for o in status
+        .objects
+        .iter_mut()
+        .filter(|o| o.kind == crate::model::Kind::Domain)
+    {
+        o.addresses
+            .extend(reported(reconciler, planned, &o.host, &o.name));
+    }
+}
+
+/// What libvirt reports of running domain `name` on `host` (nothing for
+/// a domain that does not run or a host that is down).
+fn reported(
+    reconciler: &crate::reconcile::Reconciler,
+    planned: &crate::reconcile::Planned,
+    host: &crate::model::HostName,
+    name: &str,
+) -> Vec<String> {
+    use crate::model::PowerState;
+    use crate::reconcile::HostConn;
+    let Some(HostConn::Up { read, .. }) = reconciler.hosts().get(host) else {
+        return vec![];
+    };
+    let live = planned
+        .observed
+        .hosts
+        .get(host)
+        .and_then(|h| h.domains.get(name))
+        .filter(|d| d.state == PowerState::Running)
+        .and_then(|d| {
+            d.live_xml
+                .clone()
+                .or_else(|| read.domain_xml(name, true).ok())
+        });
+    match live {
+        Some(xml) => crate::status::addresses::query(read.as_ref(), name, &xml),
+        None => vec![],
+    }
+}
+
+/// For `plan`: one line per running domain of `desired` with addresses.
+pub(super) fn address_lines(
+    desired: &crate::model::DesiredState,
+    reconciler: &crate::reconcile::Reconciler,
+    planned: &crate::reconcile::Planned,
+) -> String {
+    let mut out = String::new();
+    for key in desired.domains.keys() {
+        let mut all = planned
+            .observed
+            .hosts
+            .get(&key.host)
+            .map(|h| crate::status::addresses::reserved(h, &key.name))
+            .unwrap_or_default();
+        all.extend(reported(reconciler, planned, &key.host, &key.name));
+        if !all.is_empty() {
+            out.push_str(&format!(
+                "  address of domain {}: {}\n",
+                key.name,
+                all.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 /// The controller's last pass, in a few lines.
@@ -108,6 +185,9 @@ fn details(o: &ObjectStatus) -> String {
         State::UnmanagedCollision { message }
         | State::PlanningError { message }
         | State::HostUnreachable { message } => parts.push(message.clone()),
+    }
+    if !o.addresses.is_empty() {
+        parts.push(format!("addresses: {}", o.addresses.join(", ")));
     }
     if let Some(snaps) = o.snapshots.as_ref().filter(|s| !s.is_empty()) {
         parts.push(format!("snapshots: {}", snaps.join(", ")));

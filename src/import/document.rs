@@ -72,6 +72,7 @@ pub fn external_document(kind: Kind, name: &str, pool: Option<&str>) -> String {
                 backing_store: None,
                 clone_from: None,
                 reclaim_policy: None,
+                source: None,
             }),
         ),
         None => document::<()>(kind, &m, None),

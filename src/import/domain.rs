@@ -165,6 +165,8 @@ pub fn domain_spec(root: &Element, state: DomainState) -> ImportedDomain {
         restart_policy: None,
         shutdown_timeout: None,
         snapshot_policy: None,
+        cloud_init: None,
+        wait_for: None,
         xml: None,
     };
     ImportedDomain {

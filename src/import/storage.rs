@@ -80,5 +80,6 @@ pub fn volume_spec(pool: &str, root: &Element) -> Result<VolumeSpec, String> {
         backing_store: None,
         clone_from: None,
         reclaim_policy: None,
+        source: None,
     })
 }

@@ -135,6 +135,20 @@ pub(super) mod syntax {
         }
     );
     string_syntax!(
+        /// validate::storage::image_source.
+        ImageUrl => {
+            "description": "An http://, https:// or file:// URL of a disk image (qcow2 or raw).",
+            "pattern": "^(https?|file)://"
+        }
+    );
+    string_syntax!(
+        /// validate::storage::image_source.
+        Sha256 => {
+            "description": "A SHA-256 checksum: 64 hex digits.",
+            "pattern": "^[0-9A-Fa-f]{64}$"
+        }
+    );
+    string_syntax!(
         /// validate::fields::check_dns_name.
         DnsName => {
             "description": "A DNS name: dot-separated labels of letters, digits and `-` (not at a label's ends).",
@@ -369,6 +383,10 @@ pub(super) fn volume_rules(schema: &mut Schema) {
         [
             json!({"not": {"allOf": [set("backingStore"), set("cloneFrom")]}}),
             when(
+                set("source"),
+                merge([unset("backingStore"), unset("cloneFrom"), unset("format")]),
+            ),
+            when(
                 set("backingStore"),
                 json!({"properties": {"format": {"not": {"const": "raw"}}}}),
             ),
@@ -450,7 +468,8 @@ pub fn json_schema() -> Value {
 /// A document's `spec` schema, required fields and rules, which depend on
 /// its kind and on `metadata.external` (docs/manifests.md): an external Network
 /// or StoragePool takes no spec, an external Volume only `spec.pool`, other
-/// volumes need a capacity, and the other kinds cannot be external.
+/// volumes need a capacity (or a `source` image), and the other kinds
+/// cannot be external.
 fn document_rules(kind: Kind, spec: Value) -> (Value, Vec<&'static str>, Vec<Value>) {
     use rules::*;
     let external = json!({"properties": {"metadata": is("external", json!(true))}});
@@ -476,13 +495,16 @@ fn document_rules(kind: Kind, spec: Value) -> (Value, Vec<&'static str>, Vec<Val
                     "backingStore",
                     "cloneFrom",
                     "reclaimPolicy",
+                    "source",
                 ]
                 .map(unset),
             );
+            // A capacity, or an image to take the size from.
+            let sized = json!({"anyOf": [set("capacity"), set("source")]});
             rules.push(json!({
                 "if": external,
                 "then": {"properties": {"spec": only_pool}},
-                "else": {"properties": {"spec": set("capacity")}},
+                "else": {"properties": {"spec": sized}},
             }));
         }
         Kind::Domain | Kind::Snapshot | Kind::Host => {

@@ -317,9 +317,54 @@ pub struct DomainSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Snapshots virtsync takes by itself before disruptive changes. Unset: none.
     pub snapshot_policy: Option<SnapshotPolicy>,
+    /// A NoCloud seed ISO built by virtsync, attached read-only as a CD-ROM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_init: Option<CloudInitSpec>,
+    /// What `apply` waits for once the domain runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for: Option<WaitForSpec>,
     /// Escape hatch for settings the schema does not model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xml: Option<Vec<XmlPatchSpec>>,
+}
+
+/// `apply` waits until the running guest has an IP address (a DHCP lease,
+/// or one its guest agent reports), so that a pipeline can ssh in next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WaitForSpec {
+    /// Wait for an IP address.
+    pub address: bool,
+    /// How long at most. Default 2m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationText>,
+}
+
+/// cloud-init's NoCloud data source: the seed's files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CloudInitSpec {
+    /// The user-data: `#cloud-config` YAML, or a script starting with `#!`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
+    /// A file holding the user-data, relative to this manifest's file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data_file: Option<String>,
+    /// meta-data; `instance-id` (default: from a hash of the seed) and
+    /// `local-hostname` (default: the domain's name) are filled in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_data: Option<serde_json::Map<String, serde_json::Value>>,
+    /// network-config (version 1 or 2), written as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_config: Option<serde_json::Map<String, serde_json::Value>>,
+    /// authorized_keys lines, merged into a `#cloud-config` user-data's
+    /// `ssh_authorized_keys`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_authorized_keys: Option<Vec<String>>,
+    /// The pool of the seed volume. Default: the first volume disk's pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<syntax::Name>")]
+    pub pool: Option<String>,
 }
 
 // ---------------------------------------------------------------- Network
@@ -548,6 +593,29 @@ pub struct VolumeSpec {
     /// Default retain: removing the manifest never deletes data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclaim_policy: Option<ReclaimPolicy>,
+    /// Content from an image, uploaded through libvirt once at creation;
+    /// not with `backingStore`, `cloneFrom` or `format`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ImageSourceSpec>,
+}
+
+/// An image to fill a new volume with: `url` or `path`, and its checksum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImageSourceSpec {
+    /// An http://, https:// or file:// URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<syntax::ImageUrl>")]
+    pub url: Option<String>,
+    /// A file on the machine running virtsync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<syntax::AbsolutePath>")]
+    pub path: Option<String>,
+    /// The image's SHA-256 (64 hex digits), verified while streaming;
+    /// required with an http(s) URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<syntax::Sha256>")]
+    pub sha256: Option<String>,
 }
 
 // ---------------------------------------------------------------- Snapshot, Host

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::units::{Bytes, Kib};
 
@@ -268,7 +268,33 @@ pub struct Domain {
     pub restart_policy: RestartPolicy,
     pub shutdown_timeout: Duration,
     pub snapshot_policy: Option<SnapshotPolicy>,
+    /// The cloud-init seed volume, which is also the last of `disks` (a
+    /// read-only CD-ROM) and a volume of the desired state.
+    pub cloud_init: Option<SeedRef>,
+    /// `waitFor.address`: how long `apply` waits for the running guest to
+    /// have an IP address.
+    pub wait_for_address: Option<Duration>,
     pub xml: Vec<XmlPatch>,
+}
+
+/// Where a domain's cloud-init seed is: a volume whose name carries a
+/// hash of its content, so that changed data is a new volume (and a
+/// changed disk of the domain), never a rewrite of one a guest reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeedRef {
+    pub pool: String,
+    pub volume: String,
+    pub files: SeedFiles,
+}
+
+/// The files of a NoCloud seed, final (defaults filled in, keys merged).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedFiles {
+    pub user_data: String,
+    pub meta_data: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_config: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -420,7 +446,28 @@ pub struct Volume {
     pub format: Option<VolumeFormat>,
     pub backing_store: Option<(String, String)>,
     pub clone_from: Option<(String, String)>,
+    /// Content from an image, uploaded once at creation (then `capacity`
+    /// is a minimum and `format` comes from the image).
+    pub source: Option<ImageSource>,
+    /// A cloud-init seed volume (made from a Domain's `cloudInit`, never
+    /// written in a manifest): an ISO of these files, made at creation.
+    pub seed: Option<SeedFiles>,
     pub reclaim_policy: ReclaimPolicy,
+}
+
+/// Where an image volume's content comes from: fetched and streamed into
+/// the pool once, when the volume is created. Recorded in the inventory
+/// then, so a later change of either field is seen (and refused: a volume
+/// is never replaced).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageSource {
+    /// An `http://`, `https://` or `file://` URL, or an absolute path on
+    /// the machine running virtsync.
+    pub location: String,
+    /// Lower-case hex; required for http(s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

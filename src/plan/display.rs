@@ -19,6 +19,25 @@ fn symbol(e: Effect) -> char {
 /// (display only: the plan data stays what apply executes).
 fn created_summary(a: &Action) -> Option<String> {
     use crate::render::{domain, network, storage};
+    if let Step::UploadVolume {
+        source, capacity, ..
+    } = &a.step
+    {
+        // Format and size are the image's, known once apply reads it.
+        let size = match capacity {
+            Some(c) => format!("at least {}", crate::units::format_size(*c)),
+            None => "the image's size".into(),
+        };
+        return Some(format!("from image {}, {size}", source.location));
+    }
+    if let Step::UploadSeed { files, .. } = &a.step {
+        let net = if files.network_config.is_some() {
+            ", network-config"
+        } else {
+            ""
+        };
+        return Some(format!("cloud-init seed ISO (user-data, meta-data{net})"));
+    }
     let xml = a.step.xml()?;
     let root = crate::xml::Element::parse(xml).ok()?;
     Some(match a.kind {

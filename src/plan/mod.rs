@@ -16,6 +16,7 @@ mod domain;
 mod fingerprint;
 mod fleet;
 mod network;
+mod pool;
 mod prune;
 pub mod redact;
 mod scope;
@@ -67,7 +68,7 @@ pub fn plan(input: &PlanInput) -> Plan {
     prune::plan_prune(&mut b);
     // Dependency order: pools → volumes → networks → domains → snapshots.
     for p in input.desired.pools.values() {
-        storage::plan_pool(&mut b, p);
+        pool::plan_pool(&mut b, p);
     }
     for v in input.desired.volumes.values() {
         storage::plan_volume(&mut b, v);

@@ -121,6 +121,24 @@ pub enum Step {
         xml: String,
         clone_from: Option<(String, String)>,
     },
+    /// Create a volume from an image: fetch `source` (verifying its
+    /// checksum while streaming), create the volume in the format the
+    /// image's first bytes show, stream the image into it through libvirt,
+    /// and grow it to `capacity` when that is more than the image's size.
+    /// The image's format and size are read by apply, where the bytes
+    /// are: the planner reads no file and no network. Any failure deletes
+    /// the half volume.
+    UploadVolume {
+        pool: String,
+        source: crate::model::ImageSource,
+        capacity: Option<u64>,
+    },
+    /// Create a raw volume holding the NoCloud seed ISO (label `cidata`)
+    /// of these files, built by apply, and upload it through libvirt.
+    UploadSeed {
+        pool: String,
+        files: crate::model::SeedFiles,
+    },
     /// Delete a volume and its data (a prune of a volume virtsync created
     /// under `reclaimPolicy: delete`).
     DeleteVolume {
@@ -243,6 +261,8 @@ impl Step {
             | SetPoolAutostart { .. }
             | AdoptPool { .. } => Kind::StoragePool,
             CreateVolume { .. }
+            | UploadVolume { .. }
+            | UploadSeed { .. }
             | ResizeVolume { .. }
             | AdoptVolume { .. }
             | DeleteVolume { .. } => Kind::Volume,
@@ -270,7 +290,9 @@ impl Step {
             MigrateDomain { .. } => Operation::Migrate,
             UpdateDhcpHosts { .. } => Operation::UpdateDhcpHosts,
             BuildPool => Operation::Build,
-            CreateVolume { .. } => Operation::CreateVolume,
+            CreateVolume { .. } | UploadVolume { .. } | UploadSeed { .. } => {
+                Operation::CreateVolume
+            }
             ResizeVolume { .. } => Operation::ResizeVolume,
             DeleteVolume { .. } => Operation::DeleteVolume,
             CreateSnapshot { .. } => Operation::CreateSnapshot,

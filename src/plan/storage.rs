@@ -1,221 +1,12 @@
-//! Planning storage pools and volumes. Pools and volumes have no
+//! Planning volumes (pools: [`super::pool`]). Volumes have no
 //! `<metadata>`: ownership comes from the inventory. A volume is never
 //! replaced: growing is a resize, every other change is an error that says
-//! how to proceed.
+//! how to proceed; an image volume is made once, from the image the
+//! inventory records.
 
 use super::*;
 use crate::render::storage::*;
 use crate::xml::Element;
-
-fn pool_changes(p: &Pool, have: &PoolFacts) -> Vec<Change> {
-    let mut out = Vec::new();
-    let mut diff = |field: &str, from: &str, to: &str, class: ChangeClass| {
-        if from != to {
-            out.push(Change {
-                field: field.into(),
-                from: from.into(),
-                to: to.into(),
-                class,
-            });
-        }
-    };
-    if let Some(t) = p.pool_type {
-        diff("type", &have.pool_type, t.as_str(), ChangeClass::Replace);
-    }
-    if let Some(path) = &p.path {
-        let norm = |s: &str| s.trim_end_matches('/').to_string();
-        diff(
-            "path",
-            &norm(&have.path),
-            &norm(path),
-            ChangeClass::NextBoot,
-        );
-    }
-    if let Some(s) = &p.source {
-        let pairs = [
-            ("source.host", &s.host, &have.source_host),
-            ("source.dir", &s.dir, &have.source_dir),
-            ("source.device", &s.device, &have.source_device),
-            ("source.name", &s.name, &have.source_name),
-            ("source.format", &s.format, &have.source_format),
-        ];
-        for (f, want, got) in pairs {
-            if let Some(w) = want {
-                diff(
-                    f,
-                    got.as_deref().unwrap_or_default(),
-                    w,
-                    ChangeClass::NextBoot,
-                );
-            }
-        }
-    }
-    out
-}
-
-pub(crate) fn plan_pool(b: &mut Builder, p: &Pool) {
-    let Some(host) = b.host_of(Kind::StoragePool, &p.meta) else {
-        return;
-    };
-    if b.unreadable(Kind::StoragePool, &p.meta, host, &p.meta.name) {
-        return;
-    }
-    let hname = p.meta.host.clone();
-    let name = p.meta.name.clone();
-    let obs = host.pools.get(&name);
-    if p.external {
-        b.check_external(
-            Kind::StoragePool,
-            &p.meta,
-            obs.map(|o| o.active),
-            "virsh pool-start",
-        );
-        return;
-    }
-    let Some(obs) = obs else {
-        let xml = render_pool(p, None).to_xml();
-        b.push(
-            &hname,
-            &name,
-            Effect::Create,
-            vec![],
-            Step::DefinePool { xml },
-            &[],
-            false,
-        );
-        if p.pool_type == Some(PoolType::Dir) {
-            b.push(
-                &hname,
-                &name,
-                Effect::Create,
-                vec![],
-                Step::BuildPool,
-                &[],
-                false,
-            );
-        }
-        if p.active {
-            b.push(
-                &hname,
-                &name,
-                Effect::Power,
-                vec![],
-                Step::StartPool,
-                &[],
-                true,
-            );
-        }
-        if p.autostart == Some(true) {
-            b.enable_autostart(Kind::StoragePool, &hname, &name);
-        }
-        return;
-    };
-    if !b
-        .input
-        .inventory
-        .owns_pool(&host.identity(), &name, &obs.uuid)
-    {
-        if super::adopt::pool(b, p, obs) {
-            return;
-        }
-        return b.unmanaged(
-            Kind::StoragePool,
-            &p.meta,
-            "a pool of this name exists on the host but virtsync did not create it (not in the inventory); \
-             pass --adopt to take it over as it is, mark the manifest `metadata.external: true` to use it without managing it, or rename the manifest",
-        );
-    }
-    let inventory = b.input.inventory;
-    if b.other_owner(
-        Kind::StoragePool,
-        &p.meta,
-        inventory.pool_record(&host.identity(), &name),
-    ) {
-        return;
-    }
-    let Some(root) = obs.xml.as_deref().and_then(|x| Element::parse(x).ok()) else {
-        return b.error(
-            Kind::StoragePool,
-            &p.meta,
-            "its XML could not be read from the host",
-        );
-    };
-    let changes = pool_changes(p, &read_pool(&root));
-    if let Some(c) = changes.iter().find(|c| c.class == ChangeClass::Replace) {
-        return b.error(
-            Kind::StoragePool,
-            &p.meta,
-            format!("the pool's {} is {} on the host, the manifest says {}; a pool is never replaced automatically: create a new pool and move the volumes", c.field, c.from, c.to),
-        );
-    }
-    if let Some(c) = changes.iter().find(|c| c.field == "path") {
-        // The volumes stay where they are: a pool moved away from them
-        // would list none, and the domains using them would point at
-        // files no pool holds. An empty pool moves at once.
-        let held = host
-            .volumes
-            .keys()
-            .filter(|(pool, _)| *pool == name)
-            .count();
-        if !obs.active || held > 0 {
-            let why = if obs.active {
-                format!("it holds {held} volume(s) in {}", c.from)
-            } else {
-                "it is inactive, so its volumes cannot be listed".to_string()
-            };
-            return b.error(
-                Kind::StoragePool,
-                &p.meta,
-                format!("the pool's path is {} on the host, the manifest says {}, and {why}; move the volumes first (stop the guests using them, `mv` the files into {} and `virsh pool-refresh`), or give the new directory a new pool", c.from, c.to, c.to),
-            );
-        }
-        let xml = render_pool(p, Some(&root)).to_xml();
-        for step in [Step::DestroyPool, Step::DefinePool { xml }, Step::BuildPool] {
-            let changes = if matches!(step, Step::DefinePool { .. }) {
-                changes.clone()
-            } else {
-                vec![]
-            };
-            let effect = match step {
-                Step::DefinePool { .. } => Effect::Update,
-                Step::BuildPool => Effect::Create,
-                _ => Effect::Power,
-            };
-            b.push(&hname, &name, effect, changes, step, &[], false);
-        }
-        b.autostart_and_active(
-            Kind::StoragePool,
-            &hname,
-            &name,
-            (obs.autostart, p.autostart),
-            (false, p.active),
-        );
-        return;
-    }
-    if !changes.is_empty() {
-        let xml = render_pool(p, Some(&root)).to_xml();
-        let fields: Vec<String> = changes.iter().map(|c| c.field.clone()).collect();
-        b.push(
-            &hname,
-            &name,
-            Effect::Update,
-            changes,
-            Step::DefinePool { xml },
-            &[],
-            false,
-        );
-        if obs.active {
-            b.restart_pending(Kind::StoragePool, &p.meta, fields, "when the pool restarts");
-        }
-    }
-    b.autostart_and_active(
-        Kind::StoragePool,
-        &hname,
-        &name,
-        (obs.autostart, p.autostart),
-        (obs.active, p.active),
-    );
-}
 
 /// Whether a volume of `have` bytes is the `want` bytes a manifest asks
 /// for. libvirt hands sizes to qemu-img in whole KiB (a qcow2 volume of
@@ -425,10 +216,51 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
                 Kind::Volume,
                 &v.meta,
                 format!(
-                    "lost: virtsync created this volume and it is gone from pool `{}` (deleted outside virtsync); no domain uses it, so it is created again, empty",
-                    v.pool
+                    "lost: virtsync created this volume and it is gone from pool `{}` (deleted outside virtsync); no domain uses it, so it is created again, {}",
+                    v.pool,
+                    if v.source.is_some() { "from its image" } else { "empty" }
                 ),
             );
+        }
+        if let Some(source) = &v.source {
+            // Format and size are the image's: apply reads them from its
+            // first bytes (the planner reads no file and no network).
+            let step = Step::UploadVolume {
+                pool: v.pool.clone(),
+                source: source.clone(),
+                capacity: v.capacity,
+            };
+            b.push(&hname, &key_name, Effect::Create, vec![], step, &deps, true);
+            return;
+        }
+        if let Some(files) = &v.seed {
+            let step = Step::UploadSeed {
+                pool: v.pool.clone(),
+                files: files.clone(),
+            };
+            b.push(&hname, &key_name, Effect::Create, vec![], step, &deps, true);
+            return;
+        }
+        if let Some((pool, name)) = &v.backing_store {
+            // An overlay smaller than its image would hide the image's
+            // end from the guest; the image is known once it exists.
+            let image = host
+                .volumes
+                .get(&(pool.clone(), name.clone()))
+                .and_then(|o| o.xml.as_deref())
+                .and_then(|x| Element::parse(x).ok())
+                .map(|e| read_volume(&e).capacity);
+            if let Some(size) = image.filter(|s| *s > capacity) {
+                return b.error(
+                    Kind::Volume,
+                    &v.meta,
+                    format!(
+                        "the overlay's capacity {} is less than its backing volume {pool}/{name} ({}): raise capacity to at least the image's size",
+                        crate::units::format_size(capacity),
+                        crate::units::format_size(size)
+                    ),
+                );
+            }
         }
         let backing = match &v.backing_store {
             Some((pool, name)) => match volume_path_and_format(b, host, &hname, pool, name) {
@@ -484,17 +316,38 @@ pub(crate) fn plan_volume(b: &mut Builder, v: &Volume) {
             "its XML could not be read from the host",
         );
     };
+    if let Some(want) = &v.source {
+        if let Some(have) = inventory.volume_image(&host.identity(), &v.pool, &v.meta.name) {
+            if have != want {
+                let field = if have.location != want.location {
+                    format!(
+                        "was made from {}, the manifest now says {}",
+                        have.location, want.location
+                    )
+                } else {
+                    format!(
+                        "was made from an image of sha256 {}, the manifest now says {}",
+                        have.sha256.as_deref().unwrap_or("(none given)"),
+                        want.sha256.as_deref().unwrap_or("(none given)")
+                    )
+                };
+                return b.error(Kind::Volume, &v.meta, format!("the volume {field}; a volume is never replaced (guests may have written to it, overlays depend on it): give the new image a new volume name and point the overlays at it, or restore the old `source`"));
+            }
+        }
+    }
     if let Some(f) = v.format {
         let have = facts.format.clone().unwrap_or_else(|| "raw".into());
         if have != f.as_str() {
             return b.error(Kind::Volume, &v.meta, format!("the volume's format is {have} on the host, the manifest says {}; a volume is never replaced: convert it by hand (qemu-img convert) or create a new volume", f.as_str()));
         }
     }
-    if capacity_in_sync(capacity, facts.capacity) {
+    if v.capacity.is_none() {
+        // The image's or the seed's size, whatever it is.
+    } else if capacity_in_sync(capacity, facts.capacity) {
         // libvirt's rounding, not a difference.
-    } else if v.clone_from.is_some() && capacity < facts.capacity {
-        // A copy is at least as large as its source: libvirt grew it to
-        // the source's size at creation; the manifest's size is a minimum.
+    } else if (v.clone_from.is_some() || v.source.is_some()) && capacity < facts.capacity {
+        // A copy is at least as large as its source, an image volume as
+        // its image: the manifest's size (if any) is a minimum.
     } else if capacity < facts.capacity {
         b.error(
             Kind::Volume,

@@ -5,7 +5,7 @@
 use crate::apply::{Outcome, Status};
 use crate::inventory::{Intent, Inventory};
 use crate::model::{DesiredState, HostId, Kind, VolKey};
-use crate::plan::{Action, Effect, Operation};
+use crate::plan::{Action, Effect, Operation, Step};
 
 /// The intent of `a`, if it creates a pool, a volume of the manifests or
 /// a snapshot, or deletes a snapshot.
@@ -54,6 +54,12 @@ pub(super) fn record_outcome(
         return false;
     }
     let uuid = o.created.as_ref().and_then(|c| c.uuid.as_deref());
-    inventory.host_mut(id, uri).confirm(&intent, uuid);
+    let host = inventory.host_mut(id, uri);
+    host.confirm(&intent, uuid);
+    if let (Step::UploadVolume { source, .. }, Some((pool, name))) =
+        (&a.step, a.name.split_once('/'))
+    {
+        host.record_image(pool, name, source);
+    }
     true
 }

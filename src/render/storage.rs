@@ -114,12 +114,26 @@ pub fn read_volume(root: &Element) -> VolumeFacts {
 /// XML to create volume `v`; `backing` is the backing volume's path and format.
 pub fn render_volume(v: &Volume, backing: Option<(&str, &str)>) -> Element {
     let format = v.format.unwrap_or(VolumeFormat::Qcow2);
-    let mut root = Element::new("volume")
-        .with_child(Element::new("name").with_text(v.meta.name.clone()))
+    let mut root = render_image_volume(&v.meta.name, format, v.capacity);
+    if let Some((path, fmt)) = backing {
+        root = root.with_child(
+            Element::new("backingStore")
+                .with_child(Element::new("path").with_text(path))
+                .with_child(Element::new("format").with_attr("type", fmt)),
+        );
+    }
+    root
+}
+
+/// XML of a new volume of `format` and `size` (unknown: 0, as for an
+/// image whose file grows as the upload writes it).
+pub fn render_image_volume(name: &str, format: VolumeFormat, size: Option<u64>) -> Element {
+    Element::new("volume")
+        .with_child(Element::new("name").with_text(name))
         .with_child(
             Element::new("capacity")
                 .with_attr("unit", "bytes")
-                .with_text(v.capacity.unwrap_or(0).to_string()),
+                .with_text(size.unwrap_or(0).to_string()),
         )
         // Thin, as virt-install makes them: without it libvirt allocates a
         // raw volume's whole capacity up front (100 GiB written for a
@@ -132,13 +146,5 @@ pub fn render_volume(v: &Volume, backing: Option<(&str, &str)>) -> Element {
         .with_child(
             Element::new("target")
                 .with_child(Element::new("format").with_attr("type", format.as_str())),
-        );
-    if let Some((path, fmt)) = backing {
-        root = root.with_child(
-            Element::new("backingStore")
-                .with_child(Element::new("path").with_text(path))
-                .with_child(Element::new("format").with_attr("type", fmt)),
-        );
-    }
-    root
+        )
 }

@@ -13,6 +13,7 @@
 //! from ever disagreeing. It applies nothing. The rows are plain data
 //! (each made in `row`); the CLI renders them.
 
+pub mod addresses;
 mod row;
 #[cfg(test)]
 mod tests;
@@ -69,6 +70,11 @@ pub struct ObjectStatus {
     /// guest refused, snapshots that could not be listed, ...).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Running domains only: their IP addresses — reserved by a DHCP host
+    /// entry, leased, or reported by the guest agent — each with where it
+    /// comes from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
     /// The error of this object's action that failed in the controller's
     /// last pass (`virtsync run`), if any.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -142,6 +142,10 @@ pub(super) fn row(
         state,
         snapshots,
         notes,
+        addresses: match (o.kind, observed_host) {
+            (Kind::Domain, Some(h)) => super::addresses::reserved(h, &o.name),
+            _ => vec![],
+        },
         last_error: None,
     }
 }

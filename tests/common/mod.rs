@@ -677,3 +677,102 @@ pub fn host_id(inv: &Inventory, uri: &str) -> virtsync::model::HostId {
         .map(|(id, _)| id.clone())
         .expect("a record of the host")
 }
+
+/// What [`ImageServer`] answers for one path.
+#[derive(Clone)]
+pub enum Serve {
+    /// 200 with these bytes.
+    Bytes(std::sync::Arc<Vec<u8>>),
+    /// 200 announcing all of these bytes, then the connection is cut
+    /// after the first `usize` of them.
+    CutAfter(std::sync::Arc<Vec<u8>>, usize),
+}
+
+/// A tiny HTTP/1.0 server on 127.0.0.1 for image downloads: one thread,
+/// one connection at a time, GET only, 404 for any path not served;
+/// counts the requests per path. It stops when dropped (the thread is
+/// left blocked in accept, which ends with the test process).
+pub struct ImageServer {
+    pub base: String,
+    hits: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
+}
+
+impl ImageServer {
+    pub fn start(paths: Vec<(&str, Serve)>) -> ImageServer {
+        use std::io::{BufRead, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind test server");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let paths: std::collections::BTreeMap<String, Serve> =
+            paths.into_iter().map(|(p, s)| (p.to_string(), s)).collect();
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+        let counted = hits.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut reader = std::io::BufReader::new(conn.try_clone().expect("clone"));
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                // The headers, up to the blank line.
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+                *counted.lock().unwrap().entry(path.clone()).or_insert(0) += 1;
+                let (body, cut) = match paths.get(&path) {
+                    Some(Serve::Bytes(b)) => (b.clone(), b.len()),
+                    Some(Serve::CutAfter(b, n)) => (b.clone(), *n),
+                    None => {
+                        let _ = conn.write_all(
+                            b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                        continue;
+                    }
+                };
+                let head = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&body[..cut]);
+                let _ = conn.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        ImageServer { base, hits }
+    }
+
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Requests for `path` so far.
+    pub fn hits(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+/// A qcow2 image of `size` made by `qemu-img` in `dir`, and its bytes;
+/// `None` (the caller skips) where qemu-img is not installed.
+pub fn qcow2_image(dir: &Path, size: &str) -> Option<Vec<u8>> {
+    let path = dir.join("image.qcow2");
+    let out = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&path)
+        .arg(size)
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "qemu-img: {}", output_text(&out));
+    Some(std::fs::read(&path).expect("read the image"))
+}
+
+/// SHA-256 of `bytes` in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

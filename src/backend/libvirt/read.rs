@@ -9,6 +9,30 @@ use virt::sys;
 use super::*;
 
 impl HostRead for LibvirtHost {
+    fn domain_addresses(&self, domain: &str, source: AddressSource) -> Result<Vec<IfaceAddrs>> {
+        let d = self.domain(domain)?;
+        self.count("domain_addresses");
+        let src = match source {
+            AddressSource::Lease => sys::VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
+            AddressSource::Agent => sys::VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT,
+        };
+        let ifaces = d
+            .interface_addresses(src, 0)
+            .map_err(|e| call_err("read addresses of domain", domain, e))?;
+        Ok(ifaces
+            .into_iter()
+            .map(|i| IfaceAddrs {
+                name: i.name,
+                hwaddr: i.hwaddr,
+                addrs: i
+                    .addrs
+                    .into_iter()
+                    .map(|a| (a.addr, a.prefix.min(128) as u8))
+                    .collect(),
+            })
+            .collect())
+    }
+
     fn uri(&self) -> &str {
         &self.uri
     }

@@ -114,7 +114,25 @@ pub(super) fn domain(cx: &mut Ctx, meta: Meta, s: &types::DomainSpec) -> Domain 
             }
         }
     }
-    let disks = s.disks.as_ref().map(|d| disks(cx, d));
+    let wait_for_address = s.wait_for.as_ref().filter(|w| w.address).and_then(|w| {
+        if s.state.is_some_and(|st| st != PowerState::Running) {
+            cx.err(
+                "spec.waitFor",
+                "waitFor.address needs a guest that runs (state: running)",
+            );
+        }
+        match &w.timeout {
+            Some(t) => parse_duration(&t.0)
+                .map_err(|m| cx.err("spec.waitFor.timeout", m))
+                .ok(),
+            None => Some(Duration::from_secs(120)),
+        }
+    });
+    let mut disks = s.disks.as_ref().map(|d| disks(cx, d));
+    let cloud_init = s
+        .cloud_init
+        .as_ref()
+        .and_then(|c| super::cloudinit::seed(cx, &meta.name, c, s.machine.as_deref(), &mut disks));
     if let (Some(m), Some(list)) = (&s.machine, &s.disks) {
         no_ide_on_q35(cx, m, list);
     }
@@ -181,6 +199,8 @@ pub(super) fn domain(cx: &mut Ctx, meta: Meta, s: &types::DomainSpec) -> Domain 
         restart_policy: s.restart_policy.unwrap_or(RestartPolicy::Never),
         shutdown_timeout,
         snapshot_policy,
+        cloud_init,
+        wait_for_address,
         xml,
     }
 }

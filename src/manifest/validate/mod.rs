@@ -18,6 +18,7 @@
 //! - `conflicts`: what two objects of one host cannot share (a bridge, a
 //!   subnet, a MAC, a writable disk image).
 
+mod cloudinit;
 mod conflicts;
 mod domain;
 mod fields;

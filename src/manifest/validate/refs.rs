@@ -64,7 +64,16 @@ pub(super) fn domain_refs(
         let Obj::Domain(d) = &p.obj else { continue };
         // Whether the domain has a qcow2 disk; `None` while unknown.
         let mut has_qcow2 = None::<bool>;
+        // The cloud-init CD-ROM (the last disk) is checked as the seed
+        // volume it holds, at `cloudInit.pool`.
+        let seed_disk = d
+            .cloud_init
+            .as_ref()
+            .map(|_| d.disks.iter().flatten().count() - 1);
         for (i, disk) in d.disks.iter().flatten().enumerate() {
+            if Some(i) == seed_disk {
+                continue;
+            }
             let qcow2 = match &disk.source {
                 DiskSource::Volume { pool, name } => disk_volume(
                     state,

@@ -6,7 +6,9 @@
 //! either an overlay (`backingStore`) or a copy (`cloneFrom`), and a raw
 //! volume has no backing store. Which pool a volume is in, and whether the
 //! volumes it refers to exist, are checked once the whole directory is
-//! known, in [`super::unique`] and [`super::refs`].
+//! known, in [`super::unique`] and [`super::refs`]. A volume with a
+//! `source` image takes its format and (unless set) its size from the
+//! image, which only apply reads.
 
 use super::super::types;
 use super::fields::Ctx;
@@ -79,6 +81,7 @@ pub(super) fn volume(cx: &mut Ctx, meta: Meta, s: &types::VolumeSpec, external: 
             ("backingStore", s.backing_store.is_some()),
             ("cloneFrom", s.clone_from.is_some()),
             ("reclaimPolicy", s.reclaim_policy.is_some()),
+            ("source", s.source.is_some()),
         ] {
             if set {
                 cx.err(
@@ -87,8 +90,11 @@ pub(super) fn volume(cx: &mut Ctx, meta: Meta, s: &types::VolumeSpec, external: 
                 );
             }
         }
-    } else if s.capacity.is_none() {
-        cx.err("spec", "a volume needs `capacity`, e.g. 20GiB");
+    } else if s.capacity.is_none() && s.source.is_none() {
+        cx.err(
+            "spec",
+            "a volume needs `capacity`, e.g. 20GiB (or a `source` image, whose size it then takes)",
+        );
     }
     let capacity = s
         .capacity
@@ -123,6 +129,21 @@ pub(super) fn volume(cx: &mut Ctx, meta: Meta, s: &types::VolumeSpec, external: 
             "a volume cannot be its own backing store or clone source",
         );
     }
+    let source = s.source.as_ref().and_then(|src| {
+        for (f, set) in [
+            ("backingStore", s.backing_store.is_some()),
+            ("cloneFrom", s.clone_from.is_some()),
+            ("format", s.format.is_some()),
+        ] {
+            if set {
+                cx.err(
+                    &format!("spec.{f}"),
+                    "a volume with a `source` image takes its content and format from the image: not with `backingStore`, `cloneFrom` or `format`",
+                );
+            }
+        }
+        image_source(cx, src)
+    });
     Volume {
         meta,
         external,
@@ -131,6 +152,67 @@ pub(super) fn volume(cx: &mut Ctx, meta: Meta, s: &types::VolumeSpec, external: 
         format: s.format,
         backing_store,
         clone_from,
+        source,
+        seed: None,
         reclaim_policy: s.reclaim_policy.unwrap_or(ReclaimPolicy::Retain),
     }
+}
+
+/// An image source: a URL of a scheme virtsync fetches (`http`, `https`,
+/// `file`) or an absolute path, and a well-formed checksum, required over
+/// http(s): what comes over the network is verified, a local file is the
+/// operator's own.
+fn image_source(cx: &mut Ctx, s: &types::ImageSourceSpec) -> Option<ImageSource> {
+    let location = match (&s.url, &s.path) {
+        (Some(_), Some(_)) | (None, None) => {
+            cx.err(
+                "spec.source",
+                "an image source takes exactly one of `url` and `path`",
+            );
+            return None;
+        }
+        (Some(url), None) => {
+            let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+            match scheme.as_deref() {
+                Some("http" | "https") if s.sha256.is_none() => cx.err(
+                    "spec.source",
+                    "an image fetched over http(s) needs its `sha256` (the image's SHA-256, as the distribution publishes it)",
+                ),
+                Some("http" | "https") => {}
+                Some("file") => {
+                    cx.abs_path("spec.source.url", &url["file://".len()..])?;
+                }
+                Some(other) => {
+                    cx.err(
+                        "spec.source.url",
+                        format!("unknown URL scheme `{other}`: virtsync fetches images over http, https and file"),
+                    );
+                    return None;
+                }
+                None => {
+                    cx.err(
+                        "spec.source.url",
+                        "not a URL: expected http://, https:// or file://; use `path` for a local file",
+                    );
+                    return None;
+                }
+            }
+            url.clone()
+        }
+        (None, Some(path)) => {
+            cx.abs_path("spec.source.path", path)?;
+            path.clone()
+        }
+    };
+    let sha256 = match &s.sha256 {
+        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(h.to_ascii_lowercase())
+        }
+        Some(_) => {
+            cx.err("spec.source.sha256", "a SHA-256 checksum is 64 hex digits");
+            return None;
+        }
+        None => None,
+    };
+    Some(ImageSource { location, sha256 })
 }

@@ -92,16 +92,22 @@ impl<'a, 'd> Registry<'a, 'd> {
     pub fn owned(&mut self, pending: &[Pending<'a>]) {
         for p in pending {
             match &p.obj {
-                Obj::Volume(o) => self.volume(p.doc, o),
+                Obj::Volume(o) => self.volume(p.doc, o, "spec.pool"),
                 Obj::Snapshot(o) => self.snapshot(p.doc, o),
+                Obj::Domain(d) => {
+                    if let Some(seed) = &d.cloud_init {
+                        self.volume(p.doc, &seed_volume(d, seed), "spec.cloudInit.pool");
+                    }
+                }
                 _ => {}
             }
         }
     }
 
-    fn volume(&mut self, doc: &'a LoadedDoc, o: &Volume) {
+    /// Register volume `o`, whose pool `field` names.
+    fn volume(&mut self, doc: &'a LoadedDoc, o: &Volume, field: &'static str) {
         let pool = Owner {
-            field: "spec.pool",
+            field,
             kind: Kind::StoragePool,
             name: &o.pool,
             advice: "add its manifest (with `metadata.external: true` if it exists already)",
@@ -239,4 +245,25 @@ struct Owner<'n> {
     name: &'n str,
     /// What to do when no such owner is defined.
     advice: &'static str,
+}
+
+/// The cloud-init seed volume of domain `d`: raw, made from its files,
+/// deleted when pruned (it holds nothing but the manifest's data), with
+/// the domain's labels and place in the manifests.
+fn seed_volume(d: &Domain, seed: &SeedRef) -> Volume {
+    let mut meta = d.meta.clone();
+    meta.name = seed.volume.clone();
+    Volume {
+        meta,
+        external: false,
+        pool: seed.pool.clone(),
+        capacity: None,
+        // Raw, as created; libvirt may read it back as `iso`: not compared.
+        format: None,
+        backing_store: None,
+        clone_from: None,
+        source: None,
+        seed: Some(seed.files.clone()),
+        reclaim_policy: ReclaimPolicy::Delete,
+    }
 }

@@ -125,8 +125,16 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
                 .map(|t| if t == "iso" { "raw".to_string() } else { t })
         };
         let created_here = || {
+            // A seed ISO is raw; an image volume is taken for qcow2 until
+            // it exists (its format is apply's to read).
+            let seed = manifest.is_some_and(|v| v.seed.is_some());
+            let format = if seed {
+                VolumeFormat::Raw
+            } else {
+                VolumeFormat::Qcow2
+            };
             (manifest.is_some_and(|v| !v.external) && observed.is_none())
-                .then(|| (VolumeFormat::Qcow2).as_str().to_string())
+                .then(|| format.as_str().to_string())
         };
         from_manifest.or_else(from_host).or_else(created_here)
     };
