@@ -991,10 +991,11 @@ fn devices_added_to_a_running_guest_are_hot_plugged() {
     assert_eq!(f.plan_exit_code().0, 0);
 }
 
-/// Moving a domain to another host by `metadata.host` is refused while a
-/// managed copy runs on the first one (no second copy of the guest).
+/// Moving a domain to another host by `metadata.host` where a domain of
+/// that name already exists is refused: a move never overwrites a domain.
+/// (Moves themselves: migrate_daemon.)
 #[test]
-fn moving_a_domain_between_hosts_is_refused_until_migration_exists() {
+fn a_move_onto_a_domain_of_the_same_name_is_refused() {
     require_daemon!();
     let b = PrivateDaemon::start();
     let net = |name: &str, host: &str| {
@@ -1016,13 +1017,23 @@ fn moving_a_domain_between_hosts_is_refused_until_migration_exists() {
         ("guest.yaml", &guest(false)),
     ]);
     f.apply_ok();
+    let xml = b.path().join("other.xml");
+    std::fs::write(
+        &xml,
+        "<domain type='kvm'><name>cv-mv</name><memory>65536</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>",
+    )
+    .unwrap();
+    b.virsh(&["define", &xml.to_string_lossy()]);
     f.write("guest.yaml", &guest(true));
     let out = f.run("plan", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("migration) is not supported yet"),
+        text(&out).contains("a move never overwrites a domain"),
         "{}",
         text(&out)
     );
-    assert!(b.virsh(&["list", "--all", "--name"]).trim().is_empty());
+    // Nothing moved: the one on b is not ours, ours stays where it was.
+    assert_eq!(b.virsh(&["list", "--all", "--name"]).trim(), "cv-mv");
+    let out = f.run("apply", &["--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
