@@ -29,16 +29,17 @@ pub(super) fn only_on(b: &mut Builder, host: &HostName) {
         })
         .map(|a| a.id.clone())
         .collect();
-    let mut left_to_others: Vec<(HostName, String, String)> = Vec::new();
-    for a in &b.actions {
-        if a.effect == Effect::Move && dropped.contains(&a.id) && &a.host != host {
-            left_to_others.push((a.host.clone(), a.name.clone(), a.id.clone()));
-        }
-    }
+    // Moves this host's controller leaves to the source's: said below.
+    let left_to_others: Vec<(HostName, String)> = b
+        .actions
+        .iter()
+        .filter(|a| a.effect == Effect::Move && dropped.contains(&a.id) && &a.host != host)
+        .map(|a| (a.host.clone(), a.name.clone()))
+        .collect();
     drop_actions(&mut b.actions, dropped);
     b.blocked.retain(|x| &x.host == host);
     b.notices.retain(|n| &n.host == host);
-    for (from, name, _) in left_to_others {
+    for (from, name) in left_to_others {
         if b.notices
             .iter()
             .any(|n| n.name == name && n.kind == Kind::Domain)

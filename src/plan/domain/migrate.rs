@@ -19,12 +19,22 @@ use std::collections::BTreeSet;
 
 use super::*;
 
+/// A domain managed on another host than its manifest's: where, as
+/// observed there, and its definition (parsed once, for the marker that
+/// says it is ours and for the move).
+pub(super) struct Moved<'a> {
+    pub from: HostName,
+    obs: &'a ObservedDomain,
+    root: Element,
+}
+
 /// The other host where this domain is managed today, when its
 /// `metadata.host` moved; `Err` when the domain was blocked (two copies).
-pub(super) fn moved_from(b: &mut Builder, d: &Domain) -> Result<Option<HostName>, ()> {
-    let owner = &b.input.scope.owner;
-    let mut found: Vec<HostName> = Vec::new();
-    for (other, oh) in &b.input.observed.hosts {
+pub(super) fn moved_from<'a>(b: &mut Builder<'a>, d: &Domain) -> Result<Option<Moved<'a>>, ()> {
+    let input = b.input;
+    let owner = &input.scope.owner;
+    let mut found: Vec<Moved<'a>> = Vec::new();
+    for (other, oh) in &input.observed.hosts {
         if other == &d.meta.host
             || b.input.desired.domains.contains_key(&ObjKey {
                 host: other.clone(),
@@ -35,15 +45,20 @@ pub(super) fn moved_from(b: &mut Builder, d: &Domain) -> Result<Option<HostName>
         }
         // Managed there by this manifest set (or by a virtsync from
         // before owners existed); another owner's domain is not ours.
-        let owned_there = oh
-            .domains
-            .get(&d.meta.name)
-            .and_then(|o| o.xml.as_deref())
-            .and_then(|x| Element::parse(x).ok())
-            .and_then(|r| crate::render::read_marker(&r))
+        let Some(obs) = oh.domains.get(&d.meta.name) else {
+            continue;
+        };
+        let Some(root) = obs.xml.as_deref().and_then(|x| Element::parse(x).ok()) else {
+            continue;
+        };
+        let owned_there = crate::render::read_marker(&root)
             .is_some_and(|m| m.owner.as_ref().is_none_or(|o| o == owner));
         if owned_there {
-            found.push(other.clone());
+            found.push(Moved {
+                from: other.clone(),
+                obs,
+                root,
+            });
         }
     }
     let here = b
@@ -52,10 +67,12 @@ pub(super) fn moved_from(b: &mut Builder, d: &Domain) -> Result<Option<HostName>
         .hosts
         .get(&d.meta.host)
         .is_some_and(|h| h.domains.contains_key(&d.meta.name));
+    if found.len() == 1 && !here {
+        return Ok(found.pop());
+    }
     match found.as_slice() {
         [] => Ok(None),
-        [from] if !here => Ok(Some(from.clone())),
-        [from] => {
+        [Moved { from, .. }] => {
             b.error(
                 Kind::Domain,
                 &d.meta,
@@ -67,7 +84,7 @@ pub(super) fn moved_from(b: &mut Builder, d: &Domain) -> Result<Option<HostName>
             Err(())
         }
         several => {
-            let list: Vec<String> = several.iter().map(|h| h.to_string()).collect();
+            let list: Vec<String> = several.iter().map(|m| m.from.to_string()).collect();
             b.error(
                 Kind::Domain,
                 &d.meta,
@@ -81,33 +98,19 @@ pub(super) fn moved_from(b: &mut Builder, d: &Domain) -> Result<Option<HostName>
     }
 }
 
-/// Plan the move of `d` from `from` to its manifest's host `target`.
+/// Plan the move of `d` from where `moved` found it to its manifest's
+/// host `target`.
 pub(super) fn plan_move(
     b: &mut Builder,
     d: &Domain,
-    from: &HostName,
+    moved: &Moved,
     target: &ObservedHost,
     cx: &DomainContext,
     deps: &[String],
 ) {
+    let Moved { from, obs, root } = moved;
     let to = d.meta.host.clone();
     let name = d.meta.name.clone();
-    let Some(obs) = b
-        .input
-        .observed
-        .hosts
-        .get(from)
-        .and_then(|h| h.domains.get(&name))
-    else {
-        return;
-    };
-    let Some(root) = obs.xml.as_deref().and_then(|x| Element::parse(x).ok()) else {
-        return b.error(
-            Kind::Domain,
-            &d.meta,
-            format!("its definition on {from} could not be read: it is not moved"),
-        );
-    };
     let running = obs.state != PowerState::Shutoff;
     let host_change = |class| Change {
         // As `metadata.host` says it (unset: the default connection).
@@ -116,7 +119,7 @@ pub(super) fn plan_move(
         to: to.label().to_string(),
         class,
     };
-    let facts = read_domain(&root);
+    let facts = read_domain(root);
     let diff = domain_diff(
         d,
         &facts,
@@ -141,7 +144,12 @@ pub(super) fn plan_move(
             .clone()
             .or_else(|| b.input.observed.uris.get(&to).cloned())
         else {
-            return;
+            // The target was observed, so its URI is known: never here.
+            return b.error(
+                Kind::Domain,
+                &d.meta,
+                format!("no URI is known for {to}: it is not moved"),
+            );
         };
         if !diff.is_empty() {
             let fields: Vec<&str> = diff.fields.iter().map(|c| c.field.name()).collect();
@@ -192,14 +200,14 @@ pub(super) fn plan_move(
         return;
     }
     // Shut off: every disk must already be there, at the same path.
-    if let Err(why) = disks_reachable(d, &root, target) {
+    if let Err(why) = disks_reachable(d, root, target) {
         return b.error(
             Kind::Domain,
             &d.meta,
             format!("it cannot move from {from} to {to}: {why}"),
         );
     }
-    let xml = match render_domain(d, Some((&root, &diff)), cx) {
+    let xml = match render_domain(d, Some((root, &diff)), cx) {
         Ok(x) => x.to_xml(),
         Err(e) => return b.error(Kind::Domain, &d.meta, e),
     };
@@ -225,7 +233,7 @@ pub(super) fn plan_move(
         vec![host_change(ChangeClass::NextBoot)],
         Step::UndefineDomain {
             flags: crate::backend::UndefineFlags {
-                keep_nvram: has_nvram(&root),
+                keep_nvram: has_nvram(root),
                 ..Default::default()
             },
         },

@@ -151,8 +151,8 @@ pub(crate) fn plan_domain(b: &mut Builder, d: &Domain) {
     let timeout_ms = d.shutdown_timeout.as_millis() as u64;
 
     let Some(obs) = host.domains.get(&d.meta.name) else {
-        if let Some(from) = &moved_from {
-            return migrate::plan_move(b, d, from, host, &cx, &deps);
+        if let Some(moved) = &moved_from {
+            return migrate::plan_move(b, d, moved, host, &cx, &deps);
         }
         // A new domain. If another known host could not be observed, this
         // may be a domain moved here by `metadata.host` that still runs
